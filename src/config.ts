@@ -1,0 +1,79 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+/**
+ * The whole environment the service reads, in one schema. `.env.example` documents every variable;
+ * `loadConfig` is the only place that touches `process.env`.
+ */
+export const ConfigSchema = Type.Object({
+  NODE_ENV: Type.Union([Type.Literal('development'), Type.Literal('production'), Type.Literal('test')], { default: 'development' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  // Pagination links are absolute and end up in cached bytes, so their origin comes from
+  // configuration, never from the request's Host header (which any client can set).
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+$' })),
+  LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
+  REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
+  DATABASE_CONNECT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 2_000 }),
+  DATABASE_STATEMENT_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 5_000 }),
+  EMBEDDED_POSTGRES_DIR: Type.String({ minLength: 1, default: '.data/postgres' }),
+
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  CACHE_MODE: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('memory'), Type.Literal('redis'), Type.Literal('tiered')])),
+  CACHE_TTL: Type.Integer({ minimum: 1, default: 900 }),
+  CACHE_INVALIDATE: Type.Boolean({ default: true }),
+  QUERY_MODE: Type.Union([Type.Literal('join'), Type.Literal('naive')], { default: 'join' }),
+  DOCS: Type.Optional(Type.Boolean())
+})
+
+type ConfigInput = Static<typeof ConfigSchema>
+export type CacheMode = NonNullable<ConfigInput['CACHE_MODE']>
+
+export type Config = Omit<ConfigInput, 'CACHE_MODE' | 'PUBLIC_URL' | 'DOCS'> & {
+  CACHE_MODE: CacheMode
+  PUBLIC_URL: string
+  DOCS: boolean
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Reads, converts and validates the environment. Empty strings count as unset, so a copied
+ * `.env.example` with blank values behaves like no value at all.
+ * @throws ConfigError naming every invalid variable
+ */
+export function loadConfig (env: Record<string, string | undefined> = process.env): Config {
+  const known: Record<string, string> = {}
+  for (const name of Object.keys(ConfigSchema.properties)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') known[name] = value
+  }
+
+  const converted = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, { ...known }))
+  if (!Value.Check(ConfigSchema, converted)) {
+    const problems = [...Value.Errors(ConfigSchema, converted)].map((error) => {
+      const name = error.path.replace(/^\//, '') || '(environment)'
+      return `${name}=${JSON.stringify(known[name] ?? null)}: ${error.message}`
+    })
+    throw new ConfigError(`invalid environment: ${[...new Set(problems)].join('; ')}`)
+  }
+
+  const input = converted
+  return {
+    ...input,
+    CACHE_MODE: input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory'),
+    PUBLIC_URL: input.PUBLIC_URL ?? `http://${publicHost(input.HOST)}:${input.PORT}`,
+    // The API documentation is public in development and opt-in in production.
+    DOCS: input.DOCS ?? input.NODE_ENV !== 'production'
+  }
+}
+
+function publicHost (host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '127.0.0.1' || host === '::1') return 'localhost'
+  return host.includes(':') ? `[${host}]` : host
+}

@@ -1,0 +1,63 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../src/config.ts'
+
+t.test('defaults serve a fresh machine: embedded PostgreSQL, memory cache, the article\'s TTL', async (t) => {
+  const config = loadConfig({})
+  t.equal(config.DATABASE_URL, undefined)
+  t.equal(config.CACHE_MODE, 'memory')
+  t.equal(config.CACHE_TTL, 900)
+  t.equal(config.CACHE_INVALIDATE, true)
+  t.equal(config.QUERY_MODE, 'join')
+  t.equal(config.PORT, 3000)
+  t.equal(config.PUBLIC_URL, 'http://localhost:3000')
+  t.equal(config.DOCS, true)
+})
+
+t.test('CACHE_MODE defaults to redis when REDIS_URL is set', async (t) => {
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).CACHE_MODE, 'redis')
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', CACHE_MODE: 'off' }).CACHE_MODE, 'off')
+})
+
+t.test('strings are converted to the schema\'s types', async (t) => {
+  const config = loadConfig({ PORT: '8080', CACHE_TTL: '60', CACHE_INVALIDATE: 'false', QUERY_MODE: 'naive', HOST: '0.0.0.0' })
+  t.equal(config.PORT, 8080)
+  t.equal(config.CACHE_TTL, 60)
+  t.equal(config.CACHE_INVALIDATE, false)
+  t.equal(config.QUERY_MODE, 'naive')
+  t.equal(config.PUBLIC_URL, 'http://localhost:8080', 'a wildcard bind address is not a public name')
+})
+
+t.test('empty values count as unset, so a copied .env.example works', async (t) => {
+  const config = loadConfig({ DATABASE_URL: '', REDIS_URL: '', PORT: '' })
+  t.equal(config.DATABASE_URL, undefined)
+  t.equal(config.CACHE_MODE, 'memory')
+  t.equal(config.PORT, 3000)
+})
+
+t.test('documentation is off in production unless asked for', async (t) => {
+  t.equal(loadConfig({ NODE_ENV: 'production' }).DOCS, false)
+  t.equal(loadConfig({ NODE_ENV: 'production', DOCS: 'true' }).DOCS, true)
+})
+
+t.test('a bad variable is refused with a message naming it and its value', async (t) => {
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ PORT: 'eighty' }, /PORT="eighty"/],
+    [{ PORT: '70000' }, /PORT="70000"/],
+    [{ CACHE_MODE: 'disk' }, /CACHE_MODE="disk"/],
+    [{ CACHE_TTL: '0' }, /CACHE_TTL="0"/],
+    [{ CACHE_INVALIDATE: 'maybe' }, /CACHE_INVALIDATE="maybe"/],
+    [{ QUERY_MODE: 'orm' }, /QUERY_MODE="orm"/],
+    [{ DATABASE_URL: 'mysql://localhost/db' }, /DATABASE_URL="mysql:\/\/localhost\/db"/],
+    [{ REDIS_URL: 'localhost:6379' }, /REDIS_URL="localhost:6379"/],
+    [{ PUBLIC_URL: 'http://api.example.com/v1/' }, /PUBLIC_URL=/]
+  ]
+  for (const [env, message] of cases) {
+    t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
+  }
+  t.throws(() => loadConfig({ PORT: 'x', QUERY_MODE: 'y' }), { message: /PORT="x".*QUERY_MODE="y"/ }, 'every bad variable is named at once')
+  t.type(new ConfigError('x'), Error)
+})
+
+t.test('unknown variables are ignored', async (t) => {
+  t.doesNotThrow(() => loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: '1' }))
+})
