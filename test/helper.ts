@@ -1,0 +1,94 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { buildApp } from '../src/app.ts'
+import { loadConfig } from '../src/config.ts'
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+
+type TestApp = Awaited<ReturnType<typeof buildApp>>
+
+/** Where the test suite keeps its embedded PostgreSQL when DATABASE_URL is unset. */
+export const TEST_POSTGRES_DIR = '.data/test-postgres'
+
+/**
+ * The server tests create their databases on: DATABASE_URL when set (CI uses the machine's
+ * PostgreSQL), otherwise the suite's embedded server (started once by test/setup/before.ts).
+ */
+export async function serverUrl (): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL
+  return (await startEmbeddedPostgres(TEST_POSTGRES_DIR)).url
+}
+
+/** A fresh, empty database of its own for a test, dropped when the test ends. */
+export async function createTestDatabase (t: Test): Promise<string> {
+  const admin = await serverUrl()
+  const name = `eventcache_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await withClient(admin, (client) => client.query(`CREATE DATABASE ${name}`))
+  t.teardown(() => withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/**
+ * The app as server.ts builds it, from an environment: on a database of its own unless the test
+ * passes DATABASE_URL (to share one between instances), quiet, closed when the test ends.
+ */
+export async function buildTestApp (t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    NODE_ENV: 'test',
+    PUBLIC_URL: 'http://api.test',
+    ...env,
+    DATABASE_URL: env.DATABASE_URL ?? await createTestDatabase(t)
+  })
+  const app = await buildApp(config)
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+export async function withClient<T> (url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** What a new user would post: the article's example event, with a date-only date. */
+export function eventInput (overrides: Record<string, unknown> = {}) {
+  return {
+    name: 'DjangoCon US 2020',
+    date: '2020-07-15',
+    location: 'San Diego, CA',
+    description: 'DjangoCon US is the annual conference for the Django community.',
+    ...overrides
+  }
+}
+
+export async function postEvent (app: TestApp, overrides: Record<string, unknown> = {}) {
+  const response = await app.inject({ method: 'POST', url: '/events', payload: eventInput(overrides) })
+  if (response.statusCode !== 201) throw new Error(`POST /events answered ${response.statusCode}: ${response.body}`)
+  return response.json<{ id: number, name: string, date: string }>()
+}
+
+export async function postGuest (app: TestApp, eventId: number, overrides: Record<string, unknown> = {}) {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/guests',
+    payload: { event_id: eventId, name: 'Ada Lovelace', email: 'ada@example.com', ...overrides }
+  })
+  if (response.statusCode !== 201) throw new Error(`POST /guests answered ${response.statusCode}: ${response.body}`)
+  return response.json<{ id: number, name: string, event: { id: number } }>()
+}
+
+/** Row counts straight from PostgreSQL, to prove a rejected request wrote nothing. */
+export async function countRows (app: TestApp): Promise<{ events: number, guests: number }> {
+  const { rows } = await app.pg.pool.query<{ events: number, guests: number }>(
+    'SELECT (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM guests)::int AS guests'
+  )
+  return rows[0] as { events: number, guests: number }
+}
