@@ -1,0 +1,17 @@
+import fp from 'fastify-plugin'
+
+/**
+ * Lets keep-alive clients go when the server closes. Node closes idle connections on close(),
+ * but a connection busy with an in-flight request becomes idle only after its response, and would
+ * then hold the process open until the keep-alive timeout. Responses sent while closing say
+ * `Connection: close`, so each connection ends with its last response.
+ */
+export default fp(async function drain (app) {
+  let closing = false
+  app.addHook('preClose', async () => {
+    closing = true
+  })
+  app.addHook('onSend', async (request, reply) => {
+    if (closing && request.raw.httpVersionMajor < 2) reply.header('connection', 'close')
+  })
+}, { name: 'drain' })

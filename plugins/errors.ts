@@ -1,0 +1,22 @@
+import fp from 'fastify-plugin'
+import { DatabaseUnavailableError, errorBody, type HttpError } from '../src/errors.ts'
+
+/**
+ * One error policy for the API: 4xx keep their message (it names the field or the id); 5xx are
+ * logged with the request id and answer a generic message, never a stack or SQL. A database that
+ * cannot be reached is a 503 with Retry-After, so clients and load balancers back off.
+ */
+export default fp(async function errors (app) {
+  app.setErrorHandler(async (error: HttpError, request, reply) => {
+    const statusCode = error.statusCode ?? 500
+    if (statusCode < 500) {
+      return reply.code(statusCode).send(errorBody(statusCode, error.message, error.code))
+    }
+    if (error instanceof DatabaseUnavailableError) {
+      request.log.warn({ err: error }, 'database unavailable')
+      return reply.code(503).header('retry-after', '1').send(errorBody(503, 'The database is unavailable; retry shortly'))
+    }
+    request.log.error({ err: error }, 'request failed')
+    return reply.code(500).send(errorBody(500, 'Internal Server Error'))
+  })
+}, { name: 'errors' })

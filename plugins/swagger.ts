@@ -1,0 +1,24 @@
+import fastifySwagger from '@fastify/swagger'
+import fastifySwaggerUi from '@fastify/swagger-ui'
+import fp from 'fastify-plugin'
+
+/** OpenAPI generated from the route schemas, with Swagger UI at /docs. */
+export default fp(async function swagger (app) {
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'eventcache',
+        description: 'Events and guests on PostgreSQL, cached in Redis. Responses carry X-DB-Queries and Server-Timing.',
+        version: '0.1.0'
+      },
+      servers: [{ url: app.config.PUBLIC_URL }],
+      tags: [
+        { name: 'events', description: 'Events' },
+        { name: 'guests', description: 'Guests, each with its event nested' },
+        { name: 'health', description: 'Liveness and readiness' }
+      ]
+    }
+  })
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+}, { name: 'swagger' })

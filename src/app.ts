@@ -1,0 +1,57 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyServerOptions } from 'fastify'
+import drain from '../plugins/drain.ts'
+import errors from '../plugins/errors.ts'
+import postgres from '../plugins/postgres.ts'
+import requestDb from '../plugins/request-db.ts'
+import swagger from '../plugins/swagger.ts'
+import type { Config } from './config.ts'
+import { formatSchemaErrors } from './errors.ts'
+import { createValidatorCompiler } from './validation.ts'
+import eventRoutes from './routes/events.ts'
+import guestRoutes from './routes/guests.ts'
+import healthRoutes from './routes/health.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+  }
+}
+
+/** Large enough for any valid event or guest (a description is at most 10,000 characters). */
+export const BODY_LIMIT = 16 * 1024
+
+export function serverOptions (config: Config): FastifyServerOptions {
+  return {
+    logger: {
+      level: config.LOG_LEVEL,
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+      ...(process.stdout.isTTY && config.NODE_ENV !== 'production' && { transport: { target: 'pino-pretty' } })
+    },
+    requestIdHeader: 'x-request-id',
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    bodyLimit: BODY_LIMIT,
+    routerOptions: { ignoreTrailingSlash: true },
+    schemaErrorFormatter: formatSchemaErrors
+  }
+}
+
+/** The whole application, ready to `listen` (server.ts) or to `inject` into (tests). */
+export async function buildApp (config: Config) {
+  const app = Fastify(serverOptions(config)).withTypeProvider<TypeBoxTypeProvider>()
+  app.decorate('config', config)
+  app.setValidatorCompiler(createValidatorCompiler())
+  // A JSON API: anything but JSON is 415, not a string that fails validation as "not an object".
+  app.removeContentTypeParser(['text/plain'])
+
+  await app.register(errors)
+  await app.register(drain)
+  await app.register(postgres)
+  await app.register(requestDb)
+  if (config.DOCS) await app.register(swagger)
+
+  await app.register(healthRoutes)
+  await app.register(eventRoutes, { prefix: '/events' })
+  await app.register(guestRoutes, { prefix: '/guests' })
+  return app
+}

@@ -1,0 +1,66 @@
+import { STATUS_CODES } from 'node:http'
+import type { SchemaErrorDataVar, SchemaErrorFormatter } from 'fastify/types/schema.js'
+
+export interface HttpError extends Error {
+  statusCode: number
+  code?: string
+}
+
+export function httpError (statusCode: number, message: string, code?: string): HttpError {
+  return Object.assign(new Error(message), { statusCode, ...(code && { code }) })
+}
+
+export function notFound (resource: 'event' | 'guest', id: number): HttpError {
+  return httpError(404, `${resource} ${id} not found`, 'EC_NOT_FOUND')
+}
+
+/** Fastify's error shape: `{ statusCode, code, error, message }`. */
+export function errorBody (statusCode: number, message: string, code?: string) {
+  return { statusCode, ...(code && { code }), error: STATUS_CODES[statusCode] ?? 'Error', message }
+}
+
+/**
+ * Validation messages that always name the field, one clause per field. Ajv's own wording is kept,
+ * except where it leaves the field out (an unknown property) or repeats it once per alternative
+ * (a value that matches none of an `anyOf`).
+ */
+export const formatSchemaErrors: SchemaErrorFormatter = (errors, dataVar: SchemaErrorDataVar) => {
+  const clauses = new Map<string, string>()
+  for (const error of errors) {
+    const path = `${dataVar}${error.instancePath}`
+    if (error.keyword === 'additionalProperties') {
+      const property = String(error.params.additionalProperty)
+      clauses.set(`${path}/${property}`, `${path}/${property} is not allowed`)
+    } else if (error.keyword === 'anyOf') {
+      const alternatives = errors
+        .filter((other) => other.instancePath === error.instancePath && other.schemaPath.startsWith(error.schemaPath.replace(/anyOf$/, 'anyOf/')))
+        .map((other) => other.message)
+      clauses.set(path, `${path} ${alternatives.join(' or ')}`)
+    } else if (!clauses.has(path)) {
+      clauses.set(path, `${path} ${error.message ?? 'is invalid'}`)
+    }
+  }
+  return new Error([...clauses.values()].join(', '))
+}
+
+/**
+ * PostgreSQL cannot be reached right now (no connection to be had, or the connection died under
+ * the query), as opposed to a query that failed. Clients should retry: it maps to 503.
+ */
+export class DatabaseUnavailableError extends Error {
+  override name = 'DatabaseUnavailableError'
+  constructor (cause: unknown) {
+    super(`database unavailable: ${(cause as Error).message}`, { cause })
+  }
+}
+
+/**
+ * Whether an error raised by a query means the connection itself is gone: a network error or
+ * client-side timeout (no `severity`: the server never answered), or the server ending the
+ * session (57P01..57P03 shutdowns, 08xxx connection exceptions).
+ */
+export function isConnectionLost (error: unknown): boolean {
+  const { code, severity } = error as { code?: string, severity?: string }
+  if (severity === undefined) return true
+  return code !== undefined && (/^57P0[1-3]$/.test(code) || code.startsWith('08'))
+}

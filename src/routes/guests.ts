@@ -1,0 +1,58 @@
+import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { Queryable } from '../db/queryable.ts'
+import { notFound } from '../errors.ts'
+import { toPage } from '../pagination.ts'
+import { createGuest, deleteGuest, findGuest, listGuests, updateGuest } from '../repositories/guests.ts'
+import { ErrorResponses } from '../schemas/common.ts'
+import { CreateGuestSchema, GuestListQuerySchema, GuestListSchema, GuestParamsSchema, GuestSchema, UpdateGuestSchema, type UpdateGuest } from '../schemas/guests.ts'
+
+const tags = ['guests']
+
+const guests: FastifyPluginAsyncTypebox = async (app) => {
+  const { PUBLIC_URL, QUERY_MODE } = app.config
+
+  app.get('/', {
+    schema: { tags, summary: 'List guests by id, each with its event', querystring: GuestListQuerySchema, response: { 200: GuestListSchema, ...ErrorResponses } }
+  }, async (request) => {
+    return toPage(PUBLIC_URL, '/guests', request.query, await listGuests(request.db, request.query, QUERY_MODE))
+  })
+
+  app.post('/', {
+    schema: { tags, summary: 'Add a guest to an event', body: CreateGuestSchema, response: { 201: GuestSchema, ...ErrorResponses } }
+  }, async (request, reply) => {
+    const guest = await createGuest(request.db, request.body)
+    return reply.code(201).header('location', `/guests/${guest.id}`).send(guest)
+  })
+
+  app.get('/:id', {
+    schema: { tags, summary: 'Get a guest with its event', params: GuestParamsSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+  }, async (request) => {
+    const guest = await findGuest(request.db, request.params.id, QUERY_MODE)
+    if (!guest) throw notFound('guest', request.params.id)
+    return guest
+  })
+
+  // PUT passes the whole guest, PATCH only the fields to change: the same update either way.
+  async function updateOr404 (db: Queryable, id: number, changes: UpdateGuest) {
+    const updated = await updateGuest(db, id, changes)
+    if (!updated) throw notFound('guest', id)
+    return updated.guest
+  }
+
+  app.put('/:id', {
+    schema: { tags, summary: 'Replace a guest', params: GuestParamsSchema, body: CreateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+
+  app.patch('/:id', {
+    schema: { tags, summary: 'Change some fields of a guest (event_id moves it)', params: GuestParamsSchema, body: UpdateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+
+  app.delete('/:id', {
+    schema: { tags, summary: 'Delete a guest', params: GuestParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
+  }, async (request, reply) => {
+    if (!await deleteGuest(request.db, request.params.id)) throw notFound('guest', request.params.id)
+    return reply.code(204).send(null)
+  })
+}
+
+export default guests

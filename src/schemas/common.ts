@@ -1,0 +1,44 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+
+/** PostgreSQL `integer`: larger ids cannot exist, and would make the query fail rather than miss. */
+export const MAX_ID = 2_147_483_647
+export const MAX_PAGE_SIZE = 100
+
+export const Id = Type.Integer({ minimum: 1, maximum: MAX_ID })
+export const Name = Type.String({ minLength: 1, maxLength: 255 })
+export const Timestamp = Type.String({ format: 'date-time' })
+
+export const IdParamsSchema = Type.Object({ id: Id })
+
+/**
+ * Django REST framework's LimitOffsetPagination parameters. Unknown query parameters are allowed
+ * and ignored: nothing downstream (SQL, links, cache keys) reads anything but these two.
+ */
+export const PaginationQuerySchema = Type.Object({
+  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `page size, 1 to ${MAX_PAGE_SIZE}` }),
+  offset: Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'rows to skip' })
+})
+
+/** A page in LimitOffsetPagination's shape, so clients of the Django original keep working. */
+export function PageSchema<Item extends TSchema> (item: Item) {
+  return Type.Object({
+    count: Type.Integer({ minimum: 0 }),
+    next: Type.Union([Type.String(), Type.Null()]),
+    previous: Type.Union([Type.String(), Type.Null()]),
+    results: Type.Array(item)
+  })
+}
+
+/** Fastify's error shape. */
+export const ErrorSchema = Type.Object({
+  statusCode: Type.Integer(),
+  code: Type.Optional(Type.String()),
+  error: Type.String(),
+  message: Type.String()
+})
+
+export const ErrorResponses = {
+  400: ErrorSchema,
+  404: ErrorSchema,
+  '5xx': ErrorSchema
+}

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { buildTestApp, createTestDatabase, withClient } from './helper.ts'
+
+t.test('/health checks PostgreSQL; /health/live only the process', async (t) => {
+  const app = await buildTestApp(t)
+  const ready = await app.inject('/health')
+  t.equal(ready.statusCode, 200)
+  t.same(ready.json(), { status: 'ok', postgres: 'up' })
+  t.same((await app.inject('/health/live')).json(), { status: 'ok' })
+})
+
+t.test('without PostgreSQL: readiness 503, API 503 with Retry-After, process alive, recovery without restart', async (t) => {
+  const database = await createTestDatabase(t)
+  const app = await buildTestApp(t, { DATABASE_URL: database, CACHE_MODE: 'off', DATABASE_CONNECT_TIMEOUT_MS: '500' })
+  t.equal((await app.inject('/events')).statusCode, 200)
+
+  const name = new URL(database).pathname.slice(1)
+  const admin = new URL(database)
+  admin.pathname = '/postgres'
+  // Cut the app off for real: refuse new connections to its database and end the open ones.
+  await withClient(admin.toString(), async (client) => {
+    await client.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`)
+    await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
+  })
+
+  const started = Date.now()
+  const down = await app.inject('/events')
+  t.equal(down.statusCode, 503)
+  t.equal(down.headers['retry-after'], '1')
+  t.same(down.json(), { statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; retry shortly' })
+  t.ok(Date.now() - started < 3_000, 'fails fast')
+  t.equal((await app.inject('/health')).statusCode, 503)
+  t.same((await app.inject('/health')).json(), { status: 'unavailable', postgres: 'down' })
+  t.equal((await app.inject('/health/live')).statusCode, 200)
+
+  await withClient(admin.toString(), (client) => client.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`))
+  t.equal((await app.inject('/events')).statusCode, 200, 'serves again without a restart')
+})
+
+t.test('an unexpected error is a generic 500: no stack, no SQL', async (t) => {
+  const database = await createTestDatabase(t)
+  const app = await buildTestApp(t, { DATABASE_URL: database, CACHE_MODE: 'off' })
+  await withClient(database, (client) => client.query('ALTER TABLE events RENAME COLUMN location TO place'))
+  const response = await app.inject('/events')
+  t.equal(response.statusCode, 500)
+  t.same(response.json(), { statusCode: 500, error: 'Internal Server Error', message: 'Internal Server Error' })
+  t.notMatch(response.body, /location|column|SELECT|at /)
+})
+
+t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', async (t) => {
+  const app = await buildTestApp(t)
+  const ui = await app.inject('/docs/')
+  t.equal(ui.statusCode, 200)
+  t.match(ui.headers['content-type'], /text\/html/)
+  const spec = (await app.inject('/docs/json')).json()
+  t.equal(spec.openapi, '3.0.3')
+  t.same(Object.keys(spec.paths).sort(), [
+    '/events', '/events/{id}', '/events/{id}/guests', '/guests', '/guests/{id}', '/health', '/health/live'
+  ])
+  t.same(Object.keys(spec.paths['/events/{id}']).sort(), ['delete', 'get', 'patch', 'put'])
+  t.match(spec.paths['/guests'].post.requestBody.content['application/json'].schema, {
+    required: ['event_id', 'name', 'email'],
+    additionalProperties: false
+  })
+})
+
+t.test('documentation is off in production unless DOCS=true', async (t) => {
+  const app = await buildTestApp(t, { NODE_ENV: 'production' })
+  t.equal((await app.inject('/docs/')).statusCode, 404)
+  t.equal((await app.inject('/docs/json')).statusCode, 404)
+})
