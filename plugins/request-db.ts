@@ -4,18 +4,34 @@ import { CountingQueryable } from '../src/db/counting-queryable.ts'
 declare module 'fastify' {
   interface FastifyRequest {
     /** The database as this request sees it: every query it makes is counted and timed. */
-    db: CountingQueryable
+    readonly db: CountingQueryable
   }
 }
 
-/** Gives each request a counting database handle and reports the count and time on the response. */
+const kDb = Symbol('request database handle')
+type Holder = { [kDb]: CountingQueryable | null }
+
+/**
+ * Gives each request a counting database handle, created on first use (a cache hit never makes
+ * one), and reports on every response what the database did for it: `X-DB-Queries` and a `db`
+ * entry in `Server-Timing` (after the cache's, when the cache wrote one).
+ */
 export default fp(async function requestDb (app) {
-  app.decorateRequest('db', null as unknown as CountingQueryable)
-  app.addHook('onRequest', async (request) => {
-    request.db = new CountingQueryable(app.pg.pool)
+  const pool = app.pg.pool
+  app.decorateRequest(kDb, null)
+  app.decorateRequest('db', {
+    getter () {
+      const request = this as unknown as Holder
+      return (request[kDb] ??= new CountingQueryable(pool))
+    }
   })
-  app.addHook('onSend', async (request, reply) => {
-    reply.header('x-db-queries', request.db.count)
-    reply.header('server-timing', `db;dur=${request.db.durationMs.toFixed(2)}`)
+
+  app.addHook('onSend', (request, reply, _payload, done) => {
+    const db = (request as unknown as Holder)[kDb]
+    const timing = `db;dur=${(db?.durationMs ?? 0).toFixed(2)}`
+    const cacheTiming = reply.getHeader('server-timing')
+    reply.header('x-db-queries', db?.count ?? 0)
+    reply.header('server-timing', cacheTiming === undefined ? timing : `${String(cacheTiming)}, ${timing}`)
+    done()
   })
 }, { name: 'request-db', dependencies: ['postgres'] })

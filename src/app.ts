@@ -1,8 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import cache from '../plugins/cache.ts'
 import drain from '../plugins/drain.ts'
 import errors from '../plugins/errors.ts'
 import postgres from '../plugins/postgres.ts'
+import redis from '../plugins/redis.ts'
 import requestDb from '../plugins/request-db.ts'
 import swagger from '../plugins/swagger.ts'
 import type { Config } from './config.ts'
@@ -21,12 +23,19 @@ declare module 'fastify' {
 /** Large enough for any valid event or guest (a description is at most 10,000 characters). */
 export const BODY_LIMIT = 16 * 1024
 
-export function serverOptions (config: Config): FastifyServerOptions {
+export interface BuildOptions {
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write: (line: string) => void }
+}
+
+export function serverOptions (config: Config, { logStream }: BuildOptions = {}): FastifyServerOptions {
+  const pretty = logStream === undefined && process.stdout.isTTY && config.NODE_ENV !== 'production'
   return {
     logger: {
       level: config.LOG_LEVEL,
       redact: ['req.headers.authorization', 'req.headers.cookie'],
-      ...(process.stdout.isTTY && config.NODE_ENV !== 'production' && { transport: { target: 'pino-pretty' } })
+      ...(logStream && { stream: logStream }),
+      ...(pretty && { transport: { target: 'pino-pretty' } })
     },
     requestIdHeader: 'x-request-id',
     requestTimeout: config.REQUEST_TIMEOUT_MS,
@@ -37,8 +46,8 @@ export function serverOptions (config: Config): FastifyServerOptions {
 }
 
 /** The whole application, ready to `listen` (server.ts) or to `inject` into (tests). */
-export async function buildApp (config: Config) {
-  const app = Fastify(serverOptions(config)).withTypeProvider<TypeBoxTypeProvider>()
+export async function buildApp (config: Config, options: BuildOptions = {}) {
+  const app = Fastify(serverOptions(config, options)).withTypeProvider<TypeBoxTypeProvider>()
   app.decorate('config', config)
   app.setValidatorCompiler(createValidatorCompiler())
   // A JSON API: anything but JSON is 415, not a string that fails validation as "not an object".
@@ -48,6 +57,8 @@ export async function buildApp (config: Config) {
   await app.register(drain)
   await app.register(postgres)
   await app.register(requestDb)
+  if (config.CACHE_MODE === 'redis') await app.register(redis)
+  await app.register(cache)
   if (config.DOCS) await app.register(swagger)
 
   await app.register(healthRoutes)

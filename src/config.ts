@@ -22,9 +22,17 @@ export const ConfigSchema = Type.Object({
   EMBEDDED_POSTGRES_DIR: Type.String({ minLength: 1, default: '.data/postgres' }),
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // A cache command slower than this counts as a failure: the request is served from PostgreSQL.
+  REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50 }),
   CACHE_MODE: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('memory'), Type.Literal('redis'), Type.Literal('tiered')])),
   CACHE_TTL: Type.Integer({ minimum: 1, default: 900 }),
+  CACHE_NEGATIVE_TTL: Type.Integer({ minimum: 1, default: 30 }),
   CACHE_INVALIDATE: Type.Boolean({ default: true }),
+  // Only to demonstrate the stale write-back race the fence closes (as CACHE_INVALIDATE=false does for invalidation).
+  CACHE_FENCE: Type.Boolean({ default: true }),
+  CACHE_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'ec' }),
+  CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
+  CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 100_000 }),
   QUERY_MODE: Type.Union([Type.Literal('join'), Type.Literal('naive')], { default: 'join' }),
   DOCS: Type.Optional(Type.Boolean())
 })
@@ -64,6 +72,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
 
   const input = converted
+  const problems: string[] = []
+  if (input.CACHE_MODE === 'redis' && !input.REDIS_URL) problems.push('CACHE_MODE="redis": needs REDIS_URL')
+  if (input.CACHE_MODE === 'tiered') problems.push('CACHE_MODE="tiered": not available yet (off, memory or redis)')
+  if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
+
   return {
     ...input,
     CACHE_MODE: input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory'),

@@ -58,6 +58,15 @@ t.test('a bad variable is refused with a message naming it and its value', async
   t.type(new ConfigError('x'), Error)
 })
 
+t.test('cache modes that cannot work are refused at boot', async (t) => {
+  t.throws(() => loadConfig({ CACHE_MODE: 'redis' }), { message: /CACHE_MODE="redis": needs REDIS_URL/ })
+  t.throws(() => loadConfig({ CACHE_MODE: 'tiered', REDIS_URL: 'redis://127.0.0.1:6379' }), { message: /CACHE_MODE="tiered": not available yet/ })
+  t.throws(() => loadConfig({ CACHE_PREFIX: 'has space' }), { message: /CACHE_PREFIX=/ })
+  t.throws(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '0' }), { message: /REDIS_COMMAND_TIMEOUT_MS=/ })
+  const config = loadConfig({})
+  t.same([config.CACHE_NEGATIVE_TTL, config.CACHE_FENCE, config.CACHE_PREFIX, config.REDIS_COMMAND_TIMEOUT_MS], [30, true, 'ec', 50])
+})
+
 t.test('unknown variables are ignored', async (t) => {
   t.doesNotThrow(() => loadConfig({ PATH: '/usr/bin', SOMETHING_ELSE: '1' }))
 })

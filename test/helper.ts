@@ -1,11 +1,23 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Test } from 'tap'
-import { buildApp } from '../src/app.ts'
+import { buildApp, type BuildOptions } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+import { testRedisUrl } from './redis-server.ts'
 
-type TestApp = Awaited<ReturnType<typeof buildApp>>
+export type TestApp = Awaited<ReturnType<typeof buildApp>>
+
+export type CacheTestMode = 'memory' | 'redis'
+/** The cache suites run once per store. */
+export const CACHE_TEST_MODES: CacheTestMode[] = ['memory', 'redis']
+
+/** Environment for a cache mode, with a key prefix of its own so tests can share one Redis. */
+export async function cacheEnv (t: Test, mode: CacheTestMode, redisUrl?: string): Promise<Record<string, string>> {
+  const prefix = `test-${process.pid}-${randomBytes(4).toString('hex')}`
+  if (mode === 'memory') return { CACHE_MODE: 'memory', CACHE_PREFIX: prefix }
+  return { CACHE_MODE: 'redis', REDIS_URL: redisUrl ?? await testRedisUrl(t), CACHE_PREFIX: prefix }
+}
 
 /** Where the test suite keeps its embedded PostgreSQL when DATABASE_URL is unset. */
 export const TEST_POSTGRES_DIR = '.data/test-postgres'
@@ -17,6 +29,12 @@ export const TEST_POSTGRES_DIR = '.data/test-postgres'
 export async function serverUrl (): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL
   return (await startEmbeddedPostgres(TEST_POSTGRES_DIR)).url
+}
+
+/** Collects an app's log lines (pass as `logStream`, with a LOG_LEVEL that lets them through). */
+export function logCollector () {
+  const lines: Array<Record<string, unknown>> = []
+  return { lines, stream: { write: (line: string) => { lines.push(JSON.parse(line)) } } }
 }
 
 /** A fresh, empty database of its own for a test, dropped when the test ends. */
@@ -34,7 +52,7 @@ export async function createTestDatabase (t: Test): Promise<string> {
  * The app as server.ts builds it, from an environment: on a database of its own unless the test
  * passes DATABASE_URL (to share one between instances), quiet, closed when the test ends.
  */
-export async function buildTestApp (t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+export async function buildTestApp (t: Test, env: Record<string, string> = {}, options: BuildOptions = {}): Promise<TestApp> {
   const config = loadConfig({
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
@@ -42,7 +60,7 @@ export async function buildTestApp (t: Test, env: Record<string, string> = {}): 
     ...env,
     DATABASE_URL: env.DATABASE_URL ?? await createTestDatabase(t)
   })
-  const app = await buildApp(config)
+  const app = await buildApp(config, options)
   t.teardown(() => app.close())
   await app.ready()
   return app

@@ -1,11 +1,11 @@
 import { spawn, execFile } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdir, open, readFile, chown, access } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import pg from 'pg'
+import { freePort } from '../free-port.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -174,16 +174,6 @@ async function waitForConnection (url: string, timeoutMs: number): Promise<boole
     }
   }
   return false
-}
-
-async function freePort (): Promise<number> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const address = server.address()
-  server.close()
-  if (address === null || typeof address === 'string') throw new Error('could not find a free port')
-  return address.port
 }
 
 async function exists (path: string): Promise<boolean> {

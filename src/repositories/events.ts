@@ -55,8 +55,29 @@ export async function updateEvent (db: Queryable, id: number, changes: UpdateEve
   return rows[0]
 }
 
-/** Deletes the event and (ON DELETE CASCADE) its guests. */
-export async function deleteEvent (db: Queryable, id: number): Promise<boolean> {
-  const { rowCount } = await db.query({ name: 'events-delete', text: 'DELETE FROM events WHERE id = $1', values: [id] })
-  return rowCount === 1
+/**
+ * Deletes the event and (ON DELETE CASCADE) its guests.
+ * @returns the ids of the guests deleted with it, or `undefined` when there was no such event
+ */
+export async function deleteEvent (db: Queryable, id: number): Promise<{ guestIds: number[] } | undefined> {
+  // The guests are read in the same statement: the delete's lock on the event row makes a
+  // concurrent guest insert for it wait, so none can be missed.
+  const { rows } = await db.query<{ guest_ids: number[] }>({
+    name: 'events-delete',
+    text: `WITH gone AS (DELETE FROM events WHERE id = $1 RETURNING id)
+      SELECT ARRAY(SELECT g.id FROM guests g WHERE g.event_id = $1 ORDER BY g.id) AS guest_ids FROM gone`,
+    values: [id]
+  })
+  const row = rows[0]
+  return row && { guestIds: row.guest_ids }
+}
+
+/** The ids of an event's guests (whose cached views embed the event). */
+export async function guestIdsOfEvent (db: Queryable, eventId: number): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>({
+    name: 'events-guest-ids',
+    text: 'SELECT id FROM guests WHERE event_id = $1',
+    values: [eventId]
+  })
+  return rows.map((row) => row.id)
 }

@@ -2,7 +2,7 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { Queryable } from '../db/queryable.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
-import { createEvent, deleteEvent, findEvent, listEvents, updateEvent } from '../repositories/events.ts'
+import { createEvent, deleteEvent, findEvent, guestIdsOfEvent, listEvents, updateEvent } from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
 import { ErrorResponses } from '../schemas/common.ts'
 import { CreateEventSchema, EventListQuerySchema, EventListSchema, EventParamsSchema, EventSchema, UpdateEventSchema, type UpdateEvent } from '../schemas/events.ts'
@@ -12,32 +12,41 @@ const tags = ['events']
 
 const events: FastifyPluginAsyncTypebox = async (app) => {
   const { PUBLIC_URL, QUERY_MODE } = app.config
+  const { cache } = app
+  const { views, invalidations } = cache.keys
 
   app.get('/', {
     schema: { tags, summary: 'List events by id', querystring: EventListQuerySchema, response: { 200: EventListSchema, ...ErrorResponses } }
-  }, async (request) => {
-    return toPage(PUBLIC_URL, '/events', request.query, await listEvents(request.db, request.query))
+  }, async (request, reply) => {
+    const page = request.query
+    return cache.serve(request, reply, views.events(page), async (db) => toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
   })
 
   app.post('/', {
     schema: { tags, summary: 'Create an event', body: CreateEventSchema, response: { 201: EventSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const event = await createEvent(request.db, request.body)
+    await cache.invalidate(invalidations.eventCreated(event.id))
     return reply.code(201).header('location', `/events/${event.id}`).send(event)
   })
 
   app.get('/:id', {
     schema: { tags, summary: 'Get an event', params: EventParamsSchema, response: { 200: EventSchema, ...ErrorResponses } }
-  }, async (request) => {
-    const event = await findEvent(request.db, request.params.id)
-    if (!event) throw notFound('event', request.params.id)
-    return event
+  }, async (request, reply) => {
+    const { id } = request.params
+    return cache.serve(request, reply, views.event(id), async (db) => {
+      const event = await findEvent(db, id)
+      if (!event) throw notFound('event', id)
+      return event
+    })
   })
 
   // PUT passes the whole event, PATCH only the fields to change: the same update either way.
   async function updateOr404 (db: Queryable, id: number, changes: UpdateEvent) {
     const event = await updateEvent(db, id, changes)
     if (!event) throw notFound('event', id)
+    // Read after the update has committed, so a guest added meanwhile is counted too.
+    if (cache.invalidates) await cache.invalidate(invalidations.eventChanged(id, await guestIdsOfEvent(db, id)))
     return event
   }
 
@@ -52,7 +61,10 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/:id', {
     schema: { tags, summary: 'Delete an event and its guests', params: EventParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
   }, async (request, reply) => {
-    if (!await deleteEvent(request.db, request.params.id)) throw notFound('event', request.params.id)
+    const { id } = request.params
+    const deleted = await deleteEvent(request.db, id)
+    if (!deleted) throw notFound('event', id)
+    await cache.invalidate(invalidations.eventChanged(id, deleted.guestIds))
     return reply.code(204).send(null)
   })
 
@@ -64,11 +76,14 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       querystring: GuestListQuerySchema,
       response: { 200: GuestListSchema, ...ErrorResponses }
     }
-  }, async (request) => {
+  }, async (request, reply) => {
     const { id } = request.params
-    const found = await listEventGuests(request.db, id, request.query, QUERY_MODE)
-    if (!found) throw notFound('event', id)
-    return toPage(PUBLIC_URL, `/events/${id}/guests`, request.query, found)
+    const page = request.query
+    return cache.serve(request, reply, views.eventGuests(id, page), async (db) => {
+      const found = await listEventGuests(db, id, page, QUERY_MODE)
+      if (!found) throw notFound('event', id)
+      return toPage(PUBLIC_URL, `/events/${id}/guests`, page, found)
+    })
   })
 }
 

@@ -10,32 +10,41 @@ const tags = ['guests']
 
 const guests: FastifyPluginAsyncTypebox = async (app) => {
   const { PUBLIC_URL, QUERY_MODE } = app.config
+  const { cache } = app
+  const { views, invalidations } = cache.keys
 
   app.get('/', {
     schema: { tags, summary: 'List guests by id, each with its event', querystring: GuestListQuerySchema, response: { 200: GuestListSchema, ...ErrorResponses } }
-  }, async (request) => {
-    return toPage(PUBLIC_URL, '/guests', request.query, await listGuests(request.db, request.query, QUERY_MODE))
+  }, async (request, reply) => {
+    const page = request.query
+    return cache.serve(request, reply, views.guests(page), async (db) => toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
   })
 
   app.post('/', {
     schema: { tags, summary: 'Add a guest to an event', body: CreateGuestSchema, response: { 201: GuestSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const guest = await createGuest(request.db, request.body)
+    await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id))
     return reply.code(201).header('location', `/guests/${guest.id}`).send(guest)
   })
 
   app.get('/:id', {
     schema: { tags, summary: 'Get a guest with its event', params: GuestParamsSchema, response: { 200: GuestSchema, ...ErrorResponses } }
-  }, async (request) => {
-    const guest = await findGuest(request.db, request.params.id, QUERY_MODE)
-    if (!guest) throw notFound('guest', request.params.id)
-    return guest
+  }, async (request, reply) => {
+    const { id } = request.params
+    return cache.serve(request, reply, views.guest(id), async (db) => {
+      const guest = await findGuest(db, id, QUERY_MODE)
+      if (!guest) throw notFound('guest', id)
+      return guest
+    })
   })
 
   // PUT passes the whole guest, PATCH only the fields to change: the same update either way.
   async function updateOr404 (db: Queryable, id: number, changes: UpdateGuest) {
     const updated = await updateGuest(db, id, changes)
     if (!updated) throw notFound('guest', id)
+    // A move changes two events' guest lists.
+    await cache.invalidate(invalidations.guestChanged(id, [updated.previousEventId, updated.guest.event.id]))
     return updated.guest
   }
 
@@ -50,7 +59,10 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   app.delete('/:id', {
     schema: { tags, summary: 'Delete a guest', params: GuestParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
   }, async (request, reply) => {
-    if (!await deleteGuest(request.db, request.params.id)) throw notFound('guest', request.params.id)
+    const { id } = request.params
+    const deleted = await deleteGuest(request.db, id)
+    if (!deleted) throw notFound('guest', id)
+    await cache.invalidate(invalidations.guestChanged(id, [deleted.eventId]))
     return reply.code(204).send(null)
   })
 }

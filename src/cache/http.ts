@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto'
+
+export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
+
+/** A strong ETag for these exact bytes; computed once per produced response, never per hit. */
+export function etagOf (body: Buffer): string {
+  return `"${createHash('sha1').update(body).digest('base64url')}"`
+}
+
+/** If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/ prefixes do not matter. */
+export function matchesIfNoneMatch (header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false
+  if (header === etag) return true
+  return header.split(',').some((candidate) => {
+    const tag = candidate.trim()
+    return tag === '*' || tag === etag || tag === `W/${etag}`
+  })
+}

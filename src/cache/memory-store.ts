@@ -1,0 +1,83 @@
+import { LocalGenerations } from './local-generations.ts'
+import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+
+interface MemoryEntry {
+  response: CachedResponse
+  stamp: string
+  expiresAt: number
+  size: number
+}
+
+/** Rough per-entry overhead beyond the body (key, object, map slot), for the byte bound. */
+const ENTRY_OVERHEAD = 200
+
+/**
+ * Responses in this process: no I/O at all on a hit. A least-recently-used map bounded both in
+ * entries and in bytes, with per-entry expiry.
+ */
+export class MemoryStore implements CacheStore {
+  readonly #entries = new Map<string, MemoryEntry>()
+  readonly #generations = new LocalGenerations()
+  readonly #maxBytes: number
+  readonly #maxEntries: number
+  #bytes = 0
+
+  constructor (limits: { maxBytes: number, maxEntries: number }) {
+    this.#maxBytes = limits.maxBytes
+    this.#maxEntries = limits.maxEntries
+  }
+
+  get size (): { entries: number, bytes: number } {
+    return { entries: this.#entries.size, bytes: this.#bytes }
+  }
+
+  lookup (key: string, generations: readonly string[]): Lookup {
+    const stamp = this.#generations.stamp(generations)
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return { stamp }
+    if (entry.stamp !== stamp || entry.expiresAt <= Date.now()) {
+      this.#delete(key, entry)
+      return { stamp }
+    }
+    // Refresh recency: Map iteration order is insertion order, so the first key is the LRU one.
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+    return { response: entry.response, stamp }
+  }
+
+  fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): boolean {
+    const current = this.#generations.stamp(generations)
+    // The fence (see ResponseCache): an entry carries the generations read before its load.
+    // Unfenced, it would carry the ones current now, after a write may have landed.
+    if (fenced && current !== stamp) return false
+    const size = response.body.length + key.length + ENTRY_OVERHEAD
+    if (size > this.#maxBytes) return false
+    const previous = this.#entries.get(key)
+    if (previous) this.#delete(key, previous)
+    this.#entries.set(key, { response, stamp: fenced ? stamp : current, expiresAt: Date.now() + ttlMs, size })
+    this.#bytes += size
+    this.#evict()
+    return true
+  }
+
+  invalidate (generations: readonly string[]): void {
+    this.#generations.bump(generations)
+  }
+
+  async close (): Promise<void> {
+    this.#entries.clear()
+    this.#bytes = 0
+  }
+
+  #evict (): void {
+    for (const [key, entry] of this.#entries) {
+      if (this.#bytes <= this.#maxBytes && this.#entries.size <= this.#maxEntries) return
+      this.#delete(key, entry)
+    }
+  }
+
+  #delete (key: string, entry: MemoryEntry): void {
+    this.#entries.delete(key)
+    this.#bytes -= entry.size
+  }
+}

@@ -1,0 +1,104 @@
+import { randomBytes } from 'node:crypto'
+import type { Redis } from 'ioredis'
+import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+
+const NEWLINE = 0x0a
+
+/**
+ * The fenced fill, atomic inside Redis (the same rule the memory store applies).
+ * KEYS: entry, generation 1..n. ARGV: entry ttl ms, generation ttl ms, entry bytes,
+ * observed value 1..n ('' = the generation did not exist), fresh token 1..n.
+ * Refuses when any generation moved since it was observed; otherwise creates the missing ones
+ * with their fresh tokens, keeps every generation alive at least as long as the entry, and stores.
+ */
+const FENCED_FILL = `
+local n = #KEYS - 1
+for i = 1, n do
+  local current = redis.call('GET', KEYS[i + 1])
+  local observed = ARGV[3 + i]
+  if observed == '' then
+    if current then return 0 end
+  elseif current ~= observed then
+    return 0
+  end
+end
+for i = 1, n do
+  if ARGV[3 + i] == '' then
+    redis.call('SET', KEYS[i + 1], ARGV[3 + n + i], 'PX', ARGV[2])
+  else
+    redis.call('PEXPIRE', KEYS[i + 1], ARGV[2])
+  end
+end
+redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
+return 1
+`
+
+type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | number>) => Promise<number>
+
+/**
+ * Responses and generations in Redis, shared by every instance.
+ *
+ * An entry is one string: a header line `status etag stamp` and the response bytes. A lookup is a
+ * single MGET of the entry and its generations (one round trip, one cluster slot thanks to the
+ * hash tags), and a hit is the stored bytes sliced past the header: nothing is parsed.
+ *
+ * Generations are random tokens, not counters: if Redis loses a generation key (restart,
+ * eviction, expiry), a counter could count back up to a value an old entry was stamped with and
+ * resurrect it; a fresh random token never matches anything stored before.
+ */
+export class RedisStore implements CacheStore {
+  readonly #redis: Redis
+  readonly #fencedFill: FencedFill
+  readonly #generationTtlMs: number
+
+  /** @param maxTtlMs the longest any entry lives; generations outlive their entries */
+  constructor (redis: Redis, maxTtlMs: number) {
+    this.#redis = redis
+    this.#generationTtlMs = 2 * maxTtlMs + 60_000
+    if (!('eventcacheFill' in redis)) redis.defineCommand('eventcacheFill', { lua: FENCED_FILL })
+    this.#fencedFill = (redis as unknown as { eventcacheFill: FencedFill }).eventcacheFill.bind(redis)
+  }
+
+  async lookup (key: string, generations: readonly string[]): Promise<Lookup> {
+    const [entry, ...values] = await this.#redis.mgetBuffer(key, ...generations)
+    const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
+    if (!entry) return { stamp }
+    const headerEnd = entry.indexOf(NEWLINE)
+    const [status, etag, storedStamp] = entry.toString('latin1', 0, headerEnd).split(' ')
+    // A stored stamp never has an empty part (fills create missing generations), so an entry
+    // can only match generations that all exist.
+    if (storedStamp !== stamp) return { stamp }
+    return { response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) }, stamp }
+  }
+
+  async fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+    const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
+    const fresh = observed.map(() => newToken())
+    const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')
+    const header = Buffer.from(`${response.status} ${response.etag} ${finalStamp}\n`, 'latin1')
+    const payload = Buffer.concat([header, response.body])
+    const stored = await this.#fencedFill(1 + generations.length, key, ...generations, ttlMs, this.#generationTtlMs, payload, ...observed, ...fresh)
+    return stored === 1
+  }
+
+  async invalidate (generations: readonly string[]): Promise<void> {
+    if (generations.length === 0) return
+    const pipeline = this.#redis.pipeline()
+    for (const generation of generations) pipeline.set(generation, newToken(), 'PX', this.#generationTtlMs)
+    const results = await pipeline.exec()
+    const failed = results?.find(([error]) => error !== null)
+    if (failed) throw failed[0]
+  }
+
+  async close (): Promise<void> {}
+
+  /** Unfenced (CACHE_FENCE=false): stamp with whatever is current now, as a naive cache would. */
+  async #currentValues (generations: readonly string[]): Promise<string[]> {
+    const values = await this.#redis.mgetBuffer(...generations)
+    return values.map((value) => value?.toString('latin1') ?? '')
+  }
+}
+
+function newToken (): string {
+  return randomBytes(9).toString('base64url')
+}

@@ -1,0 +1,181 @@
+import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
+import type { Queryable } from '../db/queryable.ts'
+import { errorBody, type HttpError } from '../errors.ts'
+import type { CircuitBreaker } from './circuit-breaker.ts'
+import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
+import { LocalGenerations } from './local-generations.ts'
+import { SingleFlight } from './single-flight.ts'
+import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import { keyspace, type Keyspace, type View } from './views.ts'
+
+/** What happened to a response, as `X-Cache` says it. */
+export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'OFF'
+
+export interface ResponseCacheOptions {
+  /** No store: the cache is off and every read goes to PostgreSQL. */
+  store: CacheStore | undefined
+  /** Present when the store can fail (Redis): failures become BYPASS, and open it. */
+  breaker?: CircuitBreaker
+  prefix: string
+  ttlSeconds: number
+  negativeTtlSeconds: number
+  invalidate: boolean
+  fence: boolean
+  log: FastifyBaseLogger
+}
+
+export type Loader = (db: Queryable) => Promise<unknown>
+
+/**
+ * Cache-aside for whole responses. A read looks its view up; a hit sends the stored bytes as
+ * they are (no parse, no serialisation); a miss loads from PostgreSQL once per process however
+ * many requests are waiting (single-flight), serialises with the route's response schema, and
+ * stores those bytes. A 404 is stored too (for `negativeTtlSeconds`), so asking for ids that do
+ * not exist cannot bypass the cache. Writes call `invalidate` after they commit.
+ */
+export class ResponseCache {
+  readonly keys: Keyspace
+  /** Test seam: runs after a miss has loaded and before it stores (to force the race). */
+  beforeFill: ((view: View) => Promise<void>) | undefined
+
+  readonly #store: CacheStore | undefined
+  readonly #breaker: CircuitBreaker | undefined
+  readonly #options: ResponseCacheOptions
+  readonly #flights = new SingleFlight<CachedResponse>()
+  readonly #local = new LocalGenerations()
+  /** Invalidations Redis has not received yet: replayed before the cache is used again. */
+  readonly #owed = new Set<string>()
+
+  constructor (options: ResponseCacheOptions) {
+    this.#options = options
+    this.#store = options.store
+    this.#breaker = options.breaker
+    this.keys = keyspace(options.prefix)
+  }
+
+  /** Whether writes should work out what to invalidate at all. */
+  get invalidates (): boolean {
+    return this.#store !== undefined && this.#options.invalidate
+  }
+
+  async serve (request: FastifyRequest, reply: FastifyReply, view: View, load: Loader): Promise<FastifyReply> {
+    const store = this.#store
+    if (store === undefined) return this.#send(request, reply, await this.#produce(request, reply, load), 'OFF')
+
+    const started = performance.now()
+    const pending = this.#lookup(store, view)
+    // A memory lookup is synchronous: no promise, no extra turn of the event loop on a hit.
+    const lookup = pending instanceof Promise ? await pending : pending
+    const lookupMs = performance.now() - started
+    if (lookup?.response) return this.#send(request, reply, lookup.response, 'HIT', lookupMs)
+
+    if (lookup === undefined) {
+      // The store cannot be asked: serve from PostgreSQL, still one load per key at a time. The
+      // local generations keep a request made after a local write out of an older load.
+      const bypassKey = `${view.key}|local:${this.#local.stamp(view.dependsOn)}`
+      const { value } = await this.#flights.run(bypassKey, () => this.#produce(request, reply, load))
+      return this.#send(request, reply, value, 'BYPASS', lookupMs)
+    }
+
+    // Requests that observed the same generations share one load; a request that observed newer
+    // ones (it came after a write) starts its own.
+    const { value } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
+      const response = await this.#produce(request, reply, load)
+      await this.beforeFill?.(view)
+      await this.#fill(store, view, lookup.stamp, response)
+      return response
+    })
+    return this.#send(request, reply, value, 'MISS', performance.now() - started)
+  }
+
+  /**
+   * Makes every response depending on `generations` invalid, on every instance. Call it after
+   * the write has committed and before answering, so that a client that saw the write's answer
+   * can never read the old state back (read-your-writes).
+   */
+  async invalidate (generations: readonly string[]): Promise<void> {
+    const store = this.#store
+    if (store === undefined || !this.#options.invalidate || generations.length === 0) return
+    this.#local.bump(generations)
+    if (this.#breaker?.isOpen) {
+      for (const generation of generations) this.#owed.add(generation)
+      return
+    }
+    try {
+      await store.invalidate(generations)
+      this.#breaker?.success()
+    } catch (error) {
+      // The write has committed; what Redis did not get is owed, and the cache stays unused here
+      // until it is paid (the breaker's probe replays it), so this instance never reads past it.
+      for (const generation of generations) this.#owed.add(generation)
+      this.#options.log.error({ err: error, generations: generations.length }, 'cache invalidation failed; it will be replayed when Redis answers')
+      this.#breaker?.open(`invalidation failed: ${(error as Error).message}`)
+    }
+  }
+
+  /** Replays owed invalidations (the breaker's probe calls this once the store answers). */
+  async settleOwedInvalidations (): Promise<void> {
+    if (this.#store === undefined || this.#owed.size === 0) return
+    const owed = [...this.#owed]
+    await this.#store.invalidate(owed)
+    for (const generation of owed) this.#owed.delete(generation)
+  }
+
+  /** The lookup, or `undefined` when the store cannot be asked (BYPASS). */
+  #lookup (store: CacheStore, view: View): Lookup | Promise<Lookup | undefined> | undefined {
+    if (this.#breaker === undefined) return store.lookup(view.key, view.dependsOn) // memory: synchronous, cannot fail
+    if (this.#breaker.isOpen) return undefined
+    const breaker = this.#breaker
+    return Promise.resolve(store.lookup(view.key, view.dependsOn)).then((lookup) => {
+      breaker.success()
+      return lookup
+    }, (error: unknown) => {
+      breaker.failure(error)
+      return undefined
+    })
+  }
+
+  /**
+   * THE FENCE. A miss reads the generations (stamp) before loading, and stores its response only
+   * if they are still the same, atomically (a Lua script in Redis; one synchronous step in
+   * memory). Without it, this interleaving serves stale data until the TTL:
+   *   miss loads the old row → a write commits and bumps the generations → the miss stores
+   *   the old row as valid for the new generations.
+   * With it, the late store is refused (or lands stamped with generations that are already
+   * dead), because the response says which generations it was loaded under.
+   */
+  async #fill (store: CacheStore, view: View, stamp: string, response: CachedResponse): Promise<void> {
+    const ttlSeconds = response.status === 404 ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
+    // Up to 10% earlier, never later: entries filled together do not all expire together.
+    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * 0.1)))
+    try {
+      await store.fill(view.key, view.dependsOn, stamp, response, ttlMs, this.#options.fence)
+    } catch (error) {
+      this.#breaker?.failure(error)
+    }
+  }
+
+  /** Loads, and serialises with the route's own response schema: these bytes are what is cached. */
+  async #produce (request: FastifyRequest, reply: FastifyReply, load: Loader): Promise<CachedResponse> {
+    let status = 200
+    let payload: unknown
+    try {
+      payload = await load(request.db)
+    } catch (error) {
+      const { statusCode, message, code } = error as HttpError
+      if (statusCode !== 404) throw error
+      status = 404
+      payload = errorBody(404, message, code)
+    }
+    // Fastify's serializers for JSON schemas produce strings.
+    const body = Buffer.from(reply.code(status).serialize(payload) as string)
+    return { status, etag: etagOf(body), body }
+  }
+
+  #send (request: FastifyRequest, reply: FastifyReply, response: CachedResponse, outcome: CacheOutcome, cacheMs?: number): FastifyReply {
+    reply.header('x-cache', outcome).header('etag', response.etag)
+    if (cacheMs !== undefined) reply.header('server-timing', `cache;dur=${cacheMs.toFixed(2)}`)
+    if (matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) return reply.code(304).send()
+    return reply.code(response.status).header('content-type', JSON_CONTENT_TYPE).send(response.body)
+  }
+}

@@ -1,0 +1,34 @@
+/** A response as the cache keeps it: the exact bytes the route's serializer produced. */
+export interface CachedResponse {
+  status: number
+  /** Strong ETag of `body`, computed once when the response was produced. */
+  etag: string
+  body: Buffer
+}
+
+export interface Lookup {
+  /** The stored response, present only when it is still valid. */
+  response?: CachedResponse
+  /**
+   * The current values of the view's generations, read in the same step as the entry. A fill
+   * passes it back: it is what the response about to be loaded will be valid for.
+   */
+  stamp: string
+}
+
+/**
+ * Where responses and generations live: in this process (`memory`) or in Redis (`redis`).
+ * Methods of the Redis store may reject (Redis down, slow); the cache turns that into BYPASS.
+ */
+export interface CacheStore {
+  lookup: (key: string, generations: readonly string[]) => Lookup | Promise<Lookup>
+  /**
+   * Stores `response` for `key`, valid while the generations keep the values in `stamp`.
+   * With `fenced`, refuses (returns false) when any of them changed since `stamp` was read:
+   * see ResponseCache.#produce for why that matters.
+   */
+  fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
+  /** Gives each generation a new value, so every response stored under the old one is dead. */
+  invalidate: (generations: readonly string[]) => void | Promise<void>
+  close: () => Promise<void>
+}

@@ -1,0 +1,83 @@
+import type { PageParams } from '../db/sql.ts'
+
+/**
+ * What the cache knows about one cacheable response: where its bytes live, and the generations
+ * it depends on. A stored response is valid only while every generation it was filled under is
+ * still current, so an invalidation is "give these generations a new value": O(1) per
+ * generation however many pages or entries depend on it (no KEYS, no SCAN, no list of keys).
+ *
+ * Keys derive only from validated numbers (ids, limit, offset), never from raw input. Each key
+ * carries a hash tag (`{…}`) shared with its generations, so a lookup (entry + generations) and the
+ * fenced fill stay in one Redis Cluster slot.
+ */
+export interface View {
+  /** Where the response is stored. */
+  key: string
+  /** Generation keys the response depends on. */
+  dependsOn: string[]
+  /** A route-level name for telemetry; never contains an id. */
+  route: string
+}
+
+/**
+ * Bump when the bytes a view produces change shape (a field added, a format changed), so that
+ * instances of different versions sharing a Redis never serve each other's bytes.
+ */
+export const CACHE_FORMAT_VERSION = 1
+
+export interface Keyspace {
+  views: {
+    events: (page: PageParams) => View
+    event: (id: number) => View
+    eventGuests: (eventId: number, page: PageParams) => View
+    guests: (page: PageParams) => View
+    guest: (id: number) => View
+  }
+  /** The generations each write changes, to run after the write has committed. */
+  invalidations: {
+    eventCreated: (eventId: number) => string[]
+    /** An update or a delete: the event, every list, and every guest view that embeds it. */
+    eventChanged: (eventId: number, guestIds: readonly number[]) => string[]
+    guestCreated: (guestId: number, eventId: number) => string[]
+    /** An update (a move changes two events' lists) or a delete. */
+    guestChanged: (guestId: number, eventIds: readonly number[]) => string[]
+  }
+}
+
+/**
+ * The cache's keyspace under `prefix`. Generations:
+ * - `{events}:gen`: every page of GET /events;
+ * - `{guests}:gen`: every page of GET /guests (they embed events, so event writes change it too);
+ * - `{e:ID}:gen`: GET /events/ID and every page of GET /events/ID/guests (which embed the event);
+ * - `{e:ID}:guests-gen`: which guests GET /events/ID/guests lists;
+ * - `{g:ID}:gen`: GET /guests/ID (which embeds its event).
+ */
+export function keyspace (prefix: string): Keyspace {
+  const ns = `${prefix}:v${CACHE_FORMAT_VERSION}`
+  const eventsGeneration = `${ns}:{events}:gen`
+  const guestsGeneration = `${ns}:{guests}:gen`
+  const eventGeneration = (id: number) => `${ns}:{e:${id}}:gen`
+  const eventGuestsGeneration = (id: number) => `${ns}:{e:${id}}:guests-gen`
+  const guestGeneration = (id: number) => `${ns}:{g:${id}}:gen`
+
+  return {
+    views: {
+      events: ({ limit, offset }) => ({ key: `${ns}:{events}:l${limit}:o${offset}`, dependsOn: [eventsGeneration], route: 'GET /events' }),
+      event: (id) => ({ key: `${ns}:{e:${id}}`, dependsOn: [eventGeneration(id)], route: 'GET /events/:id' }),
+      eventGuests: (eventId, { limit, offset }) => ({
+        key: `${ns}:{e:${eventId}}:guests:l${limit}:o${offset}`,
+        dependsOn: [eventGeneration(eventId), eventGuestsGeneration(eventId)],
+        route: 'GET /events/:id/guests'
+      }),
+      guests: ({ limit, offset }) => ({ key: `${ns}:{guests}:l${limit}:o${offset}`, dependsOn: [guestsGeneration], route: 'GET /guests' }),
+      guest: (id) => ({ key: `${ns}:{g:${id}}`, dependsOn: [guestGeneration(id)], route: 'GET /guests/:id' })
+    },
+    invalidations: {
+      // A new id may have been asked for (and a 404 cached) before it existed.
+      eventCreated: (eventId) => [eventsGeneration, eventGeneration(eventId)],
+      eventChanged: (eventId, guestIds) => [eventsGeneration, eventGeneration(eventId), guestsGeneration, ...guestIds.map(guestGeneration)],
+      guestCreated: (guestId, eventId) => [guestsGeneration, guestGeneration(guestId), eventGuestsGeneration(eventId)],
+      guestChanged: (guestId, eventIds) => [guestsGeneration, guestGeneration(guestId), ...[...new Set(eventIds)].map(eventGuestsGeneration)]
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import t from 'tap'
+import { buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, postGuest, type TestApp } from '../helper.ts'
+
+interface Fixture { A: number, B: number, a1: number, a2: number, b1: number }
+
+/** Every cached view of the fixture, by name. */
+function views (f: Fixture): Record<string, string> {
+  return {
+    'events list': '/events',
+    'events page 2': '/events?limit=1&offset=1',
+    'event A': `/events/${f.A}`,
+    'event B': `/events/${f.B}`,
+    'guests of A': `/events/${f.A}/guests`,
+    'guests of A page 1': `/events/${f.A}/guests?limit=1`,
+    'guests of B': `/events/${f.B}/guests`,
+    'guests list': '/guests',
+    'guests page 2': '/guests?limit=2&offset=1',
+    'guest a1': `/guests/${f.a1}`,
+    'guest a2': `/guests/${f.a2}`,
+    'guest b1': `/guests/${f.b1}`
+  }
+}
+
+const GUEST_LISTS = ['guests list', 'guests page 2']
+
+interface WriteCase {
+  write: string
+  request: (f: Fixture) => { method: 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object }
+  /** The views this write must make MISS; every other view must stay a HIT. */
+  affected: string[]
+}
+
+const cases: WriteCase[] = [
+  {
+    write: 'POST /events',
+    request: () => ({ method: 'POST', url: '/events', payload: { name: 'C', date: '2022-01-01', location: 'Lisbon' } }),
+    affected: ['events list', 'events page 2']
+  },
+  {
+    write: 'PATCH /events/:id',
+    request: (f) => ({ method: 'PATCH', url: `/events/${f.A}`, payload: { name: 'A renamed' } }),
+    affected: ['events list', 'events page 2', 'event A', 'guests of A', 'guests of A page 1', ...GUEST_LISTS, 'guest a1', 'guest a2']
+  },
+  {
+    write: 'PUT /events/:id',
+    request: (f) => ({ method: 'PUT', url: `/events/${f.A}`, payload: { name: 'A replaced', date: '2023-03-03', location: 'Oslo' } }),
+    affected: ['events list', 'events page 2', 'event A', 'guests of A', 'guests of A page 1', ...GUEST_LISTS, 'guest a1', 'guest a2']
+  },
+  {
+    write: 'DELETE /events/:id (cascades to its guests)',
+    request: (f) => ({ method: 'DELETE', url: `/events/${f.A}` }),
+    affected: ['events list', 'events page 2', 'event A', 'guests of A', 'guests of A page 1', ...GUEST_LISTS, 'guest a1', 'guest a2']
+  },
+  {
+    write: 'POST /guests',
+    request: (f) => ({ method: 'POST', url: '/guests', payload: { event_id: f.B, name: 'b2', email: 'b2@example.com' } }),
+    affected: [...GUEST_LISTS, 'guests of B']
+  },
+  {
+    write: 'PATCH /guests/:id',
+    request: (f) => ({ method: 'PATCH', url: `/guests/${f.a1}`, payload: { email: 'new@example.com' } }),
+    affected: [...GUEST_LISTS, 'guest a1', 'guests of A', 'guests of A page 1']
+  },
+  {
+    write: 'PATCH /guests/:id moving it to another event',
+    request: (f) => ({ method: 'PATCH', url: `/guests/${f.a1}`, payload: { event_id: f.B } }),
+    affected: [...GUEST_LISTS, 'guest a1', 'guests of A', 'guests of A page 1', 'guests of B']
+  },
+  {
+    write: 'PUT /guests/:id',
+    request: (f) => ({ method: 'PUT', url: `/guests/${f.b1}`, payload: { event_id: f.B, name: 'b1 replaced', email: 'b1@example.com' } }),
+    affected: [...GUEST_LISTS, 'guest b1', 'guests of B']
+  },
+  {
+    write: 'DELETE /guests/:id',
+    request: (f) => ({ method: 'DELETE', url: `/guests/${f.a2}` }),
+    affected: [...GUEST_LISTS, 'guest a2', 'guests of A', 'guests of A page 1']
+  }
+]
+
+async function fixture (app: TestApp): Promise<Fixture> {
+  const A = (await postEvent(app, { name: 'A' })).id
+  const B = (await postEvent(app, { name: 'B' })).id
+  const a1 = (await postGuest(app, A, { name: 'a1' })).id
+  const a2 = (await postGuest(app, A, { name: 'a2' })).id
+  const b1 = (await postGuest(app, B, { name: 'b1' })).id
+  return { A, B, a1, a2, b1 }
+}
+
+for (const mode of CACHE_TEST_MODES) {
+  t.test(`${mode}: every write × every cached view — affected views MISS with the new state, the rest stay HIT`, async (t) => {
+    for (const { write, request, affected } of cases) {
+      t.ok(affected.every((name) => name in views({ A: 1, B: 2, a1: 1, a2: 2, b1: 3 })), `${write}: known views`)
+      const database = await createTestDatabase(t)
+      const env = await cacheEnv(t, mode)
+      const app = await buildTestApp(t, { DATABASE_URL: database, ...env })
+      // The truth: the same database with no cache at all.
+      const truth = await buildTestApp(t, { DATABASE_URL: database, CACHE_MODE: 'off' })
+      const f = await fixture(app)
+      const all = views(f)
+
+      for (const [name, url] of Object.entries(all)) {
+        await app.inject(url)
+        t.equal((await app.inject(url)).headers['x-cache'], 'HIT', `${write}: ${name} is warm before the write`)
+      }
+
+      const response = await app.inject(request(f))
+      t.ok(response.statusCode < 300, `${write} answered ${response.statusCode}`)
+
+      for (const [name, url] of Object.entries(all)) {
+        const cached = await app.inject(url)
+        const fresh = await truth.inject(url)
+        const expected = affected.includes(name) ? 'MISS' : 'HIT'
+        t.equal(cached.headers['x-cache'], expected, `${write}: ${name} is a ${expected}`)
+        t.equal(cached.statusCode, fresh.statusCode, `${write}: ${name} has the current status`)
+        t.equal(cached.body, fresh.body, `${write}: ${name} has the current body`)
+      }
+    }
+  })
+}

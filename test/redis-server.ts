@@ -1,0 +1,57 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import type { Test } from 'tap'
+import { freePort } from '../src/free-port.ts'
+
+/** A throw-away redis-server a test owns: it can stop it, start it again on the same port, pause it. */
+export interface RedisServer {
+  url: string
+  port: number
+  stop: () => Promise<void>
+  start: () => Promise<void>
+  /** Runs one command on a fresh connection (which the server's own clients never share). */
+  command: (...args: Array<string | number>) => Promise<unknown>
+}
+
+/** @param options.port a port of the test's choosing; options.started false: do not start it yet */
+export async function startRedisServer (t: Test, options: { port?: number, started?: boolean } = {}): Promise<RedisServer> {
+  const port = options.port ?? await freePort()
+  let child: ChildProcess | undefined
+
+  const start = async () => {
+    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    for (let attempt = 0; attempt < 100; attempt++) {
+      if (await command('PING').then(() => true, () => false)) return
+      await sleep(20)
+    }
+    throw new Error(`redis-server did not start on port ${port}`)
+  }
+  const stop = async () => {
+    if (!child || child.exitCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
+  }
+  const command = async (...args: Array<string | number>) => {
+    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      const [name, ...rest] = args
+      return await client.call(String(name), ...rest)
+    } finally {
+      client.disconnect()
+    }
+  }
+
+  if (options.started !== false) await start()
+  t.teardown(stop)
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, command }
+}
+
+/** Redis for tests that just need one: REDIS_URL when set (CI), else a throw-away server. */
+export async function testRedisUrl (t: Test): Promise<string> {
+  return process.env.REDIS_URL ?? (await startRedisServer(t)).url
+}
