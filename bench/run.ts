@@ -1,84 +1,141 @@
-// npm run bench: the same endpoints under each cache mode, side by side with a constant-bytes
-// ceiling, in rounds (A B C … A B C …) so every ratio is measured within one round.
-import { mkdtemp, writeFile } from 'node:fs/promises'
+// npm run bench: every cache mode on the same endpoints and data, side by side with a
+// constant-bytes ceiling, in rounds, with a terminal table, JSON/Markdown/HTML reports, and a
+// ratio gate for CI (--check). See the README's "Benchmarks" section.
+import { appendFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { parseArgs } from 'node:util'
-import pg from 'pg'
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { migrate } from '../src/db/migrate.ts'
-import { seed } from '../src/db/seed.ts'
-import { runLoad, type LoadResult } from './load.ts'
+import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './args.ts'
+import { checkThresholds, compareRuns, formatCheck, type Thresholds } from './check.ts'
+import { describeEnvironment } from './environment.ts'
+import { runLoad } from './load.ts'
+import { runMix } from './mix.ts'
 import { startServer, type ServerProcess } from './processes.ts'
-
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '10000' },
-    'guests-per-event': { type: 'string', default: '10' },
-    duration: { type: 'string', default: '10' },
-    connections: { type: 'string', default: '20' },
-    rounds: { type: 'string', default: '3' }
-  }
-})
+import { prepareDataset, provision } from './provision.ts'
+import { renderHtml, renderMarkdown, renderTable } from './report.ts'
+import { summarise, type BenchResults, type DatasetResult, type Row } from './results.ts'
+import { CEILING, CEILING_ENDPOINT, ENDPOINTS, MODES, type Mode } from './scenarios.ts'
 
 const APP = new URL('../src/server.js', import.meta.url).pathname
-const CEILING = new URL('./ceiling-server.js', import.meta.url).pathname
+const CEILING_SERVER = new URL('./ceiling-server.js', import.meta.url).pathname
+const THRESHOLDS = new URL('../../bench/thresholds.json', import.meta.url)
 
-const adminUrl = process.env.DATABASE_URL ?? (await startEmbeddedPostgres('.data/bench-postgres')).url
-const databaseUrl = await prepareDatabase(adminUrl, Number(args.events), Number(args['guests-per-event']))
-const redisUrl = process.env.REDIS_URL
+let options: BenchOptions
+try {
+  options = parseBenchArgs(process.argv.slice(2))
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error
+  console.error(`${error.message}\n\n${USAGE}`)
+  process.exit(2)
+}
 
-const modes: Array<{ name: string, env: Record<string, string> }> = [
-  { name: 'off (join)', env: { CACHE_MODE: 'off', QUERY_MODE: 'join' } },
-  { name: 'memory', env: { CACHE_MODE: 'memory' } },
-  ...(redisUrl ? [{ name: 'redis', env: { CACHE_MODE: 'redis', REDIS_URL: redisUrl, CACHE_PREFIX: `bench-${Date.now()}` } }] : [])
-]
+if (options.compare) {
+  const [before, after] = await Promise.all(options.compare.map(async (file) => JSON.parse(await readFile(file, 'utf8')) as BenchResults))
+  console.log(compareRuns(before!, after!))
+  process.exit(0)
+}
 
-const servers = new Map<string, ServerProcess>()
-for (const mode of modes) servers.set(mode.name, await startServer(APP, { DATABASE_URL: databaseUrl, ...mode.env }))
-const listBytes = Buffer.from(await (await fetch(`${servers.get('memory')!.url}/events?limit=100`)).arrayBuffer())
-const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
-await writeFile(bodyFile, listBytes)
-servers.set('ceiling', await startServer(CEILING, { CEILING_BODY_FILE: bodyFile }))
-console.log(`events list: ${listBytes.length} bytes`)
+const startedAt = new Date()
+const services = await provision()
+const environment = await describeEnvironment(services.postgresUrl, services.redisUrl)
+const modes = MODES.filter((mode) => !mode.needsRedis || services.redisUrl !== undefined)
+const endpoints = ENDPOINTS.filter((endpoint) => !options.endpoints || options.endpoints.includes(endpoint.name))
+const measureMix = !options.endpoints || options.endpoints.includes('mix')
+console.log(services.notes.join('\n'))
 
-const rows = [...servers.keys()]
-const results = new Map<string, LoadResult[]>(rows.map((row) => [row, []]))
-for (let round = 0; round < Number(args.rounds); round++) {
-  // Rotate the order so no mode always runs first (or last) in a round.
-  const order = rows.map((_, i) => rows[(i + round) % rows.length]!)
-  for (const row of order) {
-    const result = await runLoad(servers.get(row)!, { durationSeconds: Number(args.duration), connections: Number(args.connections), path: '/events?limit=100' })
-    results.get(row)!.push(result)
-    console.log(`round ${round + 1} ${row.padEnd(12)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ${result.cpuMicrosPerRequest.toFixed(1).padStart(7)} µs CPU/req  p99 ${result.latencyMs.p99} ms  hits ${result.cacheHits}/${result.requests}`)
+const datasets: DatasetResult[] = []
+try {
+  for (const events of options.events) datasets.push(await measureDataset(events))
+} finally {
+  await services.release()
+}
+
+const results: BenchResults = {
+  format: 1,
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  environment,
+  options: { durationSeconds: options.durationSeconds, connections: options.connections, rounds: options.rounds, quick: options.quick },
+  notes: services.notes,
+  datasets
+}
+
+for (const dataset of datasets) {
+  console.log(`\n${dataset.events} events × ${dataset.guestsPerEvent} guests\n${renderTable(dataset.summary)}`)
+}
+const stamp = startedAt.toISOString().replace(/[:.]/g, '-')
+await mkdir(options.outputDir, { recursive: true })
+const base = join(options.outputDir, stamp)
+const markdown = renderMarkdown(results)
+await writeFile(`${base}.json`, JSON.stringify(results, null, 2))
+await writeFile(`${base}.md`, markdown)
+await writeFile(`${base}.html`, renderHtml(results))
+if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, `${markdown}\n`)
+console.log(`\nresults: ${base}.json, ${base}.md, ${base}.html`)
+
+if (options.check) {
+  const thresholds = JSON.parse(await readFile(THRESHOLDS, 'utf8')) as Thresholds
+  const outcomes = checkThresholds(results, thresholds)
+  console.log(`\n${formatCheck(outcomes)}`)
+  if (outcomes.some((outcome) => outcome.status === 'failed')) process.exit(1)
+}
+process.exit(0)
+
+async function measureDataset (events: number): Promise<DatasetResult> {
+  const { guestsPerEvent, durationSeconds, connections, rounds } = options
+  console.log(`\nseeding ${events} events × ${guestsPerEvent} guests…`)
+  const databaseUrl = await prepareDataset(services.postgresUrl, events, guestsPerEvent)
+  const servers = new Map<string, ServerProcess>()
+  try {
+    for (const mode of modes) servers.set(mode.name, await startServer(APP, serverEnv(mode, databaseUrl)))
+    // The ceiling sends the exact bytes the app serves for the events list.
+    const listBytes = Buffer.from(await (await fetch(`${servers.get('off+join')!.url}/events?limit=100`)).arrayBuffer())
+    const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
+    await writeFile(bodyFile, listBytes)
+    servers.set(CEILING, await startServer(CEILING_SERVER, { CEILING_BODY_FILE: bodyFile }))
+
+    const plan: Array<{ mode: string, endpoint: (typeof ENDPOINTS)[number] }> = []
+    for (const endpoint of endpoints) {
+      for (const mode of modes) plan.push({ mode: mode.name, endpoint })
+      if (endpoint.name === CEILING_ENDPOINT) plan.push({ mode: CEILING, endpoint })
+    }
+    const rows: Row[] = plan.map(({ mode, endpoint }) => ({ mode, endpoint: endpoint.name, rounds: [] }))
+    const dataset = { events, guestsPerEvent }
+
+    // Warm every server on every endpoint (JIT, pools, cache) before anything is measured.
+    for (const { mode, endpoint } of plan) await runLoad(servers.get(mode)!, { durationSeconds: 1, connections, path: endpoint.path(dataset) })
+
+    for (let round = 0; round < rounds; round++) {
+      // Rotate, so no row always runs first or last in its round.
+      const order = plan.map((_, i) => (i + round) % plan.length)
+      for (const [step, index] of order.entries()) {
+        const { mode, endpoint } = plan[index]!
+        const result = await runLoad(servers.get(mode)!, { durationSeconds, connections, path: endpoint.path(dataset) })
+        rows[index]!.rounds.push(result)
+        console.log(`[round ${round + 1}/${rounds} ${String(step + 1).padStart(2)}/${plan.length}] ${mode.padEnd(10)} ${endpoint.name.padEnd(13)} ` +
+          `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${String(result.latencyMs.p99).padStart(4)} ms  ` +
+          `${result.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  hits ${((result.cacheHits / Math.max(1, result.requests)) * 100).toFixed(0)}%`)
+      }
+    }
+
+    const mix: DatasetResult['mix'] = []
+    if (measureMix) {
+      for (const mode of modes.filter((candidate) => candidate.name !== 'off+naive')) {
+        const result = await runMix(servers.get(mode.name)!, { durationSeconds, connections, hotEvents: 100, writeShare: 0.05 })
+        mix.push({ mode: mode.name, ...result })
+        console.log(`[mix] ${mode.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  hits ${(result.hitRatio * 100).toFixed(0)}%  stale reads ${result.staleReads}`)
+      }
+    }
+    return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows), mix }
+  } finally {
+    for (const server of servers.values()) await server.stop()
   }
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
-console.log('\nratios per round (median [min–max]):')
-for (const row of rows) {
-  const throughput = results.get(row)!.map((result, round) => result.requestsPerSecond / results.get('ceiling')![round]!.requestsPerSecond)
-  const cpu = results.get(row)!.map((result, round) => results.get('ceiling')![round]!.cpuMicrosPerRequest / result.cpuMicrosPerRequest)
-  const speedup = results.get(row)!.map((result, round) => result.requestsPerSecond / results.get('off (join)')![round]!.requestsPerSecond)
-  const show = (xs: number[]) => `${median(xs).toFixed(2)} [${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}]`
-  console.log(`${row.padEnd(12)} throughput/ceiling ${show(throughput)}  ceiling CPU/row CPU ${show(cpu)}  ×off ${show(speedup)}`)
-}
-
-for (const server of servers.values()) await server.stop()
-process.exit(0)
-
-async function prepareDatabase (admin: string, events: number, guestsPerEvent: number): Promise<string> {
-  const name = `eventcache_bench_${events}_${guestsPerEvent}`
-  const client = new pg.Client({ connectionString: admin })
-  await client.connect()
-  await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
-  await client.query(`CREATE DATABASE ${name}`)
-  await client.end()
-  const url = new URL(admin)
-  url.pathname = `/${name}`
-  const pool = new pg.Pool({ connectionString: url.toString() })
-  await migrate(pool)
-  await seed(pool, { events, guestsPerEvent, truncate: false })
-  await pool.end()
-  return url.toString()
+function serverEnv (mode: Mode, databaseUrl: string): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    PUBLIC_URL: 'http://bench.local',
+    ...mode.env,
+    ...(mode.needsRedis && { REDIS_URL: services.redisUrl!, CACHE_PREFIX: `bench-${process.pid}-${Date.now()}` })
+  }
 }

@@ -1,0 +1,93 @@
+import type { Environment } from './environment.ts'
+import type { LoadResult } from './load.ts'
+import type { MixResult } from './mix.ts'
+import { BASELINE_MODE, CEILING, CEILING_ENDPOINT } from './scenarios.ts'
+import { median, pairedRatio, spread, type Spread } from './stats.ts'
+
+/** One (mode, endpoint) pair measured once per round. */
+export interface Row {
+  mode: string
+  endpoint: string
+  rounds: LoadResult[]
+}
+
+export interface RowSummary {
+  mode: string
+  endpoint: string
+  requestsPerSecond: Spread
+  latencyMs: { p50: number, p90: number, p99: number, max: number }
+  errors: number
+  non2xx: number
+  hitRatio: number
+  queriesPerRequest: number
+  bytesPerResponse: number
+  cpuMicrosPerRequest: Spread
+  /** Throughput over off+join on the same endpoint, paired round by round. */
+  speedup: Spread | undefined
+  /** Share of the constant-bytes ceiling (events list only): by throughput, and by server CPU per request. */
+  ceilingShare: Spread | undefined
+  ceilingCpuShare: Spread | undefined
+}
+
+export interface DatasetResult {
+  events: number
+  guestsPerEvent: number
+  eventsListBytes: number
+  rows: Row[]
+  summary: RowSummary[]
+  mix: Array<{ mode: string } & MixResult>
+}
+
+export interface BenchResults {
+  format: 1
+  startedAt: string
+  finishedAt: string
+  environment: Environment
+  options: { durationSeconds: number, connections: number, rounds: number, quick: boolean }
+  notes: string[]
+  datasets: DatasetResult[]
+}
+
+/** Medians per row and the ratios that matter, each computed within rounds. */
+export function summarise (rows: readonly Row[]): RowSummary[] {
+  const find = (mode: string, endpoint: string) => rows.find((row) => row.mode === mode && row.endpoint === endpoint)
+  return rows.map((row) => {
+    const rps = row.rounds.map((round) => round.requestsPerSecond)
+    const cpu = row.rounds.map((round) => round.cpuMicrosPerRequest)
+    const requests = row.rounds.reduce((sum, round) => sum + round.requests, 0)
+    const baseline = find(BASELINE_MODE, row.endpoint)
+    const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING, CEILING_ENDPOINT) : undefined
+    const ceilingRps = ceiling?.rounds.map((round) => round.requestsPerSecond) ?? []
+    const ceilingCpu = ceiling?.rounds.map((round) => round.cpuMicrosPerRequest) ?? []
+    return {
+      mode: row.mode,
+      endpoint: row.endpoint,
+      requestsPerSecond: spread(rps),
+      latencyMs: {
+        p50: median(row.rounds.map((round) => round.latencyMs.p50)),
+        p90: median(row.rounds.map((round) => round.latencyMs.p90)),
+        p99: median(row.rounds.map((round) => round.latencyMs.p99)),
+        max: Math.max(...row.rounds.map((round) => round.latencyMs.max))
+      },
+      errors: row.rounds.reduce((sum, round) => sum + round.errors, 0),
+      non2xx: row.rounds.reduce((sum, round) => sum + round.non2xx, 0),
+      hitRatio: requests > 0 ? row.rounds.reduce((sum, round) => sum + round.cacheHits, 0) / requests : 0,
+      queriesPerRequest: requests > 0 ? row.rounds.reduce((sum, round) => sum + round.dbQueries, 0) / requests : 0,
+      bytesPerResponse: median(row.rounds.map((round) => round.bytesPerResponse)),
+      cpuMicrosPerRequest: spread(cpu),
+      speedup: baseline && row.mode !== CEILING ? pairedRatio(rps, baseline.rounds.map((round) => round.requestsPerSecond)) : undefined,
+      ceilingShare: ceiling ? pairedRatio(rps, ceilingRps) : undefined,
+      // Less CPU per request than the ceiling would be a share above 1: ceiling CPU / this row's CPU.
+      ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined
+    }
+  })
+}
+
+/** A ratio by name, as thresholds and comparisons refer to it: `memory/events-list/ceilingCpuShare`. */
+export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare'
+
+export function ratioOf (summary: readonly RowSummary[], mode: string, endpoint: string, metric: RatioMetric): number | undefined {
+  const row = summary.find((candidate) => candidate.mode === mode && candidate.endpoint === endpoint)
+  const value = row?.[metric]?.median
+  return value === undefined || Number.isNaN(value) ? undefined : value
+}
