@@ -21,6 +21,7 @@ export default fp(async function cache (app) {
   if (config.CACHE_MODE === 'memory') {
     store = new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
   } else if (config.CACHE_MODE === 'redis') {
+    if (!app.hasDecorator('redis')) throw new Error('CACHE_MODE=redis needs the redis plugin registered first')
     store = new RedisStore(app.redis, maxTtlMs)
     breaker = new CircuitBreaker({
       threshold: 3,

@@ -25,7 +25,7 @@ export interface CacheStore {
   /**
    * Stores `response` for `key`, valid while the generations keep the values in `stamp`.
    * With `fenced`, refuses (returns false) when any of them changed since `stamp` was read:
-   * see ResponseCache.#produce for why that matters.
+   * the fence, explained at ResponseCache.#fill.
    */
   fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
   /** Gives each generation a new value, so every response stored under the old one is dead. */
