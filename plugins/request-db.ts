@@ -1,3 +1,4 @@
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { CountingQueryable } from '../src/db/counting-queryable.ts'
 
@@ -10,6 +11,12 @@ declare module 'fastify' {
 
 const kDb = Symbol('request database handle')
 type Holder = { [kDb]: CountingQueryable | null }
+
+/** What the database did for a request so far (nothing, on a cache hit), without creating a handle. */
+export function databaseWork (request: FastifyRequest): { queries: number, ms: number } {
+  const db = (request as unknown as Holder)[kDb]
+  return { queries: db?.count ?? 0, ms: db?.durationMs ?? 0 }
+}
 
 /**
  * Gives each request a counting database handle, created on first use (a cache hit never makes
@@ -27,10 +34,10 @@ export default fp(async function requestDb (app) {
   })
 
   app.addHook('onSend', (request, reply, _payload, done) => {
-    const db = (request as unknown as Holder)[kDb]
-    const timing = `db;dur=${(db?.durationMs ?? 0).toFixed(2)}`
+    const { queries, ms } = databaseWork(request)
+    const timing = `db;dur=${ms.toFixed(2)}`
     const cacheTiming = reply.getHeader('server-timing')
-    reply.header('x-db-queries', db?.count ?? 0)
+    reply.header('x-db-queries', queries)
     reply.header('server-timing', cacheTiming === undefined ? timing : `${String(cacheTiming)}, ${timing}`)
     done()
   })

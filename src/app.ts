@@ -1,8 +1,10 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import cachePanel from '../plugins/cache-panel.ts'
 import cache from '../plugins/cache.ts'
 import drain from '../plugins/drain.ts'
 import errors from '../plugins/errors.ts'
+import metrics from '../plugins/metrics.ts'
 import postgres from '../plugins/postgres.ts'
 import redis from '../plugins/redis.ts'
 import requestDb from '../plugins/request-db.ts'
@@ -59,6 +61,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(requestDb)
   if (config.CACHE_MODE === 'redis') await app.register(redis)
   await app.register(cache)
+  if (config.METRICS) await app.register(metrics)
+  await app.register(cachePanel)
   if (config.DOCS) await app.register(swagger)
 
   await app.register(healthRoutes)

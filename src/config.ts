@@ -34,6 +34,9 @@ export const ConfigSchema = Type.Object({
   CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
   CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 100_000 }),
   QUERY_MODE: Type.Union([Type.Literal('join'), Type.Literal('naive')], { default: 'join' }),
+  // The cache panel is on in development; in production only with a token, which every panel request must carry.
+  CACHE_PANEL_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  METRICS: Type.Boolean({ default: true }),
   DOCS: Type.Optional(Type.Boolean())
 })
 

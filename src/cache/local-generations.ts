@@ -15,6 +15,10 @@ export class LocalGenerations {
     return generations.map((generation) => this.#counters.get(generation) ?? 0).join(',')
   }
 
+  value (generation: string): number {
+    return this.#counters.get(generation) ?? 0
+  }
+
   bump (generations: readonly string[]): void {
     for (const generation of generations) this.#counters.set(generation, (this.#counters.get(generation) ?? 0) + 1)
   }

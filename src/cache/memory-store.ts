@@ -64,6 +64,27 @@ export class MemoryStore implements CacheStore {
     this.#generations.bump(generations)
   }
 
+  async inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {
+    const entry = this.#entries.get(key)
+    if (!entry || entry.expiresAt <= Date.now()) return undefined
+    return { ttlMs: entry.expiresAt - Date.now(), bytes: entry.response.body.length }
+  }
+
+  async generationValues (generations: readonly string[]): Promise<string[]> {
+    return generations.map((generation) => String(this.#generations.value(generation)))
+  }
+
+  async flush (pattern: string): Promise<number> {
+    const matches = globToRegExp(pattern)
+    let flushed = 0
+    for (const [key, entry] of this.#entries) {
+      if (!matches.test(key)) continue
+      this.#delete(key, entry)
+      flushed++
+    }
+    return flushed
+  }
+
   async close (): Promise<void> {
     this.#entries.clear()
     this.#bytes = 0
@@ -80,4 +101,9 @@ export class MemoryStore implements CacheStore {
     this.#entries.delete(key)
     this.#bytes -= entry.size
   }
+}
+
+/** Redis's glob for the patterns the keyspace uses: `*` matches anything, the rest literally. */
+function globToRegExp (pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[\\^$.|?+()[\]{}]/g, '\\$&')).join('.*')}$`)
 }

@@ -90,6 +90,28 @@ export class RedisStore implements CacheStore {
     if (failed) throw failed[0]
   }
 
+  async inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {
+    const [ttl, length] = await Promise.all([this.#redis.pttl(key), this.#redis.strlen(key)])
+    return ttl < 0 && length === 0 ? undefined : { ttlMs: ttl, bytes: length }
+  }
+
+  async generationValues (generations: readonly string[]): Promise<string[]> {
+    if (generations.length === 0) return []
+    return (await this.#redis.mget(...generations)).map((value) => value ?? '')
+  }
+
+  /** SCAN + UNLINK: for the panel's flush button only, never on the request path. */
+  async flush (pattern: string): Promise<number> {
+    let cursor = '0'
+    let flushed = 0
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) flushed += await this.#redis.unlink(...keys)
+    } while (cursor !== '0')
+    return flushed
+  }
+
   async close (): Promise<void> {}
 
   /** Unfenced (CACHE_FENCE=false): stamp with whatever is current now, as a naive cache would. */

@@ -26,6 +26,21 @@ export interface ResponseCacheOptions {
 
 export type Loader = (db: Queryable) => Promise<unknown>
 
+export type FillResult = 'stored' | 'refused' | 'failed'
+
+/**
+ * Watches what the cache does, for the panel and the metrics. Every method is optional and called
+ * synchronously: keep them cheap, they run on the hot path.
+ */
+export interface CacheObserver {
+  /** The outcome of a read, with the time the cache step took (lookup, and the fill on a miss). */
+  served?: (request: FastifyRequest, view: View, outcome: CacheOutcome, cacheMs: number) => void
+  filled?: (request: FastifyRequest, view: View, result: FillResult, ms: number) => void
+  /** A miss that waited for another request's load instead of querying. */
+  joinedFlight?: (request: FastifyRequest, view: View) => void
+  invalidated?: (request: FastifyRequest | undefined, generations: readonly string[], result: 'done' | 'owed', ms: number) => void
+}
+
 /**
  * Cache-aside for whole responses. A read looks its view up; a hit sends the stored bytes as
  * they are (no parse, no serialisation); a miss loads from PostgreSQL once per process however
@@ -45,12 +60,30 @@ export class ResponseCache {
   readonly #local = new LocalGenerations()
   /** Invalidations Redis has not received yet: replayed before the cache is used again. */
   readonly #owed = new Set<string>()
+  readonly #observers: CacheObserver[] = []
 
   constructor (options: ResponseCacheOptions) {
     this.#options = options
     this.#store = options.store
     this.#breaker = options.breaker
     this.keys = keyspace(options.prefix)
+  }
+
+  observe (observer: CacheObserver): void {
+    this.#observers.push(observer)
+  }
+
+  get mode (): 'off' | 'memory' | 'redis' {
+    return this.#store === undefined ? 'off' : this.#breaker === undefined ? 'memory' : 'redis'
+  }
+
+  get breakerState (): 'closed' | 'open' | undefined {
+    return this.#breaker?.state
+  }
+
+  /** The store, for the panel's metadata and flushes (never its values). */
+  get store (): CacheStore | undefined {
+    return this.#store
   }
 
   /** Whether writes should work out what to invalidate at all. */
@@ -60,32 +93,34 @@ export class ResponseCache {
 
   async serve (request: FastifyRequest, reply: FastifyReply, view: View, load: Loader): Promise<FastifyReply> {
     const store = this.#store
-    if (store === undefined) return this.#send(request, reply, await this.#produce(request, reply, load), 'OFF')
+    if (store === undefined) return this.#send(request, reply, view, await this.#produce(request, reply, load), 'OFF')
 
     const started = performance.now()
     const pending = this.#lookup(store, view)
     // A memory lookup is synchronous: no promise, no extra turn of the event loop on a hit.
     const lookup = pending instanceof Promise ? await pending : pending
     const lookupMs = performance.now() - started
-    if (lookup?.response) return this.#send(request, reply, lookup.response, 'HIT', lookupMs)
+    if (lookup?.response) return this.#send(request, reply, view, lookup.response, 'HIT', lookupMs)
 
     if (lookup === undefined) {
       // The store cannot be asked: serve from PostgreSQL, still one load per key at a time. The
       // local generations keep a request made after a local write out of an older load.
       const bypassKey = `${view.key}|local:${this.#local.stamp(view.dependsOn)}`
-      const { value } = await this.#flights.run(bypassKey, () => this.#produce(request, reply, load))
-      return this.#send(request, reply, value, 'BYPASS', lookupMs)
+      const { value, shared } = await this.#flights.run(bypassKey, () => this.#produce(request, reply, load))
+      if (shared) this.#notifyJoined(request, view)
+      return this.#send(request, reply, view, value, 'BYPASS', lookupMs)
     }
 
     // Requests that observed the same generations share one load; a request that observed newer
     // ones (it came after a write) starts its own.
-    const { value } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
+    const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
       const response = await this.#produce(request, reply, load)
       await this.beforeFill?.(view)
-      await this.#fill(store, view, lookup.stamp, response)
+      await this.#fill(request, store, view, lookup.stamp, response)
       return response
     })
-    return this.#send(request, reply, value, 'MISS', performance.now() - started)
+    if (shared) this.#notifyJoined(request, view)
+    return this.#send(request, reply, view, value, 'MISS', lookupMs)
   }
 
   /**
@@ -93,18 +128,22 @@ export class ResponseCache {
    * the write has committed and before answering, so that a client that saw the write's answer
    * can never read the old state back (read-your-writes).
    */
-  async invalidate (generations: readonly string[]): Promise<void> {
+  async invalidate (generations: readonly string[], request?: FastifyRequest): Promise<void> {
     const store = this.#store
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
     this.#local.bump(generations)
+    const started = performance.now()
     if (this.#breaker?.isOpen) {
       for (const generation of generations) this.#owed.add(generation)
+      for (const observer of this.#observers) observer.invalidated?.(request, generations, 'owed', 0)
       return
     }
     try {
       await store.invalidate(generations)
       this.#breaker?.success()
+      for (const observer of this.#observers) observer.invalidated?.(request, generations, 'done', performance.now() - started)
     } catch (error) {
+      for (const observer of this.#observers) observer.invalidated?.(request, generations, 'owed', performance.now() - started)
       // The write has committed; what Redis did not get is owed, and the cache stays unused here
       // until it is paid (the breaker's probe replays it), so this instance never reads past it.
       for (const generation of generations) this.#owed.add(generation)
@@ -144,15 +183,23 @@ export class ResponseCache {
    * With it, the late store is refused (or lands stamped with generations that are already
    * dead), because the response says which generations it was loaded under.
    */
-  async #fill (store: CacheStore, view: View, stamp: string, response: CachedResponse): Promise<void> {
+  async #fill (request: FastifyRequest, store: CacheStore, view: View, stamp: string, response: CachedResponse): Promise<void> {
     const ttlSeconds = response.status === 404 ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
     // Up to 10% earlier, never later: entries filled together do not all expire together.
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * 0.1)))
+    const started = performance.now()
+    let result: FillResult
     try {
-      await store.fill(view.key, view.dependsOn, stamp, response, ttlMs, this.#options.fence)
+      result = await store.fill(view.key, view.dependsOn, stamp, response, ttlMs, this.#options.fence) ? 'stored' : 'refused'
     } catch (error) {
       this.#breaker?.failure(error)
+      result = 'failed'
     }
+    for (const observer of this.#observers) observer.filled?.(request, view, result, performance.now() - started)
+  }
+
+  #notifyJoined (request: FastifyRequest, view: View): void {
+    for (const observer of this.#observers) observer.joinedFlight?.(request, view)
   }
 
   /** Loads, and serialises with the route's own response schema: these bytes are what is cached. */
@@ -172,7 +219,8 @@ export class ResponseCache {
     return { status, etag: etagOf(body), body }
   }
 
-  #send (request: FastifyRequest, reply: FastifyReply, response: CachedResponse, outcome: CacheOutcome, cacheMs?: number): FastifyReply {
+  #send (request: FastifyRequest, reply: FastifyReply, view: View, response: CachedResponse, outcome: CacheOutcome, cacheMs?: number): FastifyReply {
+    for (const observer of this.#observers) observer.served?.(request, view, outcome, cacheMs ?? 0)
     reply.header('x-cache', outcome).header('etag', response.etag)
     if (cacheMs !== undefined) reply.header('server-timing', `cache;dur=${cacheMs.toFixed(2)}`)
     if (matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) return reply.code(304).send()

@@ -30,5 +30,14 @@ export interface CacheStore {
   fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
   /** Gives each generation a new value, so every response stored under the old one is dead. */
   invalidate: (generations: readonly string[]) => void | Promise<void>
+
+  // For the cache panel (off the request path): metadata only, never a stored response's bytes.
+  /** A key's remaining life and size, or `undefined` when nothing is stored under it. */
+  inspect: (key: string) => Promise<{ ttlMs: number, bytes: number } | undefined>
+  /** Current values of generations ('' when a generation does not exist yet). */
+  generationValues: (generations: readonly string[]) => Promise<string[]>
+  /** Deletes every entry whose key matches `pattern` (a Redis glob: `*` is the only wildcard used). */
+  flush: (pattern: string) => Promise<number>
+
   close: () => Promise<void>
 }

@@ -33,6 +33,10 @@ export interface Keyspace {
     guests: (page: PageParams) => View
     guest: (id: number) => View
   }
+  /** One per cached route: the glob matching its entries (for the panel's flush) and its route name. */
+  namespaces: Array<{ route: string, pattern: string }>
+  /** The generations every list page depends on (shown by the panel). */
+  collectionGenerations: string[]
   /** The generations each write changes, to run after the write has committed. */
   invalidations: {
     eventCreated: (eventId: number) => string[]
@@ -72,6 +76,14 @@ export function keyspace (prefix: string): Keyspace {
       guests: ({ limit, offset }) => ({ key: `${ns}:{guests}:l${limit}:o${offset}`, dependsOn: [guestsGeneration], route: 'GET /guests' }),
       guest: (id) => ({ key: `${ns}:{g:${id}}`, dependsOn: [guestGeneration(id)], route: 'GET /guests/:id' })
     },
+    namespaces: [
+      { route: 'GET /events', pattern: `${ns}:{events}:l*` },
+      { route: 'GET /events/:id', pattern: `${ns}:{e:*}` },
+      { route: 'GET /events/:id/guests', pattern: `${ns}:{e:*}:guests:l*` },
+      { route: 'GET /guests', pattern: `${ns}:{guests}:l*` },
+      { route: 'GET /guests/:id', pattern: `${ns}:{g:*}` }
+    ],
+    collectionGenerations: [eventsGeneration, guestsGeneration],
     invalidations: {
       // A new id may have been asked for (and a 404 cached) before it existed.
       eventCreated: (eventId) => [eventsGeneration, eventGeneration(eventId)],

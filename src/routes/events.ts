@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Queryable } from '../db/queryable.ts'
+import type { FastifyRequest } from 'fastify'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import { createEvent, deleteEvent, findEvent, guestIdsOfEvent, listEvents, updateEvent } from '../repositories/events.ts'
@@ -26,7 +26,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Create an event', body: CreateEventSchema, response: { 201: EventSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const event = await createEvent(request.db, request.body)
-    await cache.invalidate(invalidations.eventCreated(event.id))
+    await cache.invalidate(invalidations.eventCreated(event.id), request)
     return reply.code(201).header('location', `/events/${event.id}`).send(event)
   })
 
@@ -42,21 +42,21 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   // PUT passes the whole event, PATCH only the fields to change: the same update either way.
-  async function updateOr404 (db: Queryable, id: number, changes: UpdateEvent) {
-    const event = await updateEvent(db, id, changes)
+  async function updateOr404 (request: FastifyRequest, id: number, changes: UpdateEvent) {
+    const event = await updateEvent(request.db, id, changes)
     if (!event) throw notFound('event', id)
     // Read after the update has committed, so a guest added meanwhile is counted too.
-    if (cache.invalidates) await cache.invalidate(invalidations.eventChanged(id, await guestIdsOfEvent(db, id)))
+    if (cache.invalidates) await cache.invalidate(invalidations.eventChanged(id, await guestIdsOfEvent(request.db, id)), request)
     return event
   }
 
   app.put('/:id', {
     schema: { tags, summary: 'Replace an event', params: EventParamsSchema, body: CreateEventSchema, response: { 200: EventSchema, ...ErrorResponses } }
-  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+  }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.patch('/:id', {
     schema: { tags, summary: 'Change some fields of an event', params: EventParamsSchema, body: UpdateEventSchema, response: { 200: EventSchema, ...ErrorResponses } }
-  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+  }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.delete('/:id', {
     schema: { tags, summary: 'Delete an event and its guests', params: EventParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
@@ -64,7 +64,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     const { id } = request.params
     const deleted = await deleteEvent(request.db, id)
     if (!deleted) throw notFound('event', id)
-    await cache.invalidate(invalidations.eventChanged(id, deleted.guestIds))
+    await cache.invalidate(invalidations.eventChanged(id, deleted.guestIds), request)
     return reply.code(204).send(null)
   })
 

@@ -1,5 +1,5 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { Queryable } from '../db/queryable.ts'
+import type { FastifyRequest } from 'fastify'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import { createGuest, deleteGuest, findGuest, listGuests, updateGuest } from '../repositories/guests.ts'
@@ -24,7 +24,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Add a guest to an event', body: CreateGuestSchema, response: { 201: GuestSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const guest = await createGuest(request.db, request.body)
-    await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id))
+    await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id), request)
     return reply.code(201).header('location', `/guests/${guest.id}`).send(guest)
   })
 
@@ -40,21 +40,21 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   // PUT passes the whole guest, PATCH only the fields to change: the same update either way.
-  async function updateOr404 (db: Queryable, id: number, changes: UpdateGuest) {
-    const updated = await updateGuest(db, id, changes)
+  async function updateOr404 (request: FastifyRequest, id: number, changes: UpdateGuest) {
+    const updated = await updateGuest(request.db, id, changes)
     if (!updated) throw notFound('guest', id)
     // A move changes two events' guest lists.
-    await cache.invalidate(invalidations.guestChanged(id, [updated.previousEventId, updated.guest.event.id]))
+    await cache.invalidate(invalidations.guestChanged(id, [updated.previousEventId, updated.guest.event.id]), request)
     return updated.guest
   }
 
   app.put('/:id', {
     schema: { tags, summary: 'Replace a guest', params: GuestParamsSchema, body: CreateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
-  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+  }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.patch('/:id', {
     schema: { tags, summary: 'Change some fields of a guest (event_id moves it)', params: GuestParamsSchema, body: UpdateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
-  }, async (request) => updateOr404(request.db, request.params.id, request.body))
+  }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.delete('/:id', {
     schema: { tags, summary: 'Delete a guest', params: GuestParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
@@ -62,7 +62,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
     const { id } = request.params
     const deleted = await deleteGuest(request.db, id)
     if (!deleted) throw notFound('guest', id)
-    await cache.invalidate(invalidations.guestChanged(id, [deleted.eventId]))
+    await cache.invalidate(invalidations.guestChanged(id, [deleted.eventId]), request)
     return reply.code(204).send(null)
   })
 }

@@ -1,0 +1,69 @@
+import type { FastifyRequest } from 'fastify'
+import metricsModule from 'fastify-metrics'
+import fp from 'fastify-plugin'
+import { databaseWork } from './request-db.ts'
+
+// A CommonJS module with `exports.default`: from ESM the plugin is the default's default.
+const fastifyMetrics = metricsModule.default
+
+/** Tooling routes: measured by nobody (their own traffic would only blur the API's figures). */
+const TOOLING = [/^\/metrics$/, /^\/_cache/, /^\/docs/]
+
+/**
+ * Prometheus metrics at /metrics (fastify-metrics over prom-client): request durations by route
+ * pattern, and what the cache and the database did, by route pattern. Labels are bounded: a route
+ * pattern, an outcome, never a key, an id or a URL.
+ */
+export default fp(async function metrics (app) {
+  await app.register(fastifyMetrics, {
+    endpoint: '/metrics',
+    // The app can be built more than once per process (tests): start from an empty registry.
+    clearRegisterOnInit: true,
+    defaultMetrics: { enabled: true },
+    routeMetrics: { enabled: { histogram: true, summary: false }, registeredRoutesOnly: true, routeBlacklist: TOOLING }
+  })
+  const client = app.metrics.client
+
+  const reads = new client.Counter({ name: 'eventcache_cache_reads_total', help: 'Cached reads by route and X-Cache outcome', labelNames: ['route', 'outcome'] })
+  const fills = new client.Counter({ name: 'eventcache_cache_fills_total', help: 'Stores after a miss: stored, refused by the fence, or failed', labelNames: ['route', 'result'] })
+  const waits = new client.Counter({ name: 'eventcache_cache_flight_waits_total', help: 'Misses that waited for another request\'s load (single-flight)', labelNames: ['route'] })
+  const invalidations = new client.Counter({ name: 'eventcache_cache_invalidations_total', help: 'Invalidations after writes: done, or owed to an unreachable Redis', labelNames: ['result'] })
+  const generations = new client.Counter({ name: 'eventcache_cache_invalidated_generations_total', help: 'Generations given a new value by invalidations' })
+  const { cache } = app
+  new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
+    name: 'eventcache_cache_breaker_open',
+    help: '1 while the Redis circuit breaker is open (serving from PostgreSQL), else 0',
+    collect () { this.set(cache.breakerState === 'open' ? 1 : 0) }
+  })
+  const queries = new client.Counter({ name: 'eventcache_db_queries_total', help: 'PostgreSQL queries by route', labelNames: ['route'] })
+  const databaseTime = new client.Histogram({
+    name: 'eventcache_db_request_duration_seconds',
+    help: 'Time a request spent in PostgreSQL queries, for requests that queried',
+    labelNames: ['route'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+  })
+
+  cache.observe({
+    served: (_request, view, outcome) => reads.inc({ route: view.route, outcome }),
+    filled: (_request, view, result) => fills.inc({ route: view.route, result }),
+    joinedFlight: (_request, view) => waits.inc({ route: view.route }),
+    invalidated: (_request, touched, result) => {
+      invalidations.inc({ result })
+      generations.inc(touched.length)
+    }
+  })
+
+  app.addHook('onResponse', (request, _reply, done) => {
+    const work = databaseWork(request)
+    if (work.queries > 0) {
+      const route = routeLabel(request)
+      queries.inc({ route }, work.queries)
+      databaseTime.observe({ route }, work.ms / 1000)
+    }
+    done()
+  })
+}, { name: 'metrics', dependencies: ['cache', 'request-db'] })
+
+function routeLabel (request: FastifyRequest): string {
+  return `${request.method} ${request.routeOptions.url ?? 'unknown'}`
+}

@@ -1,0 +1,50 @@
+import t from 'tap'
+import { buildTestApp, CACHE_TEST_MODES, cacheEnv, postEvent } from './helper.ts'
+
+/** The value of one sample in a Prometheus text exposition, or 0 when absent. */
+function sample (text: string, name: string, labels: Record<string, string> = {}): number {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue
+    const [series, value] = line.split(/ (?=[^ ]+$)/)
+    if (Object.entries(labels).every(([key, wanted]) => series!.includes(`${key}="${wanted}"`))) return Number(value)
+  }
+  return 0
+}
+
+for (const mode of CACHE_TEST_MODES) {
+  t.test(`${mode}: /metrics counters move with cache and database work`, async (t) => {
+    const app = await buildTestApp(t, await cacheEnv(t, mode))
+    const event = await postEvent(app)
+    await app.inject('/events')
+    await app.inject('/events')
+    await app.inject('/events')
+    await Promise.all(Array.from({ length: 20 }, () => app.inject(`/events/${event.id}`)))
+    await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'changed' } })
+
+    const scrape = await app.inject('/metrics')
+    t.equal(scrape.statusCode, 200)
+    t.match(scrape.headers['content-type'], /^text\/plain/)
+    const text = scrape.body
+    t.equal(sample(text, 'eventcache_cache_reads_total', { route: 'GET /events', outcome: 'MISS' }), 1)
+    t.equal(sample(text, 'eventcache_cache_reads_total', { route: 'GET /events', outcome: 'HIT' }), 2)
+    t.equal(sample(text, 'eventcache_cache_fills_total', { route: 'GET /events', result: 'stored' }), 1)
+    t.equal(sample(text, 'eventcache_cache_reads_total', { route: 'GET /events/:id', outcome: 'MISS' }), 20, 'all 20 concurrent first reads are misses…')
+    t.equal(sample(text, 'eventcache_cache_flight_waits_total', { route: 'GET /events/:id' }), 19, '…of which 19 waited for the one load')
+    t.equal(sample(text, 'eventcache_cache_invalidations_total', { result: 'done' }), 2, 'POST and PATCH')
+    t.equal(sample(text, 'eventcache_cache_invalidated_generations_total'), 2 + 3)
+    t.equal(sample(text, 'eventcache_cache_breaker_open'), 0)
+    t.equal(sample(text, 'eventcache_db_queries_total', { route: 'GET /events' }), 1, 'one query for three reads of the list')
+    t.equal(sample(text, 'eventcache_db_queries_total', { route: 'GET /events/:id' }), 1)
+    t.equal(sample(text, 'eventcache_db_queries_total', { route: 'PATCH /events/:id' }), 2, 'the update and its guest ids')
+    t.equal(sample(text, 'eventcache_db_request_duration_seconds_count', { route: 'POST /events' }), 1)
+    t.equal(sample(text, 'http_request_duration_seconds_count', { route: '/events', method: 'GET', status_code: '200' }), 3)
+    t.notMatch(text, /route="\/events\/\d+"|key=|\{e:\d+\}/, 'labels are route patterns, never ids or keys')
+    t.notMatch(text, /route="\/metrics"/, 'the scrape does not measure itself')
+    t.match(text, /process_cpu_user_seconds_total/, 'default process metrics')
+  })
+}
+
+t.test('METRICS=false: no /metrics route', async (t) => {
+  const app = await buildTestApp(t, { METRICS: 'false' })
+  t.equal((await app.inject('/metrics')).statusCode, 404)
+})

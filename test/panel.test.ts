@@ -1,0 +1,85 @@
+import t from 'tap'
+import { buildTestApp, CACHE_TEST_MODES, cacheEnv, postEvent } from './helper.ts'
+
+const TOKEN = 'a-long-enough-panel-token-0123456789'
+
+for (const mode of CACHE_TEST_MODES) {
+  t.test(`${mode}: the panel shows each request's cache story, and metadata only`, async (t) => {
+    const app = await buildTestApp(t, await cacheEnv(t, mode))
+    const event = await postEvent(app, { name: 'Secret Summit' })
+    await app.inject('/events')
+    await app.inject('/events')
+    await app.inject(`/events/${event.id}`)
+    await app.inject('/docs/json')
+    await app.inject('/_cache')
+
+    const state = (await app.inject('/_cache.json')).json()
+    t.equal(state.mode, mode)
+    t.equal(state.breaker, mode === 'redis' ? 'closed' : null)
+    const [detail, hit, miss, created] = state.requests
+    t.equal(state.requests.length, 4, 'panel, docs and health requests are left out')
+    t.match(created, { method: 'POST', url: '/events', status: 201, cache: null, db: { queries: 1 } })
+    t.match(created.operations, [{ op: 'invalidate', generations: 2, result: 'done' }])
+    t.match(miss, { method: 'GET', url: '/events', route: '/events', status: 200, cache: 'MISS', db: { queries: 1 } })
+    t.match(miss.operations, [{ op: 'lookup', key: /:\{events\}:l100:o0$/, result: 'MISS' }, { op: 'fill', key: /:\{events\}:l100:o0$/, result: 'stored' }])
+    t.match(hit, { cache: 'HIT', db: { queries: 0, ms: 0 }, operations: [{ op: 'lookup', result: 'HIT' }] })
+    t.ok(hit.totalMs > 0)
+    t.match(detail, { url: `/events/${event.id}`, route: '/events/:id', cache: 'MISS' })
+    t.match(state.routes, [{ route: 'GET /events', HIT: 1, MISS: 1, hitRatio: 0.5 }, { route: 'GET /events/:id', MISS: 1 }])
+    t.match(state.generations.map((generation: { key: string }) => generation.key), [/\{events\}:gen$/, /\{guests\}:gen$/, /\{e:\d+\}:gen$/], 'each generation once')
+    t.equal(state.generations.length, 3)
+    t.ok(state.generations.every((generation: { value: string }) => typeof generation.value === 'string'))
+    t.same(state.namespaces.map((namespace: { route: string }) => namespace.route), ['GET /events', 'GET /events/:id', 'GET /events/:id/guests', 'GET /guests', 'GET /guests/:id'])
+    t.notMatch(JSON.stringify(state), /Secret Summit/, 'never a cached value')
+
+    const key = miss.operations[0].key
+    const inspected = (await app.inject(`/_cache.json?key=${encodeURIComponent(key)}`)).json().key
+    t.equal(inspected.key, key)
+    const bodyBytes = Buffer.byteLength((await app.inject('/events')).body)
+    t.ok(inspected.bytes >= bodyBytes && inspected.bytes < bodyBytes + 200, `its stored size (${inspected.bytes} bytes for a ${bodyBytes}-byte body and its header)`)
+    t.ok(inspected.ttlMs > 800_000 && inspected.ttlMs <= 900_000, `its TTL (${inspected.ttlMs} ms)`)
+    t.same((await app.inject('/_cache.json?key=ec%3Anothing')).json().key, { key: 'ec:nothing' }, 'a key not stored')
+  })
+
+  t.test(`${mode}: flushing a namespace makes its next read a MISS and leaves the others`, async (t) => {
+    const app = await buildTestApp(t, await cacheEnv(t, mode))
+    const event = await postEvent(app)
+    for (const url of ['/events', '/events?limit=5', `/events/${event.id}`]) await app.inject(url)
+    const flushed = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })
+    t.equal(flushed.statusCode, 200)
+    t.same(flushed.json(), { route: 'GET /events', flushed: 2 })
+    t.equal((await app.inject('/events')).headers['x-cache'], 'MISS')
+    t.equal((await app.inject(`/events/${event.id}`)).headers['x-cache'], 'HIT', 'another namespace is untouched')
+    const unknown = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /nothing' } })
+    t.equal(unknown.statusCode, 400)
+    t.match(unknown.json().message, /^body\/route must be one of "GET \/events"/)
+  })
+}
+
+t.test('production: the panel is off without a token, and needs the token when one is set', async (t) => {
+  const off = await buildTestApp(t, { NODE_ENV: 'production' })
+  for (const url of ['/_cache', '/_cache.json']) t.equal((await off.inject(url)).statusCode, 404, `${url} does not exist`)
+  t.equal((await off.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })).statusCode, 404)
+
+  const guarded = await buildTestApp(t, { NODE_ENV: 'production', CACHE_PANEL_TOKEN: TOKEN })
+  const missing = await guarded.inject('/_cache.json')
+  t.equal(missing.statusCode, 401)
+  t.equal(missing.headers['www-authenticate'], 'Bearer realm="cache panel"')
+  t.match(missing.json(), { statusCode: 401, code: 'EC_PANEL_TOKEN' })
+  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': 'wrong' } })).statusCode, 401, 'wrong token')
+  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': `${TOKEN}x` } })).statusCode, 401, 'a longer token')
+  t.equal((await guarded.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })).statusCode, 401, 'the flush too')
+  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': TOKEN } })).statusCode, 200, 'right token in the header')
+  t.equal((await guarded.inject({ url: '/_cache.json', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 200, 'as a Bearer token')
+  const page = await guarded.inject(`/_cache?token=${TOKEN}`)
+  t.equal(page.statusCode, 200, 'in the query, as the page link carries it')
+  t.match(page.headers['content-type'], /^text\/html/)
+  t.equal(page.headers['cache-control'], 'no-store')
+  t.notMatch(page.body, /(src|href)="(?!data:)|https?:\/\//, 'no external assets: everything inline')
+})
+
+t.test('development with a token set: the token is required there too', async (t) => {
+  const app = await buildTestApp(t, { CACHE_PANEL_TOKEN: TOKEN })
+  t.equal((await app.inject('/_cache.json')).statusCode, 401)
+  t.equal((await app.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': TOKEN } })).statusCode, 200)
+})
