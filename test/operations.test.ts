@@ -69,3 +69,25 @@ t.test('documentation is off in production unless DOCS=true', async (t) => {
   t.equal((await app.inject('/docs/')).statusCode, 404)
   t.equal((await app.inject('/docs/json')).statusCode, 404)
 })
+
+t.test('PostgreSQL sessions killed under load: the process survives and keeps serving', async (t) => {
+  const database = await createTestDatabase(t)
+  const app = await buildTestApp(t, { DATABASE_URL: database, CACHE_MODE: 'off' })
+  const base = await app.listen({ host: '127.0.0.1', port: 0 })
+  const admin = new URL(database)
+  admin.pathname = '/postgres'
+  const running = { stop: false }
+  const statuses = new Set<number>()
+  // A checked-out client whose session is killed emits 'error' on its own; unheard, it would crash the process.
+  const loops = Array.from({ length: 16 }, async () => {
+    while (!running.stop) statuses.add((await fetch(`${base}/events`).then((response) => response.arrayBuffer().then(() => response.status))))
+  })
+  for (let i = 0; i < 5; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await withClient(admin.toString(), (client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [new URL(database).pathname.slice(1)]))
+  }
+  running.stop = true
+  await Promise.all(loops)
+  t.ok([...statuses].every((status) => status === 200 || status === 503), `only 200 or 503: ${[...statuses].join(', ')}`)
+  t.equal((await app.inject('/events')).statusCode, 200, 'and serving')
+})

@@ -25,14 +25,22 @@ export class CountingQueryable implements Queryable {
       this.durationMs += performance.now() - started
       throw new DatabaseUnavailableError(error)
     }
+    // A checked-out client has no listener of the pool's: when its server session is killed, the
+    // socket's end can emit 'error' after the query has already failed, and an unheard 'error'
+    // event would crash the process. Listen while it is ours.
+    let connectionError: Error | undefined
+    const onError = (error: Error) => { connectionError = error }
+    client.on('error', onError)
     try {
       const result = await client.query<Row>(query)
-      client.release()
+      client.off('error', onError)
+      client.release(connectionError)
       return result
     } catch (error) {
       // A dead connection must not go back to the pool; one that merely ran a bad query may.
-      const lost = isConnectionLost(error)
-      client.release(lost ? error as Error : undefined)
+      const lost = connectionError !== undefined || isConnectionLost(error)
+      client.off('error', onError)
+      client.release(lost ? connectionError ?? error as Error : undefined)
       throw lost ? new DatabaseUnavailableError(error) : error
     } finally {
       this.count++
