@@ -10,7 +10,7 @@ import { describeEnvironment } from './environment.ts'
 import { runLoad } from './load.ts'
 import { runMix } from './mix.ts'
 import { startServer, type ServerProcess } from './processes.ts'
-import { prepareDataset, provision } from './provision.ts'
+import { dropDataset, prepareDataset, provision } from './provision.ts'
 import { renderHtml, renderMarkdown, renderTable } from './report.ts'
 import { summarise, type BenchResults, type DatasetResult, type Row } from './results.ts'
 import { CEILING, CEILING_ENDPOINT, ENDPOINTS, MODES, type Mode } from './scenarios.ts'
@@ -128,6 +128,7 @@ async function measureDataset (events: number): Promise<DatasetResult> {
     return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows), mix }
   } finally {
     for (const server of servers.values()) await server.stop()
+    await dropDataset(services.postgresUrl, databaseUrl)
   }
 }
 

@@ -47,8 +47,15 @@ export default fp(async function cache (app) {
     negativeTtlSeconds: config.CACHE_NEGATIVE_TTL,
     invalidate: config.CACHE_INVALIDATE,
     fence: config.CACHE_FENCE,
-    log: app.log
+    log: app.log,
+    ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) })
   })
   app.decorate('cache', responseCache)
   app.addHook('onClose', async () => store?.close())
 }, { name: 'cache', dependencies: ['request-db'] })
+
+/** "20" → always 20 ms; "0-20" → a random whole number of ms from 0 to 20. */
+function delayFrom (spec: string): () => number {
+  const [low, high = low] = spec.split('-').map(Number) as [number, number?]
+  return () => low + Math.floor(Math.random() * (high - low + 1))
+}

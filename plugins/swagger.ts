@@ -20,5 +20,6 @@ export default fp(async function swagger (app) {
       ]
     }
   })
-  await app.register(fastifySwaggerUi, { routePrefix: '/docs' })
+  // staticCSP: Swagger UI's pages carry a CSP that allows its own scripts and styles, over Helmet's.
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs', staticCSP: true })
 }, { name: 'swagger' })

@@ -1,12 +1,15 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { type FastifyServerOptions } from 'fastify'
+import auth from '../plugins/auth.ts'
 import cachePanel from '../plugins/cache-panel.ts'
 import cache from '../plugins/cache.ts'
 import drain from '../plugins/drain.ts'
 import errors from '../plugins/errors.ts'
 import metrics from '../plugins/metrics.ts'
 import postgres from '../plugins/postgres.ts'
+import rateLimit from '../plugins/rate-limit.ts'
 import redis from '../plugins/redis.ts'
+import securityHeaders from '../plugins/security-headers.ts'
 import requestDb from '../plugins/request-db.ts'
 import swagger from '../plugins/swagger.ts'
 import type { Config } from './config.ts'
@@ -41,6 +44,7 @@ export function serverOptions (config: Config, { logStream }: BuildOptions = {})
     },
     requestIdHeader: 'x-request-id',
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     bodyLimit: BODY_LIMIT,
     routerOptions: { ignoreTrailingSlash: true },
     schemaErrorFormatter: formatSchemaErrors
@@ -57,10 +61,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
 
   await app.register(errors)
   await app.register(drain)
+  await app.register(securityHeaders)
+  await app.register(auth)
   await app.register(postgres)
   await app.register(requestDb)
   if (config.CACHE_MODE === 'redis') await app.register(redis)
   await app.register(cache)
+  await app.register(rateLimit)
   if (config.METRICS) await app.register(metrics)
   await app.register(cachePanel)
   if (config.DOCS) await app.register(swagger)

@@ -14,6 +14,13 @@ export const ConfigSchema = Type.Object({
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://[^/?#]+$' })),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
+  KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72_000 }),
+  // Comma-separated keys a write must present as `Authorization: Bearer <key>`; unset: writes are open.
+  API_KEYS: Type.Optional(Type.String({ pattern: '^[^,\\s]{16,}(,[^,\\s]{16,})*$' })),
+  RATE_LIMIT_WRITES: Type.Integer({ minimum: 1, default: 120 }),
+  RATE_LIMIT_WINDOW_MS: Type.Integer({ minimum: 1, default: 60_000 }),
+  // Test-only fault injection: every cache load waits this long (ms, or a random ms in "min-max").
+  FAULT_LOAD_DELAY_MS: Type.Optional(Type.String({ pattern: '^\\d+(-\\d+)?$' })),
 
   DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
   DATABASE_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 1000, default: 10 }),
@@ -69,7 +76,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (!Value.Check(ConfigSchema, converted)) {
     const problems = [...Value.Errors(ConfigSchema, converted)].map((error) => {
       const name = error.path.replace(/^\//, '') || '(environment)'
-      return `${name}=${JSON.stringify(known[name] ?? null)}: ${error.message}`
+      return `${name}=${shown(name, known[name])}: ${error.message}`
     })
     throw new ConfigError(`invalid environment: ${[...new Set(problems)].join('; ')}`)
   }
@@ -78,6 +85,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   const problems: string[] = []
   if (input.CACHE_MODE === 'redis' && !input.REDIS_URL) problems.push('CACHE_MODE="redis": needs REDIS_URL')
   if (input.CACHE_MODE === 'tiered') problems.push('CACHE_MODE="tiered": not available yet (off, memory or redis)')
+  if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
   if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
 
   return {
@@ -87,6 +95,15 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     // The API documentation is public in development and opt-in in production.
     DOCS: input.DOCS ?? input.NODE_ENV !== 'production'
   }
+}
+
+const SECRETS = new Set(['API_KEYS', 'CACHE_PANEL_TOKEN'])
+
+/** A bad value as the error message shows it: secrets never, URLs without their password. */
+function shown (name: string, value: string | undefined): string {
+  if (value === undefined) return 'null'
+  if (SECRETS.has(name)) return '(hidden)'
+  return JSON.stringify(value.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@'))
 }
 
 function publicHost (host: string): string {

@@ -29,7 +29,7 @@ export async function startRedisServer (t: Test, options: { port?: number, start
     throw new Error(`redis-server did not start on port ${port}`)
   }
   const stop = async () => {
-    if (!child || child.exitCode !== null) return
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGKILL')
     await exited

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Queryable } from '../db/queryable.ts'
 import { errorBody, type HttpError } from '../errors.ts'
@@ -22,6 +23,8 @@ export interface ResponseCacheOptions {
   invalidate: boolean
   fence: boolean
   log: FastifyBaseLogger
+  /** Test-only fault injection: milliseconds every load waits after reading (widens the race window). */
+  loadDelayMs?: () => number
 }
 
 export type Loader = (db: Queryable) => Promise<unknown>
@@ -208,6 +211,7 @@ export class ResponseCache {
     let payload: unknown
     try {
       payload = await load(request.db)
+      if (this.#options.loadDelayMs) await sleep(this.#options.loadDelayMs())
     } catch (error) {
       const { statusCode, message, code } = error as HttpError
       if (statusCode !== 404) throw error

@@ -1,0 +1,109 @@
+import t, { type Test } from 'tap'
+import { cacheEnv, createTestDatabase } from '../helper.ts'
+import { startRedisServer } from '../redis-server.ts'
+import { listening, runClients, seconds } from './harness.ts'
+
+const EVENTS = 8
+const GUESTS_PER_EVENT = 3
+const CLIENTS = 32
+
+interface Figures { reads: number, writes: number, hits: number, stale: number, examples: string[], errors: number }
+
+/**
+ * Every write sets an entity's name to `v<n>` (n grows); an entity never has two writes in flight,
+ * so its versions commit in the order they are acknowledged. A read must show, for every entity
+ * it contains, at least the version acknowledged before the read started.
+ */
+async function check (t: Test, fence: boolean): Promise<Figures> {
+  const redis = await startRedisServer(t)
+  const database = await createTestDatabase(t)
+  const { base } = await listening(t, {
+    ...await cacheEnv(t, 'redis', redis.url),
+    DATABASE_URL: database,
+    CACHE_TTL: '86400', // expiry must not hide a stale entry
+    CACHE_FENCE: String(fence),
+    FAULT_LOAD_DELAY_MS: '0-20'
+  })
+  const guestsOf = new Map<number, number[]>()
+  const eventOf = new Map<number, number>()
+  for (let e = 0; e < EVENTS; e++) {
+    const event = await (await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'seed', date: '2020-01-01', location: 'x' }) })).json() as { id: number }
+    guestsOf.set(event.id, [])
+    for (let g = 0; g < GUESTS_PER_EVENT; g++) {
+      const guest = await (await fetch(`${base}/guests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_id: event.id, name: 'seed', email: 'g@example.com' }) })).json() as { id: number }
+      guestsOf.get(event.id)!.push(guest.id)
+      eventOf.set(guest.id, event.id)
+    }
+  }
+  const eventIds = [...guestsOf.keys()]
+  const guestIds = [...eventOf.keys()]
+
+  const acknowledged = new Map<string, number>()
+  const writing = new Set<string>()
+  let version = 0
+  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, examples: [], errors: 0 }
+  const versionOf = (name: string) => name.startsWith('v') ? Number(name.slice(1)) : 0
+  const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!
+
+  await runClients(CLIENTS, seconds(30) * 1000, async () => {
+    if (Math.random() < 0.1) {
+      const isEvent = Math.random() < 0.5
+      const id = isEvent ? pick(eventIds) : pick(guestIds)
+      const entity = `${isEvent ? 'event' : 'guest'}:${id}`
+      if (writing.has(entity)) return
+      writing.add(entity)
+      const written = ++version
+      const response = await fetch(`${base}/${isEvent ? 'events' : 'guests'}/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${written}` }) })
+      await response.arrayBuffer()
+      writing.delete(entity)
+      if (response.status !== 200) { figures.errors++; return }
+      figures.writes++
+      acknowledged.set(entity, Math.max(acknowledged.get(entity) ?? 0, written))
+      return
+    }
+    // A read, and the versions it must show at least: those acknowledged before it starts.
+    const kind = Math.floor(Math.random() * 3)
+    const eventId = pick(eventIds)
+    const guestId = kind === 1 ? pick(guestIds) : 0
+    const url = kind === 0 ? `/events/${eventId}` : kind === 1 ? `/guests/${guestId}` : `/events/${eventId}/guests`
+    const required = new Map(acknowledged)
+    const response = await fetch(base + url)
+    const body = await response.json() as { name: string, event?: { id: number, name: string }, results?: Array<{ id: number, name: string, event: { id: number, name: string } }> }
+    if (response.status !== 200) { figures.errors++; return }
+    figures.reads++
+    if (response.headers.get('x-cache') === 'HIT') figures.hits++
+    const seen: Array<[string, string]> = kind === 0
+      ? [[`event:${eventId}`, body.name]]
+      : kind === 1
+        ? [[`guest:${guestId}`, body.name], [`event:${body.event!.id}`, body.event!.name]]
+        : body.results!.flatMap((guest) => [[`guest:${guest.id}`, guest.name], [`event:${guest.event.id}`, guest.event.name]] as Array<[string, string]>)
+    for (const [entity, name] of seen) {
+      const wanted = required.get(entity) ?? 0
+      if (versionOf(name) < wanted) {
+        figures.stale++
+        if (figures.examples.length < 3) figures.examples.push(`${url} (${response.headers.get('x-cache')}): ${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`)
+        break
+      }
+    }
+  })
+  return figures
+}
+
+function report (t: Test, label: string, figures: Figures) {
+  t.comment(`${label}: ${figures.reads} reads (${((figures.hits / Math.max(1, figures.reads)) * 100).toFixed(1)}% hits), ${figures.writes} writes, ${figures.stale} stale reads, ${figures.errors} errors`)
+  for (const example of figures.examples) t.comment(`  e.g. ${example}`)
+}
+
+t.test(`consistency: ${CLIENTS} clients, 90% reads / 10% writes, redis mode, 0–20 ms load delays: no stale read`, async (t) => {
+  const figures = await check(t, true)
+  report(t, 'fenced', figures)
+  t.ok(figures.reads > 1000 && figures.writes > 100, 'enough traffic to mean something')
+  t.equal(figures.errors, 0, 'no errors')
+  t.equal(figures.stale, 0, 'no read older than a write acknowledged before it')
+})
+
+t.test('the same run with the fence switched off reports stale reads (the checker can fail)', async (t) => {
+  const figures = await check(t, false)
+  report(t, 'unfenced', figures)
+  t.ok(figures.stale > 0, `stale reads detected: ${figures.stale}`)
+})

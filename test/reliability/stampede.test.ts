@@ -1,0 +1,62 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { cacheEnv, createTestDatabase, withClient } from '../helper.ts'
+import { listening, percentile, timedFetch } from './harness.ts'
+
+const REQUESTS = 1000
+
+for (const mode of ['memory', 'redis'] as const) {
+  t.test(`${mode}: ${REQUESTS} concurrent requests on one cold key, load slowed by 100 ms: exactly one database load`, async (t) => {
+    const database = await createTestDatabase(t)
+    const { app, base } = await listening(t, { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' })
+    await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+    const responses = await Promise.all(Array.from({ length: REQUESTS }, () => timedFetch(`${base}/events/1`)))
+    t.ok(responses.every((response) => response.status === 200), `all ${REQUESTS} answered 200`)
+    t.equal(new Set(responses.map((response) => response.body)).size, 1, 'identical bodies')
+    const metrics = await (await fetch(`${base}/metrics`)).text()
+    t.match(metrics, /eventcache_db_queries_total\{route="GET \/events\/:id"\} 1\n/, 'exactly one database query, by the metrics')
+    // Opening 1,000 sockets takes longer than the load: late arrivals find it stored (HIT).
+    const misses = responses.filter((response) => response.cache === 'MISS').length
+    const hits = responses.filter((response) => response.cache === 'HIT').length
+    t.equal(misses + hits, REQUESTS, 'every one a MISS served by the one load, or a HIT after it')
+    t.match(metrics, new RegExp(`eventcache_cache_flight_waits_total\\{route="GET /events/:id"\\} ${misses - 1}\\n`), `${misses - 1} misses waited for the one load`)
+    t.comment(`${mode}: p50 ${percentile(responses.map((r) => r.ms), 0.5).toFixed(0)} ms, max ${Math.max(...responses.map((r) => r.ms)).toFixed(0)} ms`)
+  })
+}
+
+/** Waits until the server holds `count` client connections (all the requests have arrived). */
+async function allConnected (server: import('node:net').Server, count: number): Promise<void> {
+  for (let waited = 0; waited < 10_000; waited += 50) {
+    const connections = await new Promise<number>((resolve) => server.getConnections((_error, n) => resolve(n)))
+    if (connections >= count) return
+    await sleep(50)
+  }
+}
+
+t.test(`redis: a failing load fails all ${REQUESTS} waiters alike, is not cached, and the next request retries`, async (t) => {
+  const database = await createTestDatabase(t)
+  const { app, base } = await listening(t, { ...await cacheEnv(t, 'redis'), DATABASE_URL: database })
+  await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+  let pending: Array<ReturnType<typeof timedFetch>> = []
+  await withClient(database, async (client) => {
+    // Every request queues behind one load held by a lock; then the load breaks for real.
+    await client.query('BEGIN')
+    await client.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE')
+    pending = Array.from({ length: REQUESTS }, () => timedFetch(`${base}/events/1`))
+    await allConnected(app.server, REQUESTS)
+    await sleep(300)
+    await client.query('ALTER TABLE events RENAME COLUMN location TO place')
+    await client.query('COMMIT')
+  })
+  const failed = await Promise.all(pending)
+  t.ok(failed.every((response) => response.status === 500), 'all 500')
+  t.equal(new Set(failed.map((response) => response.body)).size, 1, 'the same error for all')
+  const metrics = await (await fetch(`${base}/metrics`)).text()
+  t.match(metrics, /eventcache_db_queries_total\{route="GET \/events\/:id"\} 1\n/, 'one failed query in all')
+  t.notMatch(metrics, /eventcache_cache_fills_total\{route="GET \/events\/:id"/, 'nothing stored')
+
+  await withClient(database, (client) => client.query('ALTER TABLE events RENAME COLUMN place TO location'))
+  const retried = await timedFetch(`${base}/events/1`)
+  t.equal(retried.status, 200, 'the next request loads again')
+  t.equal(retried.cache, 'MISS')
+})
