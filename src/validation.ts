@@ -1,4 +1,4 @@
-import { Ajv, type Options } from 'ajv'
+import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
 
@@ -14,5 +14,30 @@ const options: Options = { useDefaults: true, removeAdditional: false, allErrors
 export function createValidatorCompiler (): FastifySchemaCompiler<unknown> {
   const strictTypes = addFormats.default(new Ajv({ ...options, coerceTypes: false }))
   const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }))
-  return ({ schema, httpPart }) => (httpPart === 'body' ? strictTypes : coercing).compile(schema as object)
+  return ({ schema, httpPart }) => httpPart === 'body'
+    ? strictTypes.compile(schema as object)
+    : finiteNumbersOnly(coercing.compile(schema as object))
+}
+
+/**
+ * Ajv coerces the strings "Infinity" and "1e400" to non-finite numbers that pass `integer` and
+ * skip `minimum`/`maximum` (ajv#2212, fastify#6718): `/events/Infinity` reached PostgreSQL as a
+ * 500. Params and query strings are flat, so one pass over their values refuses them.
+ */
+function finiteNumbersOnly (validate: ValidateFunction): (data: unknown) => boolean {
+  const checked = (data: unknown): boolean => {
+    if (!validate(data)) {
+      checked.errors = validate.errors
+      return false
+    }
+    const infinite = Object.entries(data as Record<string, unknown>).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
+    checked.errors = infinite === undefined ? null : [notFinite(infinite[0])]
+    return infinite === undefined
+  }
+  checked.errors = null as ErrorObject[] | null | undefined
+  return checked
+}
+
+function notFinite (field: string): ErrorObject {
+  return { instancePath: `/${field}`, schemaPath: '#/type', keyword: 'type', params: { type: 'integer' }, message: 'must be a finite integer' }
 }

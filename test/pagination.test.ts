@@ -30,6 +30,8 @@ t.test('limit and offset edges over HTTP', async (t) => {
     ['/events?limit=ten', /querystring\/limit must be integer/],
     ['/events?offset=-1', /querystring\/offset must be >= 0/],
     ['/events?offset=1.5', /querystring\/offset must be integer/],
+    ['/events?limit=Infinity', /querystring\/limit must be a finite integer/],
+    ['/events?offset=1e400', /querystring\/offset must be a finite integer/],
     ['/guests?limit=101', /querystring\/limit must be <= 100/],
     ['/events/1/guests?limit=0', /querystring\/limit must be >= 1/]
   ]
