@@ -106,6 +106,9 @@ t.test('limits and headers a public API needs', async (t) => {
   const panel = await app.inject('/_cache')
   t.match(panel.headers['content-security-policy'], /script-src 'sha256-[A-Za-z0-9+/=]+'/, "the panel's inline script is allowed by hash, not 'unsafe-inline'")
   t.equal((await app.inject({ url: '/events?limit=1000' })).statusCode, 400, 'page size capped')
+  const oversized = await app.inject({ method: 'POST', url: '/events', payload: { name: 'big', date: '2020-07-15', location: 'x', description: 'x'.repeat(16 * 1024) } })
+  t.equal(oversized.statusCode, 413, 'a body over 16 KiB is refused')
+  t.same(await countRows(app), { events: 0, guests: 0 }, 'and writes nothing')
 })
 
 t.test('SQL metacharacters in every string field are stored and returned verbatim', async (t) => {
