@@ -1,9 +1,13 @@
+import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { CircuitBreaker } from '../src/cache/circuit-breaker.ts'
+import { InvalidationBus } from '../src/cache/invalidation-bus.ts'
 import { MemoryStore } from '../src/cache/memory-store.ts'
 import { RedisStore } from '../src/cache/redis-store.ts'
 import { ResponseCache } from '../src/cache/response-cache.ts'
 import type { CacheStore } from '../src/cache/store.ts'
+import { TieredStore } from '../src/cache/tiered-store.ts'
+import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -11,18 +15,25 @@ declare module 'fastify' {
   }
 }
 
-/** The response cache for CACHE_MODE (off, memory or redis). In redis mode Redis is optional at run time. */
+/**
+ * The response cache for CACHE_MODE (off, memory, redis or tiered). In redis and tiered modes
+ * Redis is optional at run time.
+ */
 export default fp(async function cache (app) {
   const config = app.config
   const maxTtlMs = Math.max(config.CACHE_TTL, config.CACHE_NEGATIVE_TTL) * 1000
+  const memory = () => new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
 
   let store: CacheStore | undefined
   let breaker: CircuitBreaker | undefined
   if (config.CACHE_MODE === 'memory') {
-    store = new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
-  } else if (config.CACHE_MODE === 'redis') {
-    if (!app.hasDecorator('redis')) throw new Error('CACHE_MODE=redis needs the redis plugin registered first')
-    store = new RedisStore(app.redis, maxTtlMs)
+    store = memory()
+  } else if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') {
+    if (!app.hasDecorator('redis')) throw new Error(`CACHE_MODE=${config.CACHE_MODE} needs the redis plugin registered first`)
+    const shared = new RedisStore(app.redis, maxTtlMs)
+    store = config.CACHE_MODE === 'redis'
+      ? shared
+      : await tiered(app, shared, memory(), (generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
     breaker = new CircuitBreaker({
       threshold: 3,
       cooldownMs: 500,
@@ -40,6 +51,7 @@ export default fp(async function cache (app) {
   }
 
   const responseCache = new ResponseCache({
+    mode: config.CACHE_MODE,
     store,
     breaker,
     prefix: config.CACHE_PREFIX,
@@ -48,11 +60,34 @@ export default fp(async function cache (app) {
     invalidate: config.CACHE_INVALIDATE,
     fence: config.CACHE_FENCE,
     log: app.log,
-    ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) })
+    ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
+    ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })
   app.decorate('cache', responseCache)
   app.addHook('onClose', async () => store?.close())
 }, { name: 'cache', dependencies: ['request-db'] })
+
+/** L1 over Redis, kept consistent across instances by the invalidation bus on its own connection. */
+async function tiered (app: FastifyInstance, l2: RedisStore, l1: MemoryStore, onRemote: (generations: readonly string[], lagMs: number) => void): Promise<TieredStore> {
+  // Subscribing takes a connection over for good; its reconnects resubscribe through the bus.
+  const subscriber = app.redis.duplicate({ autoResubscribe: false, connectionName: 'eventcache-invalidations' })
+  const bus: InvalidationBus = new InvalidationBus({
+    publisher: app.redis,
+    subscriber,
+    channel: `${app.config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:invalidations`,
+    log: app.log,
+    listener: {
+      remote: (generations, lagMs) => {
+        store.dropRemote(generations)
+        onRemote(generations, lagMs)
+      },
+      reset: () => store.dropAll()
+    }
+  })
+  const store = new TieredStore({ l1, l2, bus, l1TtlMs: app.config.CACHE_L1_TTL * 1000 })
+  await bus.start(1_000)
+  return store
+}
 
 /** "20" → always 20 ms; "0-20" → a random whole number of ms from 0 to 20. */
 function delayFrom (spec: string): () => number {

@@ -43,8 +43,16 @@ export default fp(async function metrics (app) {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
   })
 
+  // Tiered mode: publish on one instance → L1 copies dropped on this one (the stale window).
+  const invalidationLag = new client.Histogram({
+    name: 'eventcache_cache_invalidation_lag_seconds',
+    help: "Tiered mode: from another instance's publish to this instance dropping its L1 copies",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1]
+  })
+
   cache.observe({
     served: (_request, view, outcome) => reads.inc({ route: view.route, outcome }),
+    remoteInvalidated: (_generations, lagMs) => invalidationLag.observe(lagMs / 1000),
     filled: (_request, view, result) => fills.inc({ route: view.route, result }),
     joinedFlight: (_request, view) => waits.inc({ route: view.route }),
     invalidated: (_request, touched, result) => {

@@ -65,7 +65,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(auth)
   await app.register(postgres)
   await app.register(requestDb)
-  if (config.CACHE_MODE === 'redis') await app.register(redis)
+  if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') await app.register(redis)
   await app.register(cache)
   await app.register(rateLimit)
   if (config.METRICS) await app.register(metrics)

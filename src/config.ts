@@ -40,6 +40,10 @@ export const ConfigSchema = Type.Object({
   CACHE_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'ec' }),
   CACHE_MEMORY_MAX_BYTES: Type.Integer({ minimum: 1024, default: 64 * 1024 * 1024 }),
   CACHE_MEMORY_MAX_ENTRIES: Type.Integer({ minimum: 1, default: 100_000 }),
+  // Tiered mode: seconds an in-process (L1) copy may live, a backstop behind the invalidation bus.
+  CACHE_L1_TTL: Type.Integer({ minimum: 1, default: 5 }),
+  // Opt-in: a miss takes a Redis lease for this long, so instances missing one key load it once.
+  CACHE_LEASE_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
   QUERY_MODE: Type.Union([Type.Literal('join'), Type.Literal('naive')], { default: 'join' }),
   // The cache panel is on in development; in production only with a token, which every panel request must carry.
   CACHE_PANEL_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
@@ -82,15 +86,17 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
 
   const input = converted
+  const cacheMode = input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory')
+  const usesRedis = cacheMode === 'redis' || cacheMode === 'tiered'
   const problems: string[] = []
-  if (input.CACHE_MODE === 'redis' && !input.REDIS_URL) problems.push('CACHE_MODE="redis": needs REDIS_URL')
-  if (input.CACHE_MODE === 'tiered') problems.push('CACHE_MODE="tiered": not available yet (off, memory or redis)')
+  if (usesRedis && !input.REDIS_URL) problems.push(`CACHE_MODE="${cacheMode}": needs REDIS_URL`)
+  if (input.CACHE_LEASE_MS !== undefined && !usesRedis) problems.push(`CACHE_LEASE_MS: leases live in Redis, so they need CACHE_MODE redis or tiered (not ${cacheMode})`)
   if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
   if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
 
   return {
     ...input,
-    CACHE_MODE: input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory'),
+    CACHE_MODE: cacheMode,
     PUBLIC_URL: input.PUBLIC_URL ?? `http://${publicHost(input.HOST)}:${input.PORT}`,
     // The API documentation is public in development and opt-in in production.
     DOCS: input.DOCS ?? input.NODE_ENV !== 'production'

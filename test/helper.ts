@@ -8,9 +8,9 @@ import { testRedisUrl } from './redis-server.ts'
 
 export type TestApp = Awaited<ReturnType<typeof buildApp>>
 
-export type CacheTestMode = 'memory' | 'redis'
+export type CacheTestMode = 'memory' | 'redis' | 'tiered'
 /** The cache suites run once per store. */
-export const CACHE_TEST_MODES: CacheTestMode[] = ['memory', 'redis']
+export const CACHE_TEST_MODES: CacheTestMode[] = ['memory', 'redis', 'tiered']
 
 /** Environment for a cache mode, with a key prefix of its own so tests can share one Redis. */
 export async function cacheEnv (t: Test, mode: CacheTestMode, redisUrl?: string): Promise<Record<string, string>> {
@@ -19,7 +19,7 @@ export async function cacheEnv (t: Test, mode: CacheTestMode, redisUrl?: string)
   // These suites assert exact HIT/MISS outcomes, which hold only while Redis answers: on a loaded
   // CI machine a 50 ms command can time out and turn into a (correct) BYPASS. The failure suites
   // set the production timeout themselves and assert what a timeout does.
-  return { CACHE_MODE: 'redis', REDIS_URL: redisUrl ?? await testRedisUrl(t), CACHE_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '1000' }
+  return { CACHE_MODE: mode, REDIS_URL: redisUrl ?? await testRedisUrl(t), CACHE_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '1000' }
 }
 
 /** Where the test suite keeps its embedded PostgreSQL when DATABASE_URL is unset. */

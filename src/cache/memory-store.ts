@@ -85,9 +85,14 @@ export class MemoryStore implements CacheStore {
     return flushed
   }
 
-  async close (): Promise<void> {
+  /** Drops every entry at once. */
+  clear (): void {
     this.#entries.clear()
     this.#bytes = 0
+  }
+
+  async close (): Promise<void> {
+    this.clear()
   }
 
   #evict (): void {

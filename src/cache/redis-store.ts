@@ -38,7 +38,7 @@ type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | num
 /**
  * Responses and generations in Redis, shared by every instance.
  *
- * An entry is one string: a header line `status etag stamp` and the response bytes. A lookup is a
+ * An entry is one string: a header line `status etag stamp expires-at-ms` and the response bytes. A lookup is a
  * single MGET of the entry and its generations (one round trip, one cluster slot thanks to the
  * hash tags), and a hit is the stored bytes sliced past the header: nothing is parsed.
  *
@@ -64,18 +64,19 @@ export class RedisStore implements CacheStore {
     const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
     if (!entry) return { stamp }
     const headerEnd = entry.indexOf(NEWLINE)
-    const [status, etag, storedStamp] = entry.toString('latin1', 0, headerEnd).split(' ')
+    const [status, etag, storedStamp, expiresAt] = entry.toString('latin1', 0, headerEnd).split(' ')
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
     if (storedStamp !== stamp) return { stamp }
-    return { response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) }, stamp }
+    return { response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) }, stamp, expiresAt: Number(expiresAt) }
   }
 
   async fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
     const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
     const fresh = observed.map(() => newToken())
     const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')
-    const header = Buffer.from(`${response.status} ${response.etag} ${finalStamp}\n`, 'latin1')
+    // The expiry travels with the entry so that an in-process copy (tiered mode) never outlives it.
+    const header = Buffer.from(`${response.status} ${response.etag} ${finalStamp} ${Date.now() + ttlMs}\n`, 'latin1')
     const payload = Buffer.concat([header, response.body])
     const stored = await this.#fencedFill(1 + generations.length, key, ...generations, ttlMs, this.#generationTtlMs, payload, ...observed, ...fresh)
     return stored === 1
@@ -88,6 +89,10 @@ export class RedisStore implements CacheStore {
     const results = await pipeline.exec()
     const failed = results?.find(([error]) => error !== null)
     if (failed) throw failed[0]
+  }
+
+  async lease (key: string, ms: number): Promise<boolean> {
+    return await this.#redis.set(key, newToken(), 'PX', ms, 'NX') === 'OK'
   }
 
   async inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {

@@ -12,7 +12,10 @@ import { keyspace, type Keyspace, type View } from './views.ts'
 /** What happened to a response, as `X-Cache` says it. */
 export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'OFF'
 
+export type CacheMode = 'off' | 'memory' | 'redis' | 'tiered'
+
 export interface ResponseCacheOptions {
+  mode: CacheMode
   /** No store: the cache is off and every read goes to PostgreSQL. */
   store: CacheStore | undefined
   /** Present when the store can fail (Redis): failures become BYPASS, and open it. */
@@ -25,7 +28,12 @@ export interface ResponseCacheOptions {
   log: FastifyBaseLogger
   /** Test-only fault injection: milliseconds every load waits after reading (widens the race window). */
   loadDelayMs?: () => number
+  /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
+  leaseMs?: number
 }
+
+/** How often an instance waiting on another's lease looks for the entry it is filling. */
+const LEASE_POLL_MS = 10
 
 export type Loader = (db: Queryable) => Promise<unknown>
 
@@ -42,6 +50,8 @@ export interface CacheObserver {
   /** A miss that waited for another request's load instead of querying. */
   joinedFlight?: (request: FastifyRequest, view: View) => void
   invalidated?: (request: FastifyRequest | undefined, generations: readonly string[], result: 'done' | 'owed', ms: number) => void
+  /** Tiered mode: another instance's invalidation reached this one, `lagMs` after it was published. */
+  remoteInvalidated?: (generations: readonly string[], lagMs: number) => void
 }
 
 /**
@@ -76,8 +86,8 @@ export class ResponseCache {
     this.#observers.push(observer)
   }
 
-  get mode (): 'off' | 'memory' | 'redis' {
-    return this.#store === undefined ? 'off' : this.#breaker === undefined ? 'memory' : 'redis'
+  get mode (): CacheMode {
+    return this.#options.mode
   }
 
   get breakerState (): 'closed' | 'open' | undefined {
@@ -103,7 +113,7 @@ export class ResponseCache {
     // A memory lookup is synchronous: no promise, no extra turn of the event loop on a hit.
     const lookup = pending instanceof Promise ? await pending : pending
     const lookupMs = performance.now() - started
-    if (lookup?.response) return this.#send(request, reply, view, lookup.response, 'HIT', lookupMs)
+    if (lookup?.response) return this.#send(request, reply, view, lookup.response, 'HIT', lookupMs, lookup.tier)
 
     if (lookup === undefined) {
       // The store cannot be asked: serve from PostgreSQL, still one load per key at a time. The
@@ -117,6 +127,8 @@ export class ResponseCache {
     // Requests that observed the same generations share one load; a request that observed newer
     // ones (it came after a write) starts its own.
     const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
+      const filledElsewhere = await this.#waitForLeaseHolder(store, view)
+      if (filledElsewhere) return filledElsewhere
       const response = await this.#produce(request, reply, load)
       await this.beforeFill?.(view)
       await this.#fill(request, store, view, lookup.stamp, response)
@@ -155,6 +167,11 @@ export class ResponseCache {
     }
   }
 
+  /** Tiered mode: the invalidation bus delivered another instance's invalidation (already applied to L1). */
+  remoteInvalidated (generations: readonly string[], lagMs: number): void {
+    for (const observer of this.#observers) observer.remoteInvalidated?.(generations, lagMs)
+  }
+
   /** Replays owed invalidations (the breaker's probe calls this once the store answers). */
   async settleOwedInvalidations (): Promise<void> {
     if (this.#store === undefined || this.#owed.size === 0) return
@@ -168,13 +185,37 @@ export class ResponseCache {
     if (this.#breaker === undefined) return store.lookup(view.key, view.dependsOn) // memory: synchronous, cannot fail
     if (this.#breaker.isOpen) return undefined
     const breaker = this.#breaker
-    return Promise.resolve(store.lookup(view.key, view.dependsOn)).then((lookup) => {
+    const pending = store.lookup(view.key, view.dependsOn)
+    // A tiered L1 hit is synchronous: it asked nothing of Redis, so tells the breaker nothing.
+    if (!(pending instanceof Promise)) return pending
+    return pending.then((lookup) => {
       breaker.success()
       return lookup
     }, (error: unknown) => {
       breaker.failure(error)
       return undefined
     })
+  }
+
+  /**
+   * Cross-instance single-flight (opt-in): the first instance to miss a key takes a short Redis
+   * lease and loads; the others poll for its fill, and load themselves if none lands within the
+   * lease (the holder died, or its fill was refused because a write landed). Any Redis trouble
+   * means loading now: the lease only ever saves work, it never fails a request.
+   */
+  async #waitForLeaseHolder (store: CacheStore, view: View): Promise<CachedResponse | undefined> {
+    const leaseMs = this.#options.leaseMs
+    if (leaseMs === undefined || store.lease === undefined) return undefined
+    try {
+      if (await store.lease(`${view.key}:lease`, leaseMs)) return undefined
+      const deadline = performance.now() + leaseMs
+      while (performance.now() < deadline) {
+        await sleep(LEASE_POLL_MS)
+        const { response } = await store.lookup(view.key, view.dependsOn)
+        if (response) return response
+      }
+    } catch {}
+    return undefined
   }
 
   /**
@@ -223,10 +264,10 @@ export class ResponseCache {
     return { status, etag: etagOf(body), body }
   }
 
-  #send (request: FastifyRequest, reply: FastifyReply, view: View, response: CachedResponse, outcome: CacheOutcome, cacheMs?: number): FastifyReply {
+  #send (request: FastifyRequest, reply: FastifyReply, view: View, response: CachedResponse, outcome: CacheOutcome, cacheMs?: number, tier?: 'l1'): FastifyReply {
     for (const observer of this.#observers) observer.served?.(request, view, outcome, cacheMs ?? 0)
     reply.header('x-cache', outcome).header('etag', response.etag)
-    if (cacheMs !== undefined) reply.header('server-timing', `cache;dur=${cacheMs.toFixed(2)}`)
+    if (cacheMs !== undefined) reply.header('server-timing', `cache;${tier === undefined ? '' : `desc=${tier};`}dur=${cacheMs.toFixed(2)}`)
     if (matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) return reply.code(304).send()
     return reply.code(response.status).header('content-type', JSON_CONTENT_TYPE).send(response.body)
   }

@@ -14,10 +14,15 @@ export interface Lookup {
    * passes it back: it is what the response about to be loaded will be valid for.
    */
   stamp: string
+  /** Set when the response came from the tiered store's in-process L1 (no I/O). */
+  tier?: 'l1'
+  /** When the stored response expires (ms since the epoch), where the store records it. */
+  expiresAt?: number
 }
 
 /**
- * Where responses and generations live: in this process (`memory`) or in Redis (`redis`).
+ * Where responses and generations live: in this process (`memory`), in Redis (`redis`), or in
+ * both (`tiered`: an in-process copy in front of Redis).
  * Methods of the Redis store may reject (Redis down, slow); the cache turns that into BYPASS.
  */
 export interface CacheStore {
@@ -30,6 +35,11 @@ export interface CacheStore {
   fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
   /** Gives each generation a new value, so every response stored under the old one is dead. */
   invalidate: (generations: readonly string[]) => void | Promise<void>
+  /**
+   * Shared stores only: takes `key` for `ms` if nobody holds it (one instance loads, the others
+   * wait for its fill). True when this caller got it.
+   */
+  lease?: (key: string, ms: number) => Promise<boolean>
 
   // For the cache panel (off the request path): metadata only, never a stored response's bytes.
   /** A key's remaining life and size, or `undefined` when nothing is stored under it. */

@@ -27,7 +27,8 @@ for (const mode of CACHE_TEST_MODES) {
       t.match(hit.headers.etag, /^"[\w-]{27}"$/, `${url}: strong ETag`)
       t.equal(hit.headers.etag, miss.headers.etag, `${url}: the ETag is the stored one`)
       t.equal(uncached.headers.etag, miss.headers.etag, `${url}: the ETag is of the bytes`)
-      t.match(hit.headers['server-timing'], /^cache;dur=\d+\.\d\d, db;dur=0\.00$/)
+      // A tiered hit says which tier answered (desc=l1: from this process, no I/O).
+      t.match(hit.headers['server-timing'], mode === 'tiered' ? /^cache;desc=l1;dur=\d+\.\d\d, db;dur=0\.00$/ : /^cache;dur=\d+\.\d\d, db;dur=0\.00$/)
       t.match(miss.headers['server-timing'], /^cache;dur=\d+\.\d\d, db;dur=\d+\.\d\d$/)
     }
   })

@@ -1,29 +1,53 @@
 import t, { type Test } from 'tap'
 import { cacheEnv, createTestDatabase } from '../helper.ts'
 import { startRedisServer } from '../redis-server.ts'
-import { listening, runClients, seconds } from './harness.ts'
+import { listening, percentile, runClients, seconds } from './harness.ts'
 
 const EVENTS = 8
 const GUESTS_PER_EVENT = 3
 const CLIENTS = 32
 
-interface Figures { reads: number, writes: number, hits: number, stale: number, examples: string[], errors: number }
+interface Figures {
+  reads: number
+  writes: number
+  hits: number
+  stale: number
+  /** For each stale read: how long before it started the first version it missed was acknowledged. */
+  staleAgesMs: number[]
+  /** Tiered runs: publish → drop lag of every invalidation the instances received from each other. */
+  lagsMs: number[]
+  examples: string[]
+  errors: number
+}
+
+interface Run {
+  fence: boolean
+  mode: 'redis' | 'tiered'
+  /** Two: writes and reads spread over two instances sharing Redis and the database. */
+  instances: 1 | 2
+}
 
 /**
  * Every write sets an entity's name to `v<n>` (n grows); an entity never has two writes in flight,
  * so its versions commit in the order they are acknowledged. A read must show, for every entity
  * it contains, at least the version acknowledged before the read started.
  */
-async function check (t: Test, fence: boolean): Promise<Figures> {
+async function check (t: Test, { fence, mode, instances }: Run): Promise<Figures> {
   const redis = await startRedisServer(t)
-  const database = await createTestDatabase(t)
-  const { base } = await listening(t, {
-    ...await cacheEnv(t, 'redis', redis.url),
-    DATABASE_URL: database,
+  const env = {
+    ...await cacheEnv(t, mode, redis.url),
+    DATABASE_URL: await createTestDatabase(t),
     CACHE_TTL: '86400', // expiry must not hide a stale entry
+    CACHE_L1_TTL: '86400', // nor the L1 backstop a lost invalidation
     CACHE_FENCE: String(fence),
     FAULT_LOAD_DELAY_MS: '0-20'
-  })
+  }
+  const servers = []
+  for (let i = 0; i < instances; i++) servers.push(await listening(t, env))
+  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, staleAgesMs: [], lagsMs: [], examples: [], errors: 0 }
+  for (const { app } of servers) app.cache.observe({ remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs) })
+  const bases = servers.map((server) => server.base)
+  const base = bases[0]!
   const guestsOf = new Map<number, number[]>()
   const eventOf = new Map<number, number>()
   for (let e = 0; e < EVENTS; e++) {
@@ -39,9 +63,10 @@ async function check (t: Test, fence: boolean): Promise<Figures> {
   const guestIds = [...eventOf.keys()]
 
   const acknowledged = new Map<string, number>()
+  /** When each version was acknowledged, per entity (versions grow, so each list is sorted). */
+  const history = new Map<string, Array<{ version: number, at: number }>>()
   const writing = new Set<string>()
   let version = 0
-  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, examples: [], errors: 0 }
   const versionOf = (name: string) => name.startsWith('v') ? Number(name.slice(1)) : 0
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!
 
@@ -53,12 +78,13 @@ async function check (t: Test, fence: boolean): Promise<Figures> {
       if (writing.has(entity)) return
       writing.add(entity)
       const written = ++version
-      const response = await fetch(`${base}/${isEvent ? 'events' : 'guests'}/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${written}` }) })
+      const response = await fetch(`${pick(bases)}/${isEvent ? 'events' : 'guests'}/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${written}` }) })
       await response.arrayBuffer()
       writing.delete(entity)
       if (response.status !== 200) { figures.errors++; return }
       figures.writes++
       acknowledged.set(entity, Math.max(acknowledged.get(entity) ?? 0, written))
+      history.set(entity, [...history.get(entity) ?? [], { version: written, at: performance.now() }])
       return
     }
     // A read, and the versions it must show at least: those acknowledged before it starts.
@@ -67,7 +93,8 @@ async function check (t: Test, fence: boolean): Promise<Figures> {
     const guestId = kind === 1 ? pick(guestIds) : 0
     const url = kind === 0 ? `/events/${eventId}` : kind === 1 ? `/guests/${guestId}` : `/events/${eventId}/guests`
     const required = new Map(acknowledged)
-    const response = await fetch(base + url)
+    const startedAt = performance.now()
+    const response = await fetch(pick(bases) + url)
     const body = await response.json() as { name: string, event?: { id: number, name: string }, results?: Array<{ id: number, name: string, event: { id: number, name: string } }> }
     if (response.status !== 200) { figures.errors++; return }
     figures.reads++
@@ -81,6 +108,8 @@ async function check (t: Test, fence: boolean): Promise<Figures> {
       const wanted = required.get(entity) ?? 0
       if (versionOf(name) < wanted) {
         figures.stale++
+        const missed = history.get(entity)!.find((entry) => entry.version > versionOf(name))!
+        figures.staleAgesMs.push(startedAt - missed.at)
         if (figures.examples.length < 3) figures.examples.push(`${url} (${response.headers.get('x-cache')}): ${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`)
         break
       }
@@ -91,11 +120,15 @@ async function check (t: Test, fence: boolean): Promise<Figures> {
 
 function report (t: Test, label: string, figures: Figures) {
   t.comment(`${label}: ${figures.reads} reads (${((figures.hits / Math.max(1, figures.reads)) * 100).toFixed(1)}% hits), ${figures.writes} writes, ${figures.stale} stale reads, ${figures.errors} errors`)
+  if (figures.stale > 0) t.comment(`  stale reads started up to ${Math.max(...figures.staleAgesMs).toFixed(1)} ms after the write they missed was acknowledged`)
+  if (figures.lagsMs.length > 0) {
+    t.comment(`  invalidation lag (publish → dropped on the other instance), ${figures.lagsMs.length} messages: p50 ${percentile(figures.lagsMs, 0.5).toFixed(1)} ms, p99 ${percentile(figures.lagsMs, 0.99).toFixed(1)} ms, max ${Math.max(...figures.lagsMs).toFixed(1)} ms`)
+  }
   for (const example of figures.examples) t.comment(`  e.g. ${example}`)
 }
 
 t.test(`consistency: ${CLIENTS} clients, 90% reads / 10% writes, redis mode, 0–20 ms load delays: no stale read`, async (t) => {
-  const figures = await check(t, true)
+  const figures = await check(t, { fence: true, mode: 'redis', instances: 1 })
   report(t, 'fenced', figures)
   t.ok(figures.reads > 1000 && figures.writes > 100, 'enough traffic to mean something')
   t.equal(figures.errors, 0, 'no errors')
@@ -103,7 +136,20 @@ t.test(`consistency: ${CLIENTS} clients, 90% reads / 10% writes, redis mode, 0�
 })
 
 t.test('the same run with the fence switched off reports stale reads (the checker can fail)', async (t) => {
-  const figures = await check(t, false)
+  const figures = await check(t, { fence: false, mode: 'redis', instances: 1 })
   report(t, 'unfenced', figures)
   t.ok(figures.stale > 0, `stale reads detected: ${figures.stale}`)
+})
+
+t.test('tiered, two instances: a read on one misses a write acknowledged by the other only within the measured invalidation lag', async (t) => {
+  const figures = await check(t, { fence: true, mode: 'tiered', instances: 2 })
+  report(t, 'tiered, 2 instances', figures)
+  t.ok(figures.reads > 1000 && figures.writes > 100, 'enough traffic to mean something')
+  t.equal(figures.errors, 0, 'no errors')
+  t.ok(figures.lagsMs.length >= figures.writes * 0.9, `the instances heard each other's invalidations (${figures.lagsMs.length} messages for ${figures.writes} writes)`)
+  // Client and both instances share this process's event loop, so one bound covers them: a stale
+  // read can only start before the other instance has handled the message, i.e. within the lag.
+  const bound = Math.max(...figures.lagsMs, 0) + 10
+  const late = figures.staleAgesMs.filter((age) => age > bound)
+  t.equal(late.length, 0, `no stale read later than the largest measured lag + 10 ms (${bound.toFixed(1)} ms); ${figures.stale} within it`)
 })

@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Cluster, Redis } from 'ioredis'
+
+/** What the bus tells the tiered store. */
+export interface BusListener {
+  /** Another instance invalidated these generations; `lagMs` is publish → receipt. */
+  remote: (generations: readonly string[], lagMs: number) => void
+  /** Messages may have been lost (the subscriber disconnected): forget everything held locally. */
+  reset: (reason: string) => void
+}
+
+/**
+ * Carries invalidations between instances over Redis pub/sub, so each instance can drop its
+ * in-process (L1) copies of what another instance's write changed.
+ *
+ * Pub/sub delivers at most once: a message sent while the subscriber is disconnected is gone. So
+ * the bus only counts as `listening` while its SUBSCRIBE is in force, and any disconnect resets
+ * the listener and starts a new `epoch`: an L1 fill that began under an older epoch is refused,
+ * because invalidations it should have seen may have been lost in between.
+ */
+export class InvalidationBus {
+  readonly #publisher: Redis | Cluster
+  readonly #subscriber: Redis | Cluster
+  readonly #channel: string
+  readonly #listener: BusListener
+  readonly #log: FastifyBaseLogger
+  /** Tells this instance's own messages apart (they were applied locally before publishing). */
+  readonly #instance = randomBytes(6).toString('base64url')
+  #listening = false
+  #epoch = 0
+  #closed = false
+
+  constructor (options: { publisher: Redis | Cluster, subscriber: Redis | Cluster, channel: string, listener: BusListener, log: FastifyBaseLogger }) {
+    this.#publisher = options.publisher
+    this.#subscriber = options.subscriber
+    this.#channel = options.channel
+    this.#listener = options.listener
+    this.#log = options.log
+
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.#channel) this.#receive(message)
+    })
+    // #subscribe reports its own failures.
+    this.#subscriber.on('ready', () => { this.#subscribe().catch(() => {}) })
+    // 'close' fires on every lost connection, before any reconnect.
+    this.#subscriber.on('close', () => this.#lost('subscriber connection closed'))
+    this.#subscriber.on('error', (error: Error) => this.#log.debug({ err: error }, 'invalidation subscriber error'))
+  }
+
+  /** True while invalidations from other instances are known to arrive: only then may L1 serve. */
+  get listening (): boolean {
+    return this.#listening
+  }
+
+  /** Changes whenever messages may have been lost. */
+  get epoch (): number {
+    return this.#epoch
+  }
+
+  /**
+   * Subscribes now if the connection is already up (otherwise 'ready' will), and waits at most
+   * `waitMs` for the subscription, so that L1 serves from the first requests when Redis is there
+   * and a Redis that is down does not hold the boot.
+   */
+  async start (waitMs: number): Promise<void> {
+    if (this.#subscriber.status === 'ready') await this.#subscribe()
+    const deadline = Date.now() + waitMs
+    while (!this.#listening && Date.now() < deadline) await sleep(10)
+  }
+
+  /**
+   * Tells every other instance. Call after the generations have changed in Redis: an instance
+   * that drops its L1 copy and reloads must find the new generations there.
+   */
+  async publish (generations: readonly string[]): Promise<void> {
+    const sentAt = performance.timeOrigin + performance.now()
+    await this.#publisher.publish(this.#channel, `${this.#instance} ${sentAt}\n${generations.join('\n')}`)
+  }
+
+  async close (): Promise<void> {
+    this.#closed = true
+    this.#listening = false
+    this.#subscriber.disconnect()
+  }
+
+  async #subscribe (): Promise<void> {
+    const epoch = this.#epoch
+    try {
+      await this.#subscriber.subscribe(this.#channel)
+    } catch (error) {
+      this.#log.warn({ err: error }, 'invalidation subscriber could not subscribe; L1 stays off until it does')
+      return
+    }
+    // A disconnect while subscribing started a new epoch: this subscription is not the live one.
+    if (epoch !== this.#epoch || this.#closed) return
+    this.#listening = true
+    this.#log.info({ channel: this.#channel }, 'invalidation subscriber listening: L1 on')
+  }
+
+  #lost (reason: string): void {
+    this.#epoch++
+    const wasListening = this.#listening
+    this.#listening = false
+    this.#listener.reset(reason)
+    if (wasListening && !this.#closed) this.#log.warn({ reason }, 'invalidation subscriber lost: L1 flushed and off until it resubscribes')
+  }
+
+  #receive (message: string): void {
+    const headerEnd = message.indexOf('\n')
+    const [instance, sentAt] = message.slice(0, headerEnd).split(' ')
+    if (instance === this.#instance) return
+    const lagMs = performance.timeOrigin + performance.now() - Number(sentAt)
+    this.#listener.remote(message.slice(headerEnd + 1).split('\n'), lagMs)
+  }
+}

@@ -1,0 +1,110 @@
+import type { InvalidationBus } from './invalidation-bus.ts'
+import type { MemoryStore } from './memory-store.ts'
+import type { RedisStore } from './redis-store.ts'
+import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+
+/** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
+const TIERS = '#'
+
+/**
+ * CACHE_MODE=tiered: an in-process LRU (L1) in front of Redis (L2). An L1 hit does no I/O.
+ *
+ * L1 entries are only ever copies of what Redis holds and are checked against generations kept
+ * in this process: a local write bumps them at once, another instance's write bumps them when
+ * its message arrives on the invalidation bus, and a short TTL bounds anything else. L1 is used
+ * only while the bus is listening; when the subscriber drops, L1 is emptied and every read goes
+ * to Redis until it is back (messages sent meanwhile are lost for good).
+ *
+ * The same fence as Redis's guards L1: the L1 stamp is read before Redis is asked, so an
+ * invalidation that arrives while a lookup or a load is in flight makes its L1 copy dead on
+ * arrival. Its stamp also carries the bus epoch, so a fill that began before a disconnect is
+ * refused after it.
+ */
+export class TieredStore implements CacheStore {
+  readonly #l1: MemoryStore
+  readonly #l2: RedisStore
+  readonly #bus: InvalidationBus
+  readonly #l1TtlMs: number
+
+  constructor (options: { l1: MemoryStore, l2: RedisStore, bus: InvalidationBus, l1TtlMs: number }) {
+    this.#l1 = options.l1
+    this.#l2 = options.l2
+    this.#bus = options.bus
+    this.#l1TtlMs = options.l1TtlMs
+  }
+
+  /** Called by the bus: another instance's write. */
+  dropRemote (generations: readonly string[]): void {
+    this.#l1.invalidate(generations)
+  }
+
+  /** Called by the bus when messages may have been lost. */
+  dropAll (): void {
+    this.#l1.clear()
+  }
+
+  get l1Size (): { entries: number, bytes: number } {
+    return this.#l1.size
+  }
+
+  lookup (key: string, generations: readonly string[]): Lookup | Promise<Lookup> {
+    let l1Stamp = ''
+    if (this.#bus.listening) {
+      const local = this.#l1.lookup(key, generations)
+      if (local.response) return { response: local.response, stamp: '', tier: 'l1' }
+      l1Stamp = `${this.#bus.epoch}:${local.stamp}`
+    }
+    return this.#l2.lookup(key, generations).then((lookup) => {
+      // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
+      if (lookup.response) this.#copyToL1(key, generations, l1Stamp, lookup.response, true, (lookup.expiresAt ?? NaN) - Date.now())
+      return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}` }
+    })
+  }
+
+  async fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+    const split = stamp.lastIndexOf(TIERS)
+    const stored = await this.#l2.fill(key, generations, stamp.slice(0, split), response, ttlMs, fenced)
+    if (stored) this.#copyToL1(key, generations, stamp.slice(split + 1), response, fenced, ttlMs)
+    return stored
+  }
+
+  /** Local L1 copies die first (even if Redis then fails), then Redis, then the other instances. */
+  async invalidate (generations: readonly string[]): Promise<void> {
+    this.#l1.invalidate(generations)
+    await this.#l2.invalidate(generations)
+    await this.#bus.publish(generations)
+  }
+
+  lease (key: string, ms: number): Promise<boolean> {
+    return this.#l2.lease(key, ms)
+  }
+
+  inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {
+    return this.#l2.inspect(key)
+  }
+
+  generationValues (generations: readonly string[]): Promise<string[]> {
+    return this.#l2.generationValues(generations)
+  }
+
+  async flush (pattern: string): Promise<number> {
+    await this.#l1.flush(pattern)
+    // Other instances' L1 copies of flushed entries simply live out CACHE_L1_TTL: a flush is a
+    // memory-pressure tool, not an invalidation (writes invalidate through generations).
+    return this.#l2.flush(pattern)
+  }
+
+  async close (): Promise<void> {
+    await this.#bus.close()
+    this.#l1.clear()
+  }
+
+  /** A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner. */
+  #copyToL1 (key: string, generations: readonly string[], l1Stamp: string, response: CachedResponse, fenced: boolean, remainingMs: number): void {
+    if (l1Stamp === '' || !this.#bus.listening) return
+    const separator = l1Stamp.indexOf(':')
+    if (Number(l1Stamp.slice(0, separator)) !== this.#bus.epoch) return
+    const ttlMs = Number.isNaN(remainingMs) ? this.#l1TtlMs : Math.min(this.#l1TtlMs, remainingMs)
+    if (ttlMs > 0) this.#l1.fill(key, generations, l1Stamp.slice(separator + 1), response, ttlMs, fenced)
+  }
+}

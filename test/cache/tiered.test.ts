@@ -1,0 +1,122 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { buildTestApp, cacheEnv, createTestDatabase, postEvent } from '../helper.ts'
+import { startRedisServer, type RedisServer } from '../redis-server.ts'
+
+/** Two instances of the app on one Redis and one database, as behind a load balancer. */
+async function twoInstances (t: Parameters<typeof buildTestApp>[0], env: Record<string, string> = {}) {
+  const redis = await startRedisServer(t)
+  const shared = { ...await cacheEnv(t, 'tiered', redis.url), DATABASE_URL: await createTestDatabase(t), ...env }
+  return { redis, a: await buildTestApp(t, shared), b: await buildTestApp(t, shared) }
+}
+
+/** Every command the app's connections sent, by name (the INFO connection's own HELLO and INFO left out). */
+async function commandCalls (redis: RedisServer): Promise<Record<string, number>> {
+  const info = String(await redis.command('INFO', 'commandstats'))
+  const calls = Object.fromEntries([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map(([, name, n]) => [name!, Number(n)]))
+  delete calls.info
+  delete calls.hello
+  return calls
+}
+
+function tierOf (response: { headers: Record<string, unknown> }): string {
+  const timing = String(response.headers['server-timing'])
+  return response.headers['x-cache'] !== 'HIT' ? String(response.headers['x-cache']) : timing.includes('desc=l1') ? 'L1' : 'L2'
+}
+
+/** Polls `read` until it returns true; the time it took, or fails the test after `limitMs`. */
+async function until (read: () => Promise<boolean>, limitMs = 2_000): Promise<number> {
+  const started = performance.now()
+  while (!await read()) {
+    if (performance.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`)
+    await sleep(1)
+  }
+  return performance.now() - started
+}
+
+t.test('an L1 hit sends nothing to Redis', async (t) => {
+  const { redis, a } = await twoInstances(t)
+  const event = await postEvent(a)
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'MISS')
+  const before = await commandCalls(redis)
+  for (let i = 0; i < 50; i++) t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1')
+  t.same(await commandCalls(redis), before, '50 hits, 0 Redis commands')
+})
+
+t.test('another instance fills L1 from Redis; a write on either drops both copies', async (t) => {
+  const { a, b } = await twoInstances(t)
+  const event = await postEvent(a, { name: 'v0' })
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'MISS', 'a loads it')
+  t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L2', 'b finds it in Redis and keeps a copy')
+  t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L1')
+
+  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v1' } })
+  t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v1', 'the writer reads its write at once')
+  const lagMs = await until(async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
+  t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later`)
+  const metrics = (await b.inject('/metrics')).body
+  t.match(metrics, /eventcache_cache_invalidation_lag_seconds_count 2\n/, "b measured the lag of both of a's writes (the POST and the PATCH)")
+
+  await b.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v2' } })
+  await until(async () => (await a.inject(`/events/${event.id}`)).json().name === 'v2')
+  t.pass('and back: b writes, a drops its copy')
+})
+
+t.test('the pub/sub connection killed: both instances flush L1, stay correct, and resume hits after resubscribing', async (t) => {
+  const { redis, a, b } = await twoInstances(t)
+  const event = await postEvent(a, { name: 'before' })
+  await a.inject(`/events/${event.id}`)
+  await b.inject(`/events/${event.id}`)
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1')
+  t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L1')
+
+  const killed = Number(await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub'))
+  t.equal(killed, 2, 'both subscribers cut off')
+  // The write lands while the subscribers may be away: its message can be lost for good.
+  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+  for (const app of [a, b]) {
+    const response = await app.inject(`/events/${event.id}`)
+    t.equal(response.json().name, 'after', 'never the copy from before the disconnect')
+  }
+  for (const [name, app] of [['a', a], ['b', b]] as const) {
+    const waited = await until(async () => tierOf(await app.inject(`/events/${event.id}`)) === 'L1', 5_000)
+    t.pass(`${name}: L1 hits again ${waited.toFixed(0)} ms later`)
+    t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after')
+  }
+})
+
+t.test('Redis gone: L1 is not served (BYPASS from PostgreSQL), and is used again once Redis is back', async (t) => {
+  const { redis, a } = await twoInstances(t)
+  const event = await postEvent(a)
+  await a.inject(`/events/${event.id}`)
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1')
+  await redis.stop()
+  await until(async () => tierOf(await a.inject(`/events/${event.id}`)) === 'BYPASS')
+  const outcomes = new Set<string>()
+  for (let i = 0; i < 20; i++) outcomes.add(tierOf(await a.inject(`/events/${event.id}`)))
+  t.same([...outcomes], ['BYPASS'], 'without its subscriber, L1 no longer answers')
+  await redis.start()
+  await until(async () => tierOf(await a.inject(`/events/${event.id}`)) === 'L1', 10_000)
+  t.pass('back to L1 hits')
+})
+
+t.test('a copy never outlives the Redis entry it copies (a 404 cached for 1 s)', async (t) => {
+  const { a } = await twoInstances(t, { CACHE_NEGATIVE_TTL: '1', CACHE_L1_TTL: '30' })
+  await a.inject('/events/77')
+  t.equal(tierOf(await a.inject('/events/77')), 'L1')
+  await sleep(1_100)
+  t.equal(tierOf(await a.inject('/events/77')), 'MISS')
+})
+
+async function coldStampede (t: Parameters<typeof buildTestApp>[0], env: Record<string, string>): Promise<number> {
+  const { a, b } = await twoInstances(t, { FAULT_LOAD_DELAY_MS: '200', ...env })
+  const event = await postEvent(a)
+  const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).inject(`/events/${event.id}`)))
+  t.ok(responses.every((response) => response.statusCode === 200 && response.json().id === event.id), 'all answered')
+  return responses.reduce((sum, response) => sum + Number(response.headers['x-db-queries']), 0)
+}
+
+t.test('CACHE_LEASE_MS: two instances missing one cold key load it once', async (t) => {
+  t.equal(await coldStampede(t, { CACHE_LEASE_MS: '2000' }), 1, 'with the lease: one load for both instances')
+  t.equal(await coldStampede(t, {}), 2, 'without it: one load per instance')
+})
