@@ -22,15 +22,20 @@ export interface LoadResult {
   dbQueries: number
 }
 
-/** Drives `server` with autocannon for the duration, measuring its CPU over the same window. */
-export async function runLoad (server: ServerProcess, options: LoadOptions): Promise<LoadResult> {
+/**
+ * Drives the servers with autocannon for the duration, measuring their CPU over the same window.
+ * Several servers (instances of one mode) share the connections evenly, each its own autocannon,
+ * as a load balancer would spread them.
+ */
+export async function runLoad (servers: readonly ServerProcess[], options: LoadOptions): Promise<LoadResult> {
   let cacheHits = 0
   let dbQueries = 0
   const pick = typeof options.path === 'function' ? options.path : () => options.path as string
-  const cpuBefore = await server.cpuMicros()
-  const result = await autocannon({
+  const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
+  const cpuBefore = await cpu()
+  const results = await Promise.all(servers.map((server) => autocannon({
     url: server.url,
-    connections: options.connections,
+    connections: Math.ceil(options.connections / servers.length),
     duration: options.durationSeconds,
     requests: [{
       setupRequest: (request) => ({ ...request, path: pick() }),
@@ -39,16 +44,20 @@ export async function runLoad (server: ServerProcess, options: LoadOptions): Pro
         dbQueries += Number(headers?.['x-db-queries'] ?? 0)
       }
     }]
-  })
-  const cpuAfter = await server.cpuMicros()
-  const requests = result.requests.total
+  })))
+  const cpuAfter = await cpu()
+  const requests = results.reduce((sum, result) => sum + result.requests.total, 0)
+  const sum = (value: (result: autocannon.Result) => number) => results.reduce((total, result) => total + value(result), 0)
+  // Percentiles of several runs cannot be merged exactly: each is weighted by its requests (one
+  // run: exact), and the max is the max.
+  const weighted = (value: (result: autocannon.Result) => number) => requests > 0 ? sum((result) => value(result) * result.requests.total) / requests : 0
   return {
     requests,
     requestsPerSecond: requests / options.durationSeconds,
-    latencyMs: { p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    errors: result.errors + result.timeouts,
-    non2xx: result.non2xx,
-    bytesPerResponse: requests > 0 ? result.throughput.total / requests : 0,
+    latencyMs: { p50: weighted((r) => r.latency.p50), p90: weighted((r) => r.latency.p90), p99: weighted((r) => r.latency.p99), max: Math.max(...results.map((r) => r.latency.max)) },
+    errors: sum((result) => result.errors + result.timeouts),
+    non2xx: sum((result) => result.non2xx),
+    bytesPerResponse: requests > 0 ? sum((result) => result.throughput.total) / requests : 0,
     cpuMicrosPerRequest: requests > 0 ? (cpuAfter - cpuBefore) / requests : 0,
     cacheHits,
     dbQueries

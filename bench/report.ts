@@ -3,7 +3,7 @@ import type { BenchResults, DatasetResult, RowSummary } from './results.ts'
 import { CEILING, ENDPOINTS } from './scenarios.ts'
 import type { Spread } from './stats.ts'
 
-const COLUMNS = ['mode', 'endpoint', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %', 'queries/req', 'KB/resp', '×off+join', 'ceiling (req/s)', 'ceiling (CPU)', 'µs CPU/req']
+const COLUMNS = ['mode', 'endpoint', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %', 'queries/req', 'KB/resp', '×off+join', 'ceiling (req/s)', 'ceiling (CPU)', '×1 instance', 'µs CPU/req']
 
 function cells (row: RowSummary): string[] {
   return [
@@ -22,6 +22,7 @@ function cells (row: RowSummary): string[] {
     ratio(row.speedup, '×'),
     ratio(row.ceilingShare, ''),
     ratio(row.ceilingCpuShare, ''),
+    ratio(row.scaling, '×'),
     formatNumber(row.cpuMicrosPerRequest.median)
   ]
 }
@@ -60,6 +61,12 @@ function mixLines (dataset: DatasetResult): string[] {
   ]
 }
 
+function lagLine ({ invalidationLag: lag }: DatasetResult): string {
+  return lag === undefined
+    ? ''
+    : `Invalidation lag across instances (tiered×2: a write acknowledged by instance 1 → instance 2 serves the new state), ${lag.samples} writes: p50 ${formatNumber(lag.p50)} ms, p99 ${formatNumber(lag.p99)} ms, max ${formatNumber(lag.max)} ms.`
+}
+
 function scalingLines (results: BenchResults): string[] {
   if (results.datasets.length < 2) return []
   const sizes = results.datasets.map((dataset) => dataset.events)
@@ -88,6 +95,7 @@ export function renderMarkdown (results: BenchResults): string {
     lines.push('')
     const mix = mixLines(dataset)
     if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
+    if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
   }
   lines.push(...scalingLines(results))
   return lines.join('\n')
@@ -95,7 +103,7 @@ export function renderMarkdown (results: BenchResults): string {
 
 // ---- HTML with SVG charts -------------------------------------------------------------
 
-const PALETTE: Record<string, string> = { 'off+naive': '#b0413e', 'off+join': '#e07b39', memory: '#3b7dd8', redis: '#2a9d8f', ceiling: '#6c757d' }
+const PALETTE: Record<string, string> = { 'off+naive': '#b0413e', 'off+join': '#e07b39', memory: '#3b7dd8', redis: '#2a9d8f', tiered: '#7b5ea7', 'tiered×2': '#a58bd1', ceiling: '#6c757d' }
 const colour = (mode: string) => PALETTE[mode] ?? '#888'
 
 function escapeXml (text: string): string {
@@ -208,7 +216,7 @@ export function renderHtml (results: BenchResults): string {
     <figure>${latencyChart(dataset)}</figure>
     <div class="wide"><table><thead><tr>${COLUMNS.map((column) => `<th>${escapeXml(column)}</th>`).join('')}</tr></thead>
     <tbody>${dataset.summary.map((row) => `<tr>${cells(row).map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>
-    ${dataset.mix.length > 0 ? `<h3>Read/write mix</h3>${markdownTableToHtml(mixLines(dataset))}` : ''}`).join('\n')
+    ${dataset.mix.length > 0 ? `<h3>Read/write mix</h3>${markdownTableToHtml(mixLines(dataset))}` : ''}${dataset.invalidationLag ? `<p>${escapeXml(lagLine(dataset))}</p>` : ''}`).join('\n')
   const scaling = scalingChart(results)
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>eventcache bench ${escapeXml(results.startedAt)}</title>

@@ -1,7 +1,8 @@
 import type { Environment } from './environment.ts'
+import type { LagResult } from './lag.ts'
 import type { LoadResult } from './load.ts'
 import type { MixResult } from './mix.ts'
-import { BASELINE_MODE, CEILING, CEILING_ENDPOINT } from './scenarios.ts'
+import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, type Mode } from './scenarios.ts'
 import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
 /** One (mode, endpoint) pair measured once per round. */
@@ -27,6 +28,8 @@ export interface RowSummary {
   /** Share of the constant-bytes ceiling (events list only): by throughput, and by server CPU per request. */
   ceilingShare: Spread | undefined
   ceilingCpuShare: Spread | undefined
+  /** Multi-instance rows: throughput over the same mode on one instance, paired round by round. */
+  scaling: Spread | undefined
 }
 
 export interface DatasetResult {
@@ -36,6 +39,8 @@ export interface DatasetResult {
   rows: Row[]
   summary: RowSummary[]
   mix: Array<{ mode: string } & MixResult>
+  /** tiered×2: a write on one instance → the other serves it. */
+  invalidationLag?: LagResult
 }
 
 export interface BenchResults {
@@ -49,7 +54,7 @@ export interface BenchResults {
 }
 
 /** Medians per row and the ratios that matter, each computed within rounds. */
-export function summarise (rows: readonly Row[]): RowSummary[] {
+export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): RowSummary[] {
   const find = (mode: string, endpoint: string) => rows.find((row) => row.mode === mode && row.endpoint === endpoint)
   return rows.map((row) => {
     const rps = row.rounds.map((round) => round.requestsPerSecond)
@@ -59,6 +64,8 @@ export function summarise (rows: readonly Row[]): RowSummary[] {
     const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING, CEILING_ENDPOINT) : undefined
     const ceilingRps = ceiling?.rounds.map((round) => round.requestsPerSecond) ?? []
     const ceilingCpu = ceiling?.rounds.map((round) => round.cpuMicrosPerRequest) ?? []
+    const scales = modes.find((mode) => mode.name === row.mode)?.scales
+    const single = scales === undefined ? undefined : find(scales, row.endpoint)
     return {
       mode: row.mode,
       endpoint: row.endpoint,
@@ -78,13 +85,14 @@ export function summarise (rows: readonly Row[]): RowSummary[] {
       speedup: baseline && row.mode !== CEILING ? pairedRatio(rps, baseline.rounds.map((round) => round.requestsPerSecond)) : undefined,
       ceilingShare: ceiling ? pairedRatio(rps, ceilingRps) : undefined,
       // Less CPU per request than the ceiling would be a share above 1: ceiling CPU / this row's CPU.
-      ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined
+      ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined,
+      scaling: single ? pairedRatio(rps, single.rounds.map((round) => round.requestsPerSecond)) : undefined
     }
   })
 }
 
 /** A ratio by name, as thresholds and comparisons refer to it: `memory/events-list/ceilingCpuShare`. */
-export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare'
+export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'scaling'
 
 export function ratioOf (summary: readonly RowSummary[], mode: string, endpoint: string, metric: RatioMetric): number | undefined {
   const row = summary.find((candidate) => candidate.mode === mode && candidate.endpoint === endpoint)

@@ -5,8 +5,9 @@ import { appendFile, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseBenchArgs, USAGE, UsageError, type BenchOptions } from './args.ts'
-import { checkThresholds, compareRuns, formatCheck, type Thresholds } from './check.ts'
+import { checkThresholds, compareRuns, formatCheck, formatNumber, type Thresholds } from './check.ts'
 import { describeEnvironment } from './environment.ts'
+import { measureInvalidationLag } from './lag.ts'
 import { runLoad } from './load.ts'
 import { runMix } from './mix.ts'
 import { startServer, type ServerProcess } from './processes.ts'
@@ -84,14 +85,20 @@ async function measureDataset (events: number): Promise<DatasetResult> {
   const { guestsPerEvent, durationSeconds, connections, rounds } = options
   console.log(`\nseeding ${events} events × ${guestsPerEvent} guests…`)
   const databaseUrl = await prepareDataset(services.postgresUrl, events, guestsPerEvent)
-  const servers = new Map<string, ServerProcess>()
+  // Each mode's processes: one, or several sharing a Redis and the database (tiered×2).
+  const servers = new Map<string, ServerProcess[]>()
   try {
-    for (const mode of modes) servers.set(mode.name, await startServer(APP, serverEnv(mode, databaseUrl)))
+    for (const mode of modes) {
+      const env = serverEnv(mode, databaseUrl)
+      const instances: ServerProcess[] = []
+      servers.set(mode.name, instances)
+      for (let i = 0; i < (mode.instances ?? 1); i++) instances.push(await startServer(APP, env))
+    }
     // The ceiling sends the exact bytes the app serves for the events list.
-    const listBytes = Buffer.from(await (await fetch(`${servers.get('off+join')!.url}/events?limit=100`)).arrayBuffer())
+    const listBytes = Buffer.from(await (await fetch(`${servers.get('off+join')![0]!.url}/events?limit=100`)).arrayBuffer())
     const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
     await writeFile(bodyFile, listBytes)
-    servers.set(CEILING, await startServer(CEILING_SERVER, { CEILING_BODY_FILE: bodyFile }))
+    servers.set(CEILING, [await startServer(CEILING_SERVER, { CEILING_BODY_FILE: bodyFile })])
 
     const plan: Array<{ mode: string, endpoint: (typeof ENDPOINTS)[number] }> = []
     for (const endpoint of endpoints) {
@@ -112,22 +119,29 @@ async function measureDataset (events: number): Promise<DatasetResult> {
         const result = await runLoad(servers.get(mode)!, { durationSeconds, connections, path: endpoint.path(dataset) })
         rows[index]!.rounds.push(result)
         console.log(`[round ${round + 1}/${rounds} ${String(step + 1).padStart(2)}/${plan.length}] ${mode.padEnd(10)} ${endpoint.name.padEnd(13)} ` +
-          `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${String(result.latencyMs.p99).padStart(4)} ms  ` +
+          `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${formatNumber(result.latencyMs.p99).padStart(4)} ms  ` +
           `${result.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  hits ${((result.cacheHits / Math.max(1, result.requests)) * 100).toFixed(0)}%`)
       }
     }
 
     const mix: DatasetResult['mix'] = []
     if (measureMix) {
-      for (const mode of modes.filter((candidate) => candidate.name !== 'off+naive')) {
-        const result = await runMix(servers.get(mode.name)!, { durationSeconds, connections, hotEvents: 100, writeShare: 0.05 })
+      // One instance per mode: across instances, tiered mode's stale window is measured below.
+      for (const mode of modes.filter((candidate) => candidate.name !== 'off+naive' && (candidate.instances ?? 1) === 1)) {
+        const result = await runMix(servers.get(mode.name)![0]!, { durationSeconds, connections, hotEvents: 100, writeShare: 0.05 })
         mix.push({ mode: mode.name, ...result })
         console.log(`[mix] ${mode.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  hits ${(result.hitRatio * 100).toFixed(0)}%  stale reads ${result.staleReads}`)
       }
     }
-    return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows), mix }
+    const pair = servers.get('tiered×2')
+    let invalidationLag: DatasetResult['invalidationLag']
+    if (pair) {
+      invalidationLag = await measureInvalidationLag(pair, { samples: options.quick ? 50 : 200, hotEvents: 100 })
+      console.log(`[lag] tiered×2: write on instance 1 → instance 2 serves it: p50 ${invalidationLag.p50} ms, p99 ${invalidationLag.p99} ms, max ${invalidationLag.max} ms (${invalidationLag.samples} writes)`)
+    }
+    return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows, modes), mix, ...(invalidationLag && { invalidationLag }) }
   } finally {
-    for (const server of servers.values()) await server.stop()
+    for (const instances of servers.values()) for (const server of instances) await server.stop()
     await dropDataset(services.postgresUrl, databaseUrl)
   }
 }
@@ -137,6 +151,8 @@ function serverEnv (mode: Mode, databaseUrl: string): Record<string, string> {
     DATABASE_URL: databaseUrl,
     PUBLIC_URL: 'http://bench.local',
     ...mode.env,
-    ...(mode.needsRedis && { REDIS_URL: services.redisUrl!, CACHE_PREFIX: `bench-${process.pid}-${Date.now()}` })
+    // One load generator is one client IP: the write limit would turn the mix's writes into 429s.
+    RATE_LIMIT_WRITES: '1000000000',
+    ...(mode.needsRedis && { REDIS_URL: services.redisUrl!, CACHE_PREFIX: `bench-${process.pid}-${MODES.indexOf(mode)}-${Date.now()}` })
   }
 }

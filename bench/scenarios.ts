@@ -33,13 +33,19 @@ export interface Mode {
   name: string
   env: Record<string, string>
   needsRedis?: boolean
+  /** App processes behind the load (default 1); with more, the load is spread evenly over them. */
+  instances?: number
+  /** For a multi-instance row: the one-instance mode it scales out (its `scaling` ratio's base). */
+  scales?: string
 }
 
 export const MODES: Mode[] = [
   { name: 'off+naive', env: { CACHE_MODE: 'off', QUERY_MODE: 'naive' } },
   { name: 'off+join', env: { CACHE_MODE: 'off', QUERY_MODE: 'join' } },
   { name: 'memory', env: { CACHE_MODE: 'memory', QUERY_MODE: 'join' } },
-  { name: 'redis', env: { CACHE_MODE: 'redis', QUERY_MODE: 'join' }, needsRedis: true }
+  { name: 'redis', env: { CACHE_MODE: 'redis', QUERY_MODE: 'join' }, needsRedis: true },
+  { name: 'tiered', env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' }, needsRedis: true },
+  { name: 'tiered×2', env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' }, needsRedis: true, instances: 2, scales: 'tiered' }
 ]
 
 /** The baseline every speed-up is measured against. */

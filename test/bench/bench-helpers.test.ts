@@ -161,3 +161,17 @@ t.test('reports: terminal table, Markdown, and a self-contained HTML page with S
   t.equal((renderHtml(scaled).match(/<svg /g) ?? []).length, 5, 'two charts per size and the scaling chart')
   t.equal(scalingChart(results()), '')
 })
+
+t.test('a multi-instance row is compared with its one-instance mode, round by round; the lag is reported', async (t) => {
+  const scaled: Row[] = [
+    ...rows(),
+    { mode: 'tiered', endpoint: 'events-list', rounds: [load(6000, 60), load(3000, 120), load(6000, 60)] },
+    { mode: 'tiered×2', endpoint: 'events-list', rounds: [load(9000, 70), load(4500, 140), load(9000, 70)] }
+  ]
+  const summary = summarise(scaled, [{ name: 'tiered', env: {} }, { name: 'tiered×2', env: {}, instances: 2, scales: 'tiered' }])
+  t.equal(summary.find((row) => row.mode === 'tiered×2')!.scaling!.median, 1.5, '1.5× in every round, whatever the machine did')
+  t.equal(summary.find((row) => row.mode === 'tiered')!.scaling, undefined)
+  const markdown = renderMarkdown(results([{ ...dataset(), summary, invalidationLag: { samples: 50, p50: 1.2, p99: 4.5, max: 7 } }]))
+  t.match(markdown, /Invalidation lag across instances .* 50 writes: p50 1\.20 ms, p99 4\.50 ms, max 7\.00 ms\./)
+  t.match(markdown, /\| tiered×2 \| events-list \|.*\| 1\.50× \[1\.50–1\.50\] \|/)
+})
