@@ -24,11 +24,14 @@ export async function runClients (clients: number, durationMs: number, step: (cl
 
 export interface Timed { at: number, ms: number, status: number, cache: string | null, retryAfter?: string | null, error?: string }
 
-/** One request, timed, never throwing: a network error is recorded as status 0. */
-export async function timedFetch (url: string, init?: RequestInit): Promise<Timed & { body: string }> {
+/**
+ * One request, timed, never throwing: a network error or `timeoutMs` passing is recorded as
+ * status 0 with its reason.
+ */
+export async function timedFetch (url: string, init?: RequestInit, timeoutMs = 10_000): Promise<Timed & { body: string }> {
   const started = performance.now()
   try {
-    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(10_000) })
+    const response = await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) })
     const body = await response.text()
     return { at: started, ms: performance.now() - started, status: response.status, cache: response.headers.get('x-cache'), retryAfter: response.headers.get('retry-after'), body }
   } catch (error) {
@@ -40,4 +43,12 @@ export function percentile (values: number[], q: number): number {
   if (values.length === 0) return 0
   const sorted = [...values].sort((a, b) => a - b)
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+
+/** "200 × 998, 0 × 2 (This operation was aborted)": what a batch of responses came back as. */
+export function statusTally (responses: ReadonlyArray<Pick<Timed, 'status' | 'error'>>): string {
+  const counts = new Map<number, number>()
+  for (const response of responses) counts.set(response.status, (counts.get(response.status) ?? 0) + 1)
+  const firstError = responses.find((response) => response.error !== undefined)?.error
+  return [...counts].map(([status, n]) => `${status} × ${n}`).join(', ') + (firstError ? ` (${firstError})` : '')
 }
