@@ -14,6 +14,7 @@ import requestDb from '../plugins/request-db.ts'
 import swagger from '../plugins/swagger.ts'
 import type { Config } from './config.ts'
 import { formatSchemaErrors } from './errors.ts'
+import { loggerOptions, type LogStream } from './logger.ts'
 import { createValidatorCompiler } from './validation.ts'
 import eventRoutes from './routes/events.ts'
 import guestRoutes from './routes/guests.ts'
@@ -30,18 +31,12 @@ export const BODY_LIMIT = 16 * 1024
 
 export interface BuildOptions {
   /** Where log lines go instead of stdout (tests read them). */
-  logStream?: { write: (line: string) => void }
+  logStream?: LogStream
 }
 
 export function serverOptions (config: Config, { logStream }: BuildOptions = {}): FastifyServerOptions {
-  const pretty = logStream === undefined && process.stdout.isTTY && config.NODE_ENV !== 'production'
   return {
-    logger: {
-      level: config.LOG_LEVEL,
-      redact: ['req.headers.authorization', 'req.headers.cookie'],
-      ...(logStream && { stream: logStream }),
-      ...(pretty && { transport: { target: 'pino-pretty' } })
-    },
+    logger: loggerOptions(config, logStream),
     requestIdHeader: 'x-request-id',
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,

@@ -15,6 +15,8 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)), { default: 'info' }),
   REQUEST_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 10_000 }),
   KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ minimum: 1, default: 72_000 }),
+  // Processes serving PORT together (node:cluster); `auto`: one per CPU this process may use.
+  WORKERS: Type.Union([Type.Integer({ minimum: 1 }), Type.Literal('auto')], { default: 1 }),
   // Comma-separated keys a write must present as `Authorization: Bearer <key>`; unset: writes are open.
   API_KEYS: Type.Optional(Type.String({ pattern: '^[^,\\s]{16,}(,[^,\\s]{16,})*$' })),
   RATE_LIMIT_WRITES: Type.Integer({ minimum: 1, default: 120 }),
@@ -92,6 +94,8 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (usesRedis && !input.REDIS_URL) problems.push(`CACHE_MODE="${cacheMode}": needs REDIS_URL`)
   if (input.CACHE_LEASE_MS !== undefined && !usesRedis) problems.push(`CACHE_LEASE_MS: leases live in Redis, so they need CACHE_MODE redis or tiered (not ${cacheMode})`)
   if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
+  // A write invalidates the memory cache of the process that took it, never its siblings'.
+  if (input.WORKERS !== 1 && (input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory')) === 'memory') problems.push(`WORKERS=${input.WORKERS}: CACHE_MODE="memory" (the default without REDIS_URL) gives each process a cache of its own, which serves stale entries after a write on another; set REDIS_URL (CACHE_MODE=redis) or CACHE_MODE=off`)
   if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
 
   return {

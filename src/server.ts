@@ -1,7 +1,9 @@
+import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
-import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+import { closeOnSignal } from './graceful-close.ts'
+import { runPrimary } from './workers.ts'
 
 // A `.env` file (copied from .env.example) fills in what the real environment does not set.
 if (existsSync('.env')) process.loadEnvFile('.env')
@@ -15,14 +17,21 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config)
+// WORKERS=1: this process serves. More: it becomes the cluster primary, and each worker it forks
+// runs this file again and takes the serving path.
+if (config.WORKERS !== 1 && cluster.isPrimary) await runPrimary(config)
+else await serve(config)
 
-// On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close pools and the embedded
-// database; give up after 10 s so an orchestrator's kill never has to be the way out.
-closeWithGrace({ delay: 10_000 }, async ({ err, signal }) => {
-  if (err) app.log.error({ err }, 'closing after an uncaught error')
-  else app.log.info({ signal }, 'closing')
-  await app.close()
-})
+async function serve (config: Config): Promise<void> {
+  const app = await buildApp(config)
 
-await app.listen({ host: config.HOST, port: config.PORT })
+  // On SIGTERM/SIGINT: stop accepting, let in-flight requests finish, close pools and the embedded
+  // database; give up after 10 s so an orchestrator's kill never has to be the way out.
+  closeOnSignal(async ({ err, signal }) => {
+    if (err) app.log.error({ err }, 'closing after an uncaught error')
+    else app.log.info({ signal }, 'closing')
+    await app.close()
+  })
+
+  await app.listen({ host: config.HOST, port: config.PORT })
+}

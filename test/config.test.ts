@@ -39,6 +39,19 @@ t.test('documentation is off in production unless asked for', async (t) => {
   t.equal(loadConfig({ NODE_ENV: 'production', DOCS: 'true' }).DOCS, true)
 })
 
+t.test('WORKERS: 1 by default, a number or auto; more than one is refused with the per-process memory cache', async (t) => {
+  t.equal(loadConfig({}).WORKERS, 1)
+  t.equal(loadConfig({ WORKERS: '4', CACHE_MODE: 'off' }).WORKERS, 4)
+  t.equal(loadConfig({ WORKERS: 'auto', CACHE_MODE: 'off' }).WORKERS, 'auto')
+  t.throws(() => loadConfig({ WORKERS: '0' }), { message: /WORKERS="0"/ })
+  t.throws(() => loadConfig({ WORKERS: 'many' }), { message: /WORKERS="many"/ })
+  t.throws(() => loadConfig({ WORKERS: '2' }), { message: /WORKERS=2: CACHE_MODE="memory" \(the default without REDIS_URL\)/ }, 'memory by default')
+  t.throws(() => loadConfig({ WORKERS: 'auto', CACHE_MODE: 'memory', REDIS_URL: 'redis://127.0.0.1:6379' }), { message: /WORKERS=auto: CACHE_MODE="memory"/ }, 'memory by choice')
+  t.equal(loadConfig({ WORKERS: '2', REDIS_URL: 'redis://127.0.0.1:6379' }).CACHE_MODE, 'redis', 'a shared cache is fine')
+  t.equal(loadConfig({ WORKERS: '2', CACHE_MODE: 'off' }).CACHE_MODE, 'off', 'so is none')
+  t.equal(loadConfig({ WORKERS: '1', CACHE_MODE: 'memory' }).CACHE_MODE, 'memory', 'one process keeps its memory cache')
+})
+
 t.test('a bad variable is refused with a message naming it and its value', async (t) => {
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ PORT: 'eighty' }, /PORT="eighty"/],

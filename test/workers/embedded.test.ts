@@ -1,0 +1,59 @@
+import { execFile } from 'node:child_process'
+import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { stopEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
+import { eventInput } from '../helper.ts'
+import { request, servedBy, startCluster, stillRunning, within } from './cluster.ts'
+
+const execFileAsync = promisify(execFile)
+
+t.test('with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both workers, and stops it on exit', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'eventcache-workers-'))
+  await chmod(root, 0o755) // as root, PostgreSQL runs as `postgres`, which must reach the data
+  const dataDir = join(root, 'postgres')
+  // Whatever happens to the cluster, the database it may have left running goes before its files.
+  t.teardown(async () => {
+    await stopEmbeddedPostgres(dataDir)
+    await rm(root, { recursive: true, force: true })
+  })
+
+  const cluster = await startCluster(t, { CACHE_MODE: 'off', EMBEDDED_POSTGRES_DIR: dataDir })
+  const primary = cluster.primary.pid!
+  const workers = await cluster.workerPids()
+
+  const postmaster = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+  const { stdout: parent } = await execFileAsync('ps', ['-o', 'ppid=', '-p', String(postmaster)])
+  t.equal(Number(parent.trim()), primary, 'the PostgreSQL server on the data directory is the primary\'s child')
+  const { stdout: all } = await execFileAsync('ps', ['-eo', 'args='])
+  t.equal(all.split('\n').filter((args) => args.includes(`-D ${dataDir} `)).length, 1, 'one PostgreSQL server runs on the data directory')
+  const started = cluster.logs.filter((entry) => /^embedded PostgreSQL listening/.test(entry.msg))
+  t.same(started.map((entry) => entry.pid), [primary], 'only the primary started one; the workers were given its URL')
+
+  const created = await request(`${cluster.base}/events`, { method: 'POST', body: eventInput() })
+  t.equal(created.status, 201)
+  const id = (JSON.parse(created.body) as { id: number }).id
+  // New connections until each worker has read the event the other (or it) wrote: one database.
+  const readers = new Set<number>()
+  for (let attempt = 0; attempt < 20 && readers.size < 2; attempt++) {
+    const from = cluster.logs.length
+    const reply = await request(`${cluster.base}/events/${id}`)
+    t.equal(reply.status, 200)
+    readers.add(await servedBy(cluster, reply.localPort, from))
+  }
+  t.same([...readers].sort((a, b) => a - b), workers, 'both workers read the event from the same database')
+
+  cluster.primary.kill('SIGTERM')
+  const exit = await within(cluster.exited, 20_000, 'the primary\'s exit')
+  t.equal(exit.code, 0, 'the primary exits 0')
+  t.same(await stillRunning([postmaster]), [], 'PostgreSQL stopped with the cluster')
+
+  // PostgreSQL's own log says when it was asked to stop (log_line_prefix '%m': ms, UTC).
+  const serverLog = await readFile(`${dataDir}.log`, 'utf8')
+  const shutdown = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC .*received fast shutdown request/m.exec(serverLog)
+  t.ok(shutdown, 'PostgreSQL got a fast shutdown request')
+  const lastWorkerExit = Math.max(...cluster.logs.filter((entry) => entry.msg === 'worker exited').map((entry) => entry.time))
+  t.ok(Date.parse(`${shutdown?.[1]}T${shutdown?.[2]}Z`) >= lastWorkerExit, 'and only after the last worker had exited')
+})
