@@ -95,7 +95,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (input.CACHE_LEASE_MS !== undefined && !usesRedis) problems.push(`CACHE_LEASE_MS: leases live in Redis, so they need CACHE_MODE redis or tiered (not ${cacheMode})`)
   if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
   // A write invalidates the memory cache of the process that took it, never its siblings'.
-  if (input.WORKERS !== 1 && (input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory')) === 'memory') problems.push(`WORKERS=${input.WORKERS}: CACHE_MODE="memory" (the default without REDIS_URL) gives each process a cache of its own, which serves stale entries after a write on another; set REDIS_URL (CACHE_MODE=redis) or CACHE_MODE=off`)
+  if (input.WORKERS !== 1 && cacheMode === 'memory') problems.push(`WORKERS=${input.WORKERS}: CACHE_MODE="memory" (the default without REDIS_URL) gives each process a cache of its own, which serves stale entries after a write on another; set REDIS_URL (CACHE_MODE=redis or tiered) or CACHE_MODE=off`)
   if (problems.length > 0) throw new ConfigError(`invalid environment: ${problems.join('; ')}`)
 
   return {
