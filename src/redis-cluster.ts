@@ -1,10 +1,28 @@
 import { Cluster, type Redis } from 'ioredis'
 
 /**
- * What the app needs to know about Redis Cluster beyond what ioredis does by itself: which keys
- * may travel together (a pipeline or a multi-key command must stay in one slot on a cluster; on a
- * single Redis anything goes).
+ * What the app needs to know about Redis Cluster beyond what ioredis does by itself: the node
+ * list, and which keys may travel together (a pipeline or a multi-key command must stay in one
+ * slot on a cluster; on a single Redis anything goes).
  */
+
+/** `host:port,host:port`: a host name or an IPv4 address (no colon in it), then a port. */
+export const CLUSTER_NODES_PATTERN = '^[^,:\\s]+:\\d{1,5}(,[^,:\\s]+:\\d{1,5})*$'
+
+export interface ClusterNodeAddress {
+  host: string
+  port: number
+}
+
+/** @throws Error naming the entry whose port is out of range (the pattern already checked the shape) */
+export function parseClusterNodes (spec: string): ClusterNodeAddress[] {
+  return spec.split(',').map((entry) => {
+    const colon = entry.lastIndexOf(':')
+    const port = Number(entry.slice(colon + 1))
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`the port of ${entry} is out of range (1-65535)`)
+    return { host: entry.slice(0, colon), port }
+  })
+}
 
 export function isCluster (client: Redis | Cluster): client is Cluster {
   return client instanceof Cluster
