@@ -4,13 +4,14 @@ import type { Test } from 'tap'
 import { buildApp, type BuildOptions } from '../src/app.ts'
 import { loadConfig } from '../src/config.ts'
 import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
+import { testClusterNodes } from './redis-cluster.ts'
 import { testRedisUrl } from './redis-server.ts'
 
 export type TestApp = Awaited<ReturnType<typeof buildApp>>
 
-export type CacheTestMode = 'memory' | 'redis'
-/** The cache suites run once per store. */
-export const CACHE_TEST_MODES: CacheTestMode[] = ['memory', 'redis']
+export type CacheTestMode = 'memory' | 'redis' | 'cluster'
+/** The cache suites run once per store ('cluster': the Redis store on a Redis Cluster). */
+export const CACHE_TEST_MODES: CacheTestMode[] = ['memory', 'redis', 'cluster']
 
 /** Environment for a cache mode, with a key prefix of its own so tests can share one Redis. */
 export async function cacheEnv (t: Test, mode: CacheTestMode, redisUrl?: string): Promise<Record<string, string>> {
@@ -19,6 +20,7 @@ export async function cacheEnv (t: Test, mode: CacheTestMode, redisUrl?: string)
   // These suites assert exact HIT/MISS outcomes, which hold only while Redis answers: on a loaded
   // CI machine a 50 ms command can time out and turn into a (correct) BYPASS. The failure suites
   // set the production timeout themselves and assert what a timeout does.
+  if (mode === 'cluster') return { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: await testClusterNodes(), CACHE_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '1000' }
   return { CACHE_MODE: 'redis', REDIS_URL: redisUrl ?? await testRedisUrl(t), CACHE_PREFIX: prefix, REDIS_COMMAND_TIMEOUT_MS: '1000' }
 }
 
