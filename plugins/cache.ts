@@ -8,6 +8,7 @@ import { ResponseCache } from '../src/cache/response-cache.ts'
 import type { CacheStore } from '../src/cache/store.ts'
 import { TieredStore } from '../src/cache/tiered-store.ts'
 import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
+import { invalidationSubscriber } from './redis.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -70,7 +71,7 @@ export default fp(async function cache (app) {
 /** L1 over Redis, kept consistent across instances by the invalidation bus on its own connection. */
 async function tiered (app: FastifyInstance, l2: RedisStore, l1: MemoryStore, onRemote: (generations: readonly string[], lagMs: number) => void): Promise<TieredStore> {
   // Subscribing takes a connection over for good; its reconnects resubscribe through the bus.
-  const subscriber = app.redis.duplicate({ autoResubscribe: false, connectionName: 'eventcache-invalidations' })
+  const subscriber = invalidationSubscriber(app.redis, app.config)
   const bus: InvalidationBus = new InvalidationBus({
     publisher: app.redis,
     subscriber,

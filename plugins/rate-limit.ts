@@ -9,7 +9,8 @@ interface Store {
 }
 
 // The package's own stores (not in its typings): the Redis one shares counters between
-// instances, the local one is an LRU in this process.
+// instances, the local one is an LRU in this process. The Redis one works on a Redis Cluster as
+// it is: each call is one Lua script on one key, so it never spans slots.
 const require = createRequire(import.meta.url)
 const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, size?: number) => Store
 const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, redis: unknown, key: string) => Store

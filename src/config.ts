@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { CLUSTER_NODES_PATTERN, parseClusterNodes } from './redis-cluster.ts'
 
 /**
  * The whole environment the service reads, in one schema. `.env.example` documents every variable;
@@ -31,6 +32,9 @@ export const ConfigSchema = Type.Object({
   EMBEDDED_POSTGRES_DIR: Type.String({ minLength: 1, default: '.data/postgres' }),
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  // A Redis Cluster instead of one Redis: some of its nodes as host:port,host:port (the client
+  // discovers the rest). Mutually exclusive with REDIS_URL.
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: CLUSTER_NODES_PATTERN })),
   // A cache command slower than this counts as a failure: the request is served from PostgreSQL.
   REDIS_COMMAND_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 10_000, default: 50 }),
   CACHE_MODE: Type.Optional(Type.Union([Type.Literal('off'), Type.Literal('memory'), Type.Literal('redis'), Type.Literal('tiered')])),
@@ -88,10 +92,11 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   }
 
   const input = converted
-  const cacheMode = input.CACHE_MODE ?? (input.REDIS_URL ? 'redis' : 'memory')
+  const cacheMode = input.CACHE_MODE ?? (input.REDIS_URL || input.REDIS_CLUSTER_NODES ? 'redis' : 'memory')
   const usesRedis = cacheMode === 'redis' || cacheMode === 'tiered'
   const problems: string[] = []
-  if (usesRedis && !input.REDIS_URL) problems.push(`CACHE_MODE="${cacheMode}": needs REDIS_URL`)
+  if (usesRedis && !input.REDIS_URL && !input.REDIS_CLUSTER_NODES) problems.push(`CACHE_MODE="${cacheMode}": needs REDIS_URL or REDIS_CLUSTER_NODES`)
+  problems.push(...redisClusterProblems(input))
   if (input.CACHE_LEASE_MS !== undefined && !usesRedis) problems.push(`CACHE_LEASE_MS: leases live in Redis, so they need CACHE_MODE redis or tiered (not ${cacheMode})`)
   if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
   // A write invalidates the memory cache of the process that took it, never its siblings'.
@@ -104,6 +109,18 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     PUBLIC_URL: input.PUBLIC_URL ?? `http://${publicHost(input.HOST)}:${input.PORT}`,
     // The API documentation is public in development and opt-in in production.
     DOCS: input.DOCS ?? input.NODE_ENV !== 'production'
+  }
+}
+
+/** What the schema cannot say about REDIS_CLUSTER_NODES: a port out of range, or REDIS_URL set too. */
+function redisClusterProblems ({ REDIS_URL, REDIS_CLUSTER_NODES }: ConfigInput): string[] {
+  if (REDIS_CLUSTER_NODES === undefined) return []
+  if (REDIS_URL !== undefined) return ['REDIS_URL and REDIS_CLUSTER_NODES: set one of them, not both (one Redis, or a Redis Cluster)']
+  try {
+    parseClusterNodes(REDIS_CLUSTER_NODES)
+    return []
+  } catch (error) {
+    return [`REDIS_CLUSTER_NODES=${JSON.stringify(REDIS_CLUSTER_NODES)}: ${(error as Error).message}`]
   }
 }
 

@@ -18,6 +18,21 @@ t.test('CACHE_MODE defaults to redis when REDIS_URL is set', async (t) => {
   t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', CACHE_MODE: 'off' }).CACHE_MODE, 'off')
 })
 
+t.test('REDIS_CLUSTER_NODES: a Redis Cluster instead of one Redis, never both', async (t) => {
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:7001' }).CACHE_MODE, 'redis', 'redis mode by default, as with REDIS_URL')
+  t.equal(loadConfig({ CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: 'redis-a:7000' }).CACHE_MODE, 'redis', 'CACHE_MODE=redis is satisfied')
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', CACHE_MODE: 'memory' }).CACHE_MODE, 'memory')
+  t.throws(() => loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_CLUSTER_NODES: '127.0.0.1:7000' }), { name: 'ConfigError', message: /REDIS_URL and REDIS_CLUSTER_NODES: set one of them, not both/ })
+  for (const [value, message] of [
+    ['redis://127.0.0.1:7000', /REDIS_CLUSTER_NODES="redis:\/\/127.0.0.1:7000"/],
+    ['127.0.0.1', /REDIS_CLUSTER_NODES="127.0.0.1"/],
+    ['127.0.0.1:7000, 127.0.0.1:7001', /REDIS_CLUSTER_NODES=/],
+    ['127.0.0.1:7000,127.0.0.1:99999', /REDIS_CLUSTER_NODES="127.0.0.1:7000,127.0.0.1:99999": the port of 127.0.0.1:99999 is out of range/]
+  ] as const) {
+    t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: value }), { name: 'ConfigError', message }, value)
+  }
+})
+
 t.test('strings are converted to the schema\'s types', async (t) => {
   const config = loadConfig({ PORT: '8080', CACHE_TTL: '60', CACHE_INVALIDATE: 'false', QUERY_MODE: 'naive', HOST: '0.0.0.0' })
   t.equal(config.PORT, 8080)
@@ -72,8 +87,8 @@ t.test('a bad variable is refused with a message naming it and its value', async
 })
 
 t.test('cache modes that cannot work are refused at boot', async (t) => {
-  t.throws(() => loadConfig({ CACHE_MODE: 'redis' }), { message: /CACHE_MODE="redis": needs REDIS_URL/ })
-  t.throws(() => loadConfig({ CACHE_MODE: 'tiered' }), { message: /CACHE_MODE="tiered": needs REDIS_URL/ })
+  t.throws(() => loadConfig({ CACHE_MODE: 'redis' }), { message: /CACHE_MODE="redis": needs REDIS_URL or REDIS_CLUSTER_NODES/ })
+  t.throws(() => loadConfig({ CACHE_MODE: 'tiered' }), { message: /CACHE_MODE="tiered": needs REDIS_URL or REDIS_CLUSTER_NODES/ })
   t.throws(() => loadConfig({ CACHE_LEASE_MS: '500' }), { message: /CACHE_LEASE_MS: leases live in Redis.*not memory/ })
   t.equal(loadConfig({ CACHE_MODE: 'tiered', REDIS_URL: 'redis://127.0.0.1:6379' }).CACHE_L1_TTL, 5, 'tiered with Redis; L1 TTL 5 s by default')
   t.throws(() => loadConfig({ CACHE_PREFIX: 'has space' }), { message: /CACHE_PREFIX=/ })

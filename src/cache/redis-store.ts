@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+import { assertClusterReady, groupBySlot, isCluster, masters } from '../redis-cluster.ts'
 import type { CachedResponse, CacheStore, Lookup } from './store.ts'
 
 const NEWLINE = 0x0a
@@ -36,7 +37,7 @@ return 1
 type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | number>) => Promise<number>
 
 /**
- * Responses and generations in Redis, shared by every instance.
+ * Responses and generations in Redis (one server or a Redis Cluster), shared by every instance.
  *
  * An entry is one string: a header line `status etag stamp expires-at-ms` and the response bytes. A lookup is a
  * single MGET of the entry and its generations (one round trip, one cluster slot thanks to the
@@ -45,14 +46,18 @@ type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | num
  * Generations are random tokens, not counters: if Redis loses a generation key (restart,
  * eviction, expiry), a counter could count back up to a value an old entry was stamped with and
  * resurrect it; a fresh random token never matches anything stored before.
+ *
+ * On a Redis Cluster, a lookup and a fill touch one view's keys, which share a hash tag (views.ts),
+ * so they run as they do on one server. What touches several views' keys (an invalidation, the
+ * panel's generation values, a flush) is split by slot, or by node for SCAN.
  */
 export class RedisStore implements CacheStore {
-  readonly #redis: Redis
+  readonly #redis: Redis | Cluster
   readonly #fencedFill: FencedFill
   readonly #generationTtlMs: number
 
   /** @param maxTtlMs the longest any entry lives; generations outlive their entries */
-  constructor (redis: Redis, maxTtlMs: number) {
+  constructor (redis: Redis | Cluster, maxTtlMs: number) {
     this.#redis = redis
     this.#generationTtlMs = 2 * maxTtlMs + 60_000
     if (!('eventcacheFill' in redis)) redis.defineCommand('eventcacheFill', { lua: FENCED_FILL })
@@ -82,13 +87,20 @@ export class RedisStore implements CacheStore {
     return stored === 1
   }
 
+  /**
+   * One pipeline of SETs: one round trip on a single Redis. A cluster pipeline must stay in one
+   * slot, so there it is one pipeline per slot, all sent at once (one round trip per node, in
+   * parallel). Any SET failing fails the invalidation (the cache then owes and replays it).
+   */
   async invalidate (generations: readonly string[]): Promise<void> {
     if (generations.length === 0) return
-    const pipeline = this.#redis.pipeline()
-    for (const generation of generations) pipeline.set(generation, newToken(), 'PX', this.#generationTtlMs)
-    const results = await pipeline.exec()
-    const failed = results?.find(([error]) => error !== null)
-    if (failed) throw failed[0]
+    await Promise.all(this.#bySlot(generations).map(async (group) => {
+      const pipeline = this.#redis.pipeline()
+      for (const position of group) pipeline.set(generations[position]!, newToken(), 'PX', this.#generationTtlMs)
+      const results = await pipeline.exec()
+      const failed = results?.find(([error]) => error !== null)
+      if (failed) throw failed[0]
+    }))
   }
 
   async lease (key: string, ms: number): Promise<boolean> {
@@ -100,24 +112,49 @@ export class RedisStore implements CacheStore {
     return ttl < 0 && length === 0 ? undefined : { ttlMs: ttl, bytes: length }
   }
 
+  /** One MGET per slot (one in all on a single Redis), answers put back in the order asked. */
   async generationValues (generations: readonly string[]): Promise<string[]> {
-    if (generations.length === 0) return []
-    return (await this.#redis.mget(...generations)).map((value) => value ?? '')
+    const values = generations.map(() => '')
+    await Promise.all(this.#bySlot(generations).map(async (group) => {
+      const answers = await this.#redis.mget(...group.map((position) => generations[position]!))
+      group.forEach((position, i) => { values[position] = answers[i] ?? '' })
+    }))
+    return values
   }
 
-  /** SCAN + UNLINK: for the panel's flush button only, never on the request path. */
+  /**
+   * SCAN + UNLINK: for the panel's flush button only, never on the request path. SCAN walks one
+   * server's keys, so on a cluster it runs on every master; UNLINK goes through the cluster
+   * client, one slot at a time (a node refuses a multi-key command across slots, even its own).
+   */
   async flush (pattern: string): Promise<number> {
-    let cursor = '0'
+    const redis = this.#redis
     let flushed = 0
-    do {
-      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) flushed += await this.#redis.unlink(...keys)
-    } while (cursor !== '0')
+    for (const server of isCluster(redis) ? masters(redis) : [redis]) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
+        cursor = next
+        const unlinked = await Promise.all(this.#bySlot(keys).map((group) => redis.unlink(...group.map((position) => keys[position]!))))
+        flushed += unlinked.reduce((sum, count) => sum + count, 0)
+      } while (cursor !== '0')
+    }
     return flushed
   }
 
   async close (): Promise<void> {}
+
+  /**
+   * Positions of `keys` in groups that may share a pipeline or a multi-key command: one group on
+   * a single Redis, one per slot on a cluster.
+   */
+  #bySlot (keys: readonly string[]): number[][] {
+    const redis = this.#redis
+    if (keys.length === 0) return []
+    if (!isCluster(redis)) return [keys.map((_, position) => position)]
+    assertClusterReady(redis)
+    return groupBySlot(keys)
+  }
 
   /** Unfenced (CACHE_FENCE=false): stamp with whatever is current now, as a naive cache would. */
   async #currentValues (generations: readonly string[]): Promise<string[]> {

@@ -62,6 +62,18 @@ t.test('another instance fills L1 from Redis; a write on either drops both copie
   t.pass('and back: b writes, a drops its copy')
 })
 
+t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on another', async (t) => {
+  const env = { ...await cacheEnv(t, 'cluster'), CACHE_MODE: 'tiered', DATABASE_URL: await createTestDatabase(t) }
+  const [a, b] = [await buildTestApp(t, env), await buildTestApp(t, env)]
+  const event = await postEvent(a, { name: 'v0' })
+  await b.inject(`/events/${event.id}`)
+  await until(async () => tierOf(await b.inject(`/events/${event.id}`)) === 'L1')
+  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v1' } })
+  const lagMs = await until(async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
+  t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later (published through the cluster)`)
+  t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L1', 'and copies the new state')
+})
+
 t.test('the pub/sub connection killed: both instances flush L1, stay correct, and resume hits after resubscribing', async (t) => {
   const { redis, a, b } = await twoInstances(t)
   const event = await postEvent(a, { name: 'before' })

@@ -1,0 +1,228 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { keyspace } from '../../src/cache/views.ts'
+import { groupBySlot, hashedPart, parseClusterNodes } from '../../src/redis-cluster.ts'
+import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, type TestApp } from '../helper.ts'
+import { startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
+
+// The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
+// can get wrong. The whole cache suite also runs on it ('cluster' in CACHE_TEST_MODES).
+
+/** One command on one node, on a connection of its own (not the app's cluster client). */
+async function onNode (address: string, ...args: Array<string | number>): Promise<unknown> {
+  const { host, port } = parseClusterNodes(address)[0]!
+  const client = new Redis(port, host, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    const [name, ...rest] = args
+    return await client.call(String(name), ...rest)
+  } finally {
+    client.disconnect()
+  }
+}
+
+/** The masters of the cluster at `nodes`, each with the slot ranges it serves (CLUSTER SLOTS). */
+async function masters (nodes: string): Promise<Array<{ address: string, ranges: Array<[number, number]> }>> {
+  const first = nodes.split(',')[0]!
+  const slots = await onNode(first, 'CLUSTER', 'SLOTS') as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>
+  const byAddress = new Map<string, Array<[number, number]>>()
+  for (const [from, to, [host, port]] of slots) {
+    const address = `${host}:${port}`
+    byAddress.set(address, [...byAddress.get(address) ?? [], [from, to]])
+  }
+  return [...byAddress].map(([address, ranges]) => ({ address, ranges }))
+}
+
+async function keySlot (nodes: string, key: string): Promise<number> {
+  return await onNode(nodes.split(',')[0]!, 'CLUSTER', 'KEYSLOT', key) as number
+}
+
+/** The master that serves `key`. */
+async function masterOf (nodes: string, key: string): Promise<string> {
+  const slot = await keySlot(nodes, key)
+  return (await masters(nodes)).find(({ ranges }) => ranges.some(([from, to]) => slot >= from && slot <= to))!.address
+}
+
+/** Every key matching `pattern` on one server (SCAN, as the panel's flush walks it). */
+async function keysOn (address: string, pattern: string): Promise<string[]> {
+  const keys: string[] = []
+  let cursor = '0'
+  do {
+    const [next, batch] = await onNode(address, 'SCAN', cursor, 'MATCH', pattern, 'COUNT', 1000) as [string, string[]]
+    keys.push(...batch)
+    cursor = next
+  } while (cursor !== '0')
+  return keys
+}
+
+async function entriesPerMaster (nodes: string, pattern: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {}
+  for (const { address } of await masters(nodes)) counts[address] = (await keysOn(address, pattern)).length
+  return counts
+}
+
+t.test('slot grouping follows the cluster\'s hash tag rule', async (t) => {
+  t.equal(hashedPart('ec:v1:{e:7}:gen'), 'e:7')
+  t.equal(hashedPart('a{b}{c}'), 'b', 'the first tag only')
+  t.equal(hashedPart('a{}{c}'), 'a{}{c}', 'an empty tag hashes the whole key')
+  t.equal(hashedPart('a{b'), 'a{b', 'an unclosed tag hashes the whole key')
+  t.equal(hashedPart('plain'), 'plain')
+  t.same(groupBySlot(['x:{e:1}:gen', 'x:{events}:gen', 'x:{e:1}:guests-gen', 'x:{g:2}:gen']), [[0, 2], [1], [3]], 'positions, grouped, in order')
+  t.same(parseClusterNodes('127.0.0.1:7000,redis-b:7001'), [{ host: '127.0.0.1', port: 7000 }, { host: 'redis-b', port: 7001 }])
+  t.throws(() => parseClusterNodes('127.0.0.1:70000'), /out of range/)
+})
+
+t.test('keys of one view land in one slot (CLUSTER KEYSLOT); a write\'s generations span several', async (t) => {
+  const nodes = await testClusterNodes()
+  const { views, invalidations } = keyspace('ec')
+  const page = { limit: 100, offset: 0 }
+  for (const view of [views.events(page), views.event(7), views.eventGuests(7, { limit: 5, offset: 10 }), views.guests(page), views.guest(9)]) {
+    const slots = new Set(await Promise.all([view.key, ...view.dependsOn].map((key) => keySlot(nodes, key))))
+    t.equal(slots.size, 1, `${view.route}: the entry and its ${view.dependsOn.length} generation(s) in slot ${[...slots][0]}`)
+  }
+  const generations = invalidations.eventChanged(3, [10, 11])
+  const slots = new Set(await Promise.all(generations.map((key) => keySlot(nodes, key))))
+  t.equal(slots.size, generations.length, 'PATCH /events/3 with two guests changes generations in 5 slots: the reason invalidate() pipelines per slot')
+  const owners = new Set(await Promise.all(generations.map((key) => masterOf(nodes, key))))
+  t.ok(owners.size > 1, `on ${owners.size} masters`)
+})
+
+t.test('entries spread over every master, and a write invalidates across slots (read-your-writes)', async (t) => {
+  const nodes = await testClusterNodes()
+  const database = await createTestDatabase(t)
+  const cache = await cacheEnv(t, 'cluster')
+  const env = { ...cache, DATABASE_URL: database }
+  const [a, b] = [await buildTestApp(t, env), await buildTestApp(t, env)]
+  const events = []
+  for (let i = 0; i < 12; i++) events.push(await postEvent(a, { name: `event ${i}` }))
+  const target = events[0]!
+  const guests = [await postGuest(a, target.id, { name: 'g1' }), await postGuest(a, target.id, { name: 'g2' })]
+
+  const urls = ['/events', '/guests', ...events.map(({ id }) => `/events/${id}`), `/events/${target.id}/guests`, ...guests.map(({ id }) => `/guests/${id}`)]
+  for (const url of urls) await a.inject(url)
+  for (const url of urls) t.equal((await b.inject(url)).headers['x-cache'], 'HIT', `${url}: filled by one instance, a hit on the other`)
+
+  const perMaster = await entriesPerMaster(nodes, `${cache.CACHE_PREFIX}:*`)
+  t.ok(Object.keys(perMaster).length > 1, 'more than one master')
+  t.ok(Object.values(perMaster).every((count) => count > 0), `keys on every master: ${JSON.stringify(perMaster)}`)
+
+  const patched = await a.inject({ method: 'PATCH', url: `/events/${target.id}`, payload: { name: 'renamed' } })
+  t.equal(patched.statusCode, 200)
+  const changed = a.cache.keys.invalidations.eventChanged(target.id, guests.map(({ id }) => id))
+  const owners = new Set(await Promise.all(changed.map((key) => masterOf(nodes, key))))
+  t.comment(`the PATCH changed ${changed.length} generations on ${owners.size} masters`)
+  t.ok(owners.size > 1, 'its invalidation crossed masters')
+
+  const affected = ['/events', '/guests', `/events/${target.id}`, `/events/${target.id}/guests`, ...guests.map(({ id }) => `/guests/${id}`)]
+  for (const url of affected) {
+    const response = await b.inject(url)
+    t.equal(response.headers['x-cache'], 'MISS', `${url}: dropped on the other instance too`)
+    t.match(response.body, /renamed/, `${url}: the new name`)
+  }
+  t.equal((await b.inject(`/events/${events[1]!.id}`)).headers['x-cache'], 'HIT', 'an unrelated event stays cached')
+})
+
+t.test('the panel\'s flush empties a route\'s entries on every master and leaves the others', async (t) => {
+  const nodes = await testClusterNodes()
+  const env = await cacheEnv(t, 'cluster')
+  const app = await buildTestApp(t, env)
+  const ids = []
+  for (let i = 0; i < 12; i++) ids.push((await postEvent(app)).id)
+  for (const url of ['/events', '/events?limit=5', '/events?limit=5&offset=5', '/guests', ...ids.map((id) => `/events/${id}`)]) await app.inject(url)
+  const ns = `${env.CACHE_PREFIX}:v1`
+
+  const details = await entriesPerMaster(nodes, `${ns}:{e:*}`)
+  t.ok(Object.values(details).every((count) => count > 0), `event details on every master before: ${JSON.stringify(details)}`)
+  const detailFlush = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events/:id' } })
+  t.same(detailFlush.json(), { route: 'GET /events/:id', flushed: ids.length })
+  t.same(Object.values(await entriesPerMaster(nodes, `${ns}:{e:*}`)), [0, 0, 0], 'none left on any master')
+
+  const listFlush = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })
+  t.same(listFlush.json(), { route: 'GET /events', flushed: 3 })
+  t.same(Object.values(await entriesPerMaster(nodes, `${ns}:{events}:l*`)), [0, 0, 0], 'no event list page left on any master')
+  t.equal((await app.inject('/events')).headers['x-cache'], 'MISS')
+  t.equal((await app.inject(`/events/${ids[0]}`)).headers['x-cache'], 'MISS')
+  t.equal((await app.inject('/guests')).headers['x-cache'], 'HIT', 'another route is untouched')
+  t.equal(Object.values(await entriesPerMaster(nodes, `${ns}:{*}:gen`)).reduce((sum, count) => sum + count, 0) > 0, true, 'generations are not entries: kept')
+})
+
+t.test('the write rate limit is shared by two instances on the cluster', async (t) => {
+  const nodes = await testClusterNodes()
+  const database = await createTestDatabase(t)
+  const cache = await cacheEnv(t, 'cluster')
+  const env = { ...cache, DATABASE_URL: database, RATE_LIMIT_WRITES: '4' }
+  const a = await buildTestApp(t, env)
+  const b = await buildTestApp(t, env)
+  for (const app of [a, b, a, b]) t.equal((await app.inject({ method: 'POST', url: '/events', payload: eventInput() })).statusCode, 201)
+  t.equal((await a.inject({ method: 'POST', url: '/events', payload: eventInput() })).statusCode, 429, 'four writes across two instances used the budget')
+  t.equal((await b.inject({ method: 'POST', url: '/events', payload: eventInput() })).statusCode, 429, 'on both')
+  const counters = Object.values(await entriesPerMaster(nodes, `${cache.CACHE_PREFIX}:rate-limit:*`)).reduce((sum, count) => sum + count, 0)
+  t.equal(counters, 1, 'one counter in the cluster for this client and route')
+})
+
+async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < withinMs) {
+    if ((await app.inject(url)).headers['x-cache'] === 'HIT') return Date.now() - started
+    await sleep(100)
+  }
+  return Infinity
+}
+
+t.test('cluster down at start-up: the app boots within about a second, serves BYPASS, and uses the cluster once it is up', async (t) => {
+  const cluster = await startRedisCluster(t, { started: false })
+  const database = await createTestDatabase(t)
+  const started = Date.now()
+  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, DATABASE_URL: database })
+  const bootMs = Date.now() - started
+  t.comment(`booted in ${bootMs} ms (migrations included)`)
+  t.ok(bootMs < 3_000, 'boot waits for the cluster a second at most')
+  await postEvent(app)
+  const response = await app.inject('/events')
+  t.equal(response.statusCode, 200)
+  t.equal(response.headers['x-cache'], 'BYPASS')
+  t.equal((await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })).statusCode, 500, 'the flush fails (not hangs) without a cluster')
+
+  await cluster.start()
+  const hitIn = await waitForHit(app, '/events', 15_000)
+  t.ok(hitIn < 15_000, `hits ${hitIn} ms after the cluster is up`)
+})
+
+t.test('a master killed: requests stay 200 and fast, writes are read back; all masters back: hits again', async (t) => {
+  const cluster = await startRedisCluster(t)
+  // The production command timeout: what a request pays while part of the cluster is gone.
+  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const ids = []
+  for (let i = 0; i < 6; i++) ids.push((await postEvent(app)).id)
+  for (const id of ids) await app.inject(`/events/${id}`)
+  const victim = await masterOf(cluster.nodes, app.cache.keys.views.event(ids[0]!).key)
+  await onNode(victim, 'SHUTDOWN', 'NOSAVE').catch(() => {})
+
+  const timings: number[] = []
+  const outcomes: Record<string, number> = {}
+  for (let round = 0; round < 5; round++) {
+    for (const id of ids) {
+      const started = performance.now()
+      const response = await app.inject(`/events/${id}`)
+      timings.push(performance.now() - started)
+      const outcome = `${response.statusCode} ${response.headers['x-cache']}`
+      outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+    }
+  }
+  const slowest = Math.max(...timings)
+  t.comment(`${timings.length} reads with one master of three down: ${JSON.stringify(outcomes)}, slowest ${slowest.toFixed(1)} ms`)
+  t.ok(Object.keys(outcomes).every((outcome) => outcome.startsWith('200 ')), 'all 200')
+  t.ok(slowest < 1_000, 'no request waits on the dead master')
+  const written = await app.inject({ method: 'PATCH', url: `/events/${ids[0]}`, payload: { name: 'written with a master down' } })
+  t.equal(written.statusCode, 200, 'writes still work')
+  t.equal((await app.inject(`/events/${ids[0]}`)).json().name, 'written with a master down', 'and are read back')
+
+  // Every node restarts from its nodes.conf: the same cluster, the same slots, no data.
+  await cluster.stop()
+  await cluster.start()
+  const hitIn = await waitForHit(app, `/events/${ids[0]}`, 15_000)
+  t.ok(hitIn < 15_000, `hits ${hitIn} ms after the restart`)
+  t.equal((await app.inject(`/events/${ids[0]}`)).json().name, 'written with a master down', 'the write is still what is read')
+})

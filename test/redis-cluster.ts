@@ -1,0 +1,148 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
+import { freePort } from '../src/free-port.ts'
+
+/** A throw-away Redis Cluster of three masters (no replicas) that a test owns. */
+export interface RedisCluster {
+  /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`, as REDIS_CLUSTER_NODES takes it. */
+  nodes: string
+  ports: number[]
+  /** SIGKILLs every node (the cluster's configuration files stay, so `start` brings it back as it was). */
+  stop: () => Promise<void>
+  /** Starts the nodes again (or for the first time) and waits for `cluster_state:ok`. */
+  start: () => Promise<void>
+  /** Runs one command on one node, on a fresh connection. */
+  command: (port: number, ...args: Array<string | number>) => Promise<unknown>
+}
+
+/** Anything with a teardown: a test, or tap's root for a cluster a whole file shares. */
+interface Owner {
+  teardown: (fn: () => unknown) => void
+}
+
+const NODES = 3
+/** Every wait here gives up after this long, with a message saying what it waited for. */
+const WAIT_MS = 10_000
+
+const exec = promisify(execFile)
+
+/**
+ * Three `redis-server --cluster-enabled yes` masters on free ports, joined with
+ * `redis-cli --cluster create`, in a temporary directory removed on teardown.
+ * @param options.started false: allocate the ports but start nothing yet (a cluster that is down)
+ */
+export async function startRedisCluster (t: Owner, options: { started?: boolean } = {}): Promise<RedisCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'eventcache-cluster-'))
+  const ports: number[] = []
+  // The cluster bus listens on a port of its own (client port + 10000 unless told): pick it
+  // too, so that port cannot be taken or out of range.
+  const busPorts: number[] = []
+  while (ports.length < NODES) {
+    const port = await freePort()
+    const bus = await freePort()
+    if (!ports.includes(port) && !busPorts.includes(port) && !ports.includes(bus) && !busPorts.includes(bus) && port !== bus) {
+      ports.push(port)
+      busPorts.push(bus)
+    }
+  }
+  const children: ChildProcess[] = []
+  let created = false
+
+  const command = async (port: number, ...args: Array<string | number>) => {
+    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1_000 })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      const [name, ...rest] = args
+      return await client.call(String(name), ...rest)
+    } finally {
+      client.disconnect()
+    }
+  }
+
+  /** Polls `check` until it holds; gives up after WAIT_MS, or at once if `child` has exited. */
+  const waitFor = async (what: string, check: () => Promise<boolean>, child?: ChildProcess) => {
+    const deadline = Date.now() + WAIT_MS
+    while (Date.now() < deadline) {
+      if (child && child.exitCode !== null) throw new Error(`Redis Cluster: redis-server exited (code ${child.exitCode}) before ${what}; its port taken?`)
+      if (await check().catch(() => false)) return
+      await sleep(50)
+    }
+    throw new Error(`Redis Cluster on ports ${ports.join(', ')}: ${what} not within ${WAIT_MS} ms`)
+  }
+
+  const start = async () => {
+    const started = ports.map((port, i) => {
+      const child = spawn('redis-server', [
+        '--cluster-enabled', 'yes',
+        '--cluster-config-file', join(dir, `nodes-${port}.conf`),
+        '--cluster-port', String(busPorts[i]),
+        '--port', String(port),
+        '--bind', '127.0.0.1',
+        '--dir', dir,
+        '--save', '',
+        '--appendonly', 'no',
+        '--loglevel', 'warning'
+      ], { stdio: 'ignore' })
+      children.push(child)
+      return { port, child }
+    })
+    // Watching our own process too: a port freePort found can be taken by another test's server
+    // before ours binds it, and then ours exits while the other one answers PING.
+    for (const { port, child } of started) {
+      await waitFor(`redis-server answering PING on ${port}`, async () => await command(port, 'PING') === 'PONG', child)
+    }
+    if (!created) {
+      const addresses = ports.map((port) => `127.0.0.1:${port}`)
+      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
+        throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+      })
+      created = true
+    }
+    for (const port of ports) {
+      await waitFor(`cluster_state:ok on ${port}`, async () => String(await command(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'))
+    }
+  }
+
+  const stop = async () => {
+    const running = children.splice(0).filter((child) => child.exitCode === null && child.signalCode === null)
+    await Promise.all(running.map(async (child) => {
+      const exited = once(child, 'exit')
+      child.kill('SIGKILL')
+      await exited
+    }))
+  }
+
+  // A test process that dies without its teardown must not leave redis-servers behind.
+  const killOnExit = () => { for (const child of children) child.kill('SIGKILL') }
+  process.once('exit', killOnExit)
+  t.teardown(async () => {
+    process.removeListener('exit', killOnExit)
+    await stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  if (options.started !== false) await start()
+  return { nodes: ports.map((port) => `127.0.0.1:${port}`).join(','), ports, stop, start, command }
+}
+
+let shared: Promise<RedisCluster> | undefined
+
+/**
+ * A cluster for tests that just need one: REDIS_CLUSTER_NODES when set, else one throw-away
+ * cluster per test process (a file), torn down when the file ends. Starting one takes about 3 s
+ * (`redis-cli --cluster create` waits in whole seconds for the nodes to meet), too long to pay
+ * per test; tests share it under key prefixes of their own, as they share REDIS_URL.
+ */
+export async function testClusterNodes (): Promise<string> {
+  if (process.env.REDIS_CLUSTER_NODES) return process.env.REDIS_CLUSTER_NODES
+  // tap's root is imported here, not at the top: test/setup/ imports the helpers outside any test.
+  shared ??= import('tap').then(({ default: root }) => startRedisCluster(root))
+  return (await shared).nodes
+}
