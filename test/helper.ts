@@ -136,3 +136,29 @@ export async function countRows (app: TestApp): Promise<{ events: number, guests
   )
   return rows[0] as { events: number, guests: number }
 }
+
+/** Reads `url` every 100 ms until it is a HIT: how long that took, or Infinity after `withinMs`. */
+export async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
+  const started = Date.now()
+  while (Date.now() - started < withinMs) {
+    if ((await app.inject(url)).headers['x-cache'] === 'HIT') return Date.now() - started
+    await sleep(100)
+  }
+  return Infinity
+}
+
+/** X-Cache, with a HIT told apart by tier: L1 (in-process, tiered mode) or L2 (Redis). */
+export function tierOf (response: { headers: Record<string, unknown> }): string {
+  const timing = String(response.headers['server-timing'])
+  return response.headers['x-cache'] !== 'HIT' ? String(response.headers['x-cache']) : timing.includes('desc=l1') ? 'L1' : 'L2'
+}
+
+/** Polls `read` until it returns true; the time it took, or fails the test after `limitMs`. */
+export async function until (read: () => Promise<boolean>, limitMs = 2_000): Promise<number> {
+  const started = performance.now()
+  while (!await read()) {
+    if (performance.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`)
+    await sleep(1)
+  }
+  return performance.now() - started
+}

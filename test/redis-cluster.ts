@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { Redis } from 'ioredis'
 import { freePort } from '../src/free-port.ts'
+import { redisCommand } from './redis-server.ts'
 
 /** A throw-away Redis Cluster of three masters (no replicas) that a test owns. */
 export interface RedisCluster {
@@ -54,17 +54,7 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean 
   const children: ChildProcess[] = []
   let created = false
 
-  const command = async (port: number, ...args: Array<string | number>) => {
-    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1_000 })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      const [name, ...rest] = args
-      return await client.call(String(name), ...rest)
-    } finally {
-      client.disconnect()
-    }
-  }
+  const command = (port: number, ...args: Array<string | number>) => redisCommand(port, '127.0.0.1', ...args)
 
   /** Polls `check` until it holds; gives up after WAIT_MS, or at once if `child` has exited. */
   const waitFor = async (what: string, check: () => Promise<boolean>, child?: ChildProcess) => {

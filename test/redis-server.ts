@@ -34,17 +34,7 @@ export async function startRedisServer (t: Test, options: { port?: number, start
     child.kill('SIGKILL')
     await exited
   }
-  const command = async (...args: Array<string | number>) => {
-    const client = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
-    client.on('error', () => {})
-    try {
-      await client.connect()
-      const [name, ...rest] = args
-      return await client.call(String(name), ...rest)
-    } finally {
-      client.disconnect()
-    }
-  }
+  const command = (...args: Array<string | number>) => redisCommand(port, '127.0.0.1', ...args)
 
   if (options.started !== false) await start()
   t.teardown(stop)
@@ -54,4 +44,17 @@ export async function startRedisServer (t: Test, options: { port?: number, start
 /** Redis for tests that just need one: REDIS_URL when set (CI), else a throw-away server. */
 export async function testRedisUrl (t: Test): Promise<string> {
   return process.env.REDIS_URL ?? (await startRedisServer(t)).url
+}
+
+/** One command on a connection of its own (never one an app under test shares), then closed. */
+export async function redisCommand (port: number, host: string, ...args: Array<string | number>): Promise<unknown> {
+  const client = new Redis(port, host, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1_000 })
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    const [name, ...rest] = args
+    return await client.call(String(name), ...rest)
+  } finally {
+    client.disconnect()
+  }
 }

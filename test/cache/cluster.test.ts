@@ -1,9 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { keyspace } from '../../src/cache/views.ts'
 import { groupBySlot, hashedPart, parseClusterNodes } from '../../src/redis-cluster.ts'
-import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, type TestApp } from '../helper.ts'
+import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, waitForHit } from '../helper.ts'
+import { redisCommand } from '../redis-server.ts'
 import { startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 
 // The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
@@ -12,15 +11,7 @@ import { startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 /** One command on one node, on a connection of its own (not the app's cluster client). */
 async function onNode (address: string, ...args: Array<string | number>): Promise<unknown> {
   const { host, port } = parseClusterNodes(address)[0]!
-  const client = new Redis(port, host, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false })
-  client.on('error', () => {})
-  try {
-    await client.connect()
-    const [name, ...rest] = args
-    return await client.call(String(name), ...rest)
-  } finally {
-    client.disconnect()
-  }
+  return redisCommand(port, host, ...args)
 }
 
 /** The masters of the cluster at `nodes`, each with the slot ranges it serves (CLUSTER SLOTS). */
@@ -161,15 +152,6 @@ t.test('the write rate limit is shared by two instances on the cluster', async (
   const counters = Object.values(await entriesPerMaster(nodes, `${cache.CACHE_PREFIX}:rate-limit:*`)).reduce((sum, count) => sum + count, 0)
   t.equal(counters, 1, 'one counter in the cluster for this client and route')
 })
-
-async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < withinMs) {
-    if ((await app.inject(url)).headers['x-cache'] === 'HIT') return Date.now() - started
-    await sleep(100)
-  }
-  return Infinity
-}
 
 t.test('cluster down at start-up: the app boots within about a second, serves BYPASS, and uses the cluster once it is up', async (t) => {
   const cluster = await startRedisCluster(t, { started: false })

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, logCollector, postEvent, type TestApp } from '../helper.ts'
+import { buildTestApp, logCollector, postEvent, waitForHit, type TestApp } from '../helper.ts'
 import { startRedisServer } from '../redis-server.ts'
 import { startTcpProxy } from '../tcp-proxy.ts'
 
@@ -8,15 +8,6 @@ async function timed (app: TestApp, url: string) {
   const started = performance.now()
   const response = await app.inject(url)
   return { response, ms: performance.now() - started }
-}
-
-async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < withinMs) {
-    if ((await app.inject(url)).headers['x-cache'] === 'HIT') return Date.now() - started
-    await sleep(100)
-  }
-  return Infinity
 }
 
 t.test('Redis killed: every request is 200 BYPASS with bounded latency, and hits come back after a restart', async (t) => {
