@@ -1,4 +1,5 @@
 import type { ServerProcess } from './processes.ts'
+import { percentiles } from './stats.ts'
 
 export interface LagResult {
   samples: number
@@ -34,11 +35,5 @@ export async function measureInvalidationLag ([writer, reader]: readonly ServerP
     }
     lags.push(performance.now() - acknowledgedAt)
   }
-  const sorted = lags.sort((a, b) => a - b)
-  const at = (q: number) => round2(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!)
-  return { samples: sorted.length, p50: at(0.5), p99: at(0.99), max: round2(sorted.at(-1)!) }
-}
-
-function round2 (value: number): number {
-  return Math.round(value * 100) / 100
+  return { samples: lags.length, ...percentiles(lags) }
 }

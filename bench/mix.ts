@@ -1,5 +1,6 @@
 import autocannon from 'autocannon'
 import type { ServerProcess } from './processes.ts'
+import { percentiles } from './stats.ts'
 
 export interface MixResult {
   requests: number
@@ -80,21 +81,15 @@ export async function runMix (server: ServerProcess, options: { durationSeconds:
     reads,
     writes,
     hitRatio: reads > 0 ? hits / reads : 0,
-    readLatencyMs: percentiles(readTimes),
-    writeLatencyMs: percentiles(writeTimes),
+    readLatencyMs: p50p99(readTimes),
+    writeLatencyMs: p50p99(writeTimes),
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
     staleReads
   }
 }
 
-function percentiles (values: number[]): { p50: number, p99: number } {
-  if (values.length === 0) return { p50: 0, p99: 0 }
-  const sorted = [...values].sort((a, b) => a - b)
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
-  return { p50: round2(at(0.5)), p99: round2(at(0.99)) }
-}
-
-function round2 (value: number): number {
-  return Math.round(value * 100) / 100
+function p50p99 (values: readonly number[]): { p50: number, p99: number } {
+  const { p50, p99 } = percentiles(values)
+  return { p50, p99 }
 }

@@ -26,3 +26,15 @@ export function pairedRatio (numerators: readonly number[], denominators: readon
   }
   return spread(ratios)
 }
+
+/** p50 and p99 (and the max) of latencies in ms, rounded to 0.01 ms; zeros for no values. */
+export function percentiles (values: readonly number[]): { p50: number, p99: number, max: number } {
+  if (values.length === 0) return { p50: 0, p99: 0, max: 0 }
+  const sorted = [...values].sort((a, b) => a - b)
+  const at = (q: number) => round2(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!)
+  return { p50: at(0.5), p99: at(0.99), max: round2(sorted.at(-1)!) }
+}
+
+function round2 (value: number): number {
+  return Math.round(value * 100) / 100
+}

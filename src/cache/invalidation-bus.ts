@@ -22,7 +22,7 @@ export interface BusListener {
  */
 export class InvalidationBus {
   readonly #publisher: Redis | Cluster
-  readonly #subscriber: Redis | Cluster
+  readonly #subscriber: Redis
   readonly #channel: string
   readonly #listener: BusListener
   readonly #log: FastifyBaseLogger
@@ -32,7 +32,7 @@ export class InvalidationBus {
   #epoch = 0
   #closed = false
 
-  constructor (options: { publisher: Redis | Cluster, subscriber: Redis | Cluster, channel: string, listener: BusListener, log: FastifyBaseLogger }) {
+  constructor (options: { publisher: Redis | Cluster, subscriber: Redis, channel: string, listener: BusListener, log: FastifyBaseLogger }) {
     this.#publisher = options.publisher
     this.#subscriber = options.subscriber
     this.#channel = options.channel
