@@ -29,6 +29,11 @@ interface Owner {
 const NODES = 3
 /** Every wait here gives up after this long, with a message saying what it waited for. */
 const WAIT_MS = 10_000
+/**
+ * `redis-cli --cluster create` polls once a second until the nodes agree on the configuration:
+ * 2-4 s on an idle machine, and seen over 10 s while the rest of the suite ran beside it.
+ */
+const CREATE_WAIT_MS = 30_000
 
 const exec = promisify(execFile)
 
@@ -90,7 +95,7 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean 
     }
     if (!created) {
       const addresses = ports.map((port) => `127.0.0.1:${port}`)
-      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
+      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: CREATE_WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
         throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`)
       })
       created = true
