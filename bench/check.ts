@@ -3,6 +3,8 @@ import { ratioOf, type BenchResults, type RatioMetric } from './results.ts'
 export interface Thresholds {
   ratios: Array<{ mode: string, endpoint: string, metric: RatioMetric, min?: number, max?: number }>
   mix: Array<{ mode: string, metric: 'hitRatio' | 'staleReads', min?: number, max?: number }>
+  /** Two tiered processes over one, under wrk; skipped where wrk was not on the PATH. */
+  processScaling?: { min?: number, max?: number }
 }
 
 export interface CheckOutcome {
@@ -33,6 +35,10 @@ export function checkThresholds (results: BenchResults, thresholds: Thresholds):
   }
   for (const { mode, metric, min, max } of thresholds.mix) {
     judge(`mix/${mode}/${metric}`, mode, dataset.mix.find((candidate) => candidate.mode === mode)?.[metric], min, max)
+  }
+  if (thresholds.processScaling) {
+    const { min, max } = thresholds.processScaling
+    judge('processScaling/tiered×2 vs tiered (wrk)', dataset.processScaling ? 'tiered×2' : 'wrk', dataset.processScaling?.ratio.median, min, max)
   }
   return outcomes
 }

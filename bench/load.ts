@@ -17,6 +17,8 @@ export interface LoadResult {
   bytesPerResponse: number
   /** Server CPU per request served, in microseconds: barely moves when a neighbour steals the machine. */
   cpuMicrosPerRequest: number
+  /** The load generator's own CPU per request (this process: autocannon runs on its main thread). */
+  generatorCpuMicrosPerRequest: number
   /** Sums of response headers the app reports, for hit ratio and queries per request. */
   cacheHits: number
   dbQueries: number
@@ -33,6 +35,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
   const pick = typeof options.path === 'function' ? options.path : () => options.path as string
   const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
   const cpuBefore = await cpu()
+  const generatorBefore = process.cpuUsage()
   const results = await Promise.all(servers.map((server) => autocannon({
     url: server.url,
     connections: Math.ceil(options.connections / servers.length),
@@ -45,6 +48,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
       }
     }]
   })))
+  const generator = process.cpuUsage(generatorBefore)
   const cpuAfter = await cpu()
   const requests = results.reduce((sum, result) => sum + result.requests.total, 0)
   const sum = (value: (result: autocannon.Result) => number) => results.reduce((total, result) => total + value(result), 0)
@@ -59,6 +63,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
     non2xx: sum((result) => result.non2xx),
     bytesPerResponse: requests > 0 ? sum((result) => result.throughput.total) / requests : 0,
     cpuMicrosPerRequest: requests > 0 ? (cpuAfter - cpuBefore) / requests : 0,
+    generatorCpuMicrosPerRequest: requests > 0 ? (generator.user + generator.system) / requests : 0,
     cacheHits,
     dbQueries
   }

@@ -2,6 +2,7 @@ import type { Environment } from './environment.ts'
 import type { LagResult } from './lag.ts'
 import type { LoadResult } from './load.ts'
 import type { MixResult } from './mix.ts'
+import type { ProcessScalingResult } from './process-scaling.ts'
 import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, type Mode } from './scenarios.ts'
 import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
@@ -41,6 +42,8 @@ export interface DatasetResult {
   mix: Array<{ mode: string } & MixResult>
   /** tiered×2: a write on one instance → the other serves it. */
   invalidationLag?: LagResult
+  /** One tiered process against two, under wrk (when it is on the PATH). */
+  processScaling?: ProcessScalingResult
 }
 
 export interface BenchResults {

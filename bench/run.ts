@@ -10,6 +10,7 @@ import { describeEnvironment } from './environment.ts'
 import { measureInvalidationLag } from './lag.ts'
 import { runLoad } from './load.ts'
 import { runMix } from './mix.ts'
+import { measureProcessScaling, wrkAvailable } from './process-scaling.ts'
 import { startServer, type ServerProcess } from './processes.ts'
 import { dropDataset, prepareDataset, provision } from './provision.ts'
 import { renderHtml, renderMarkdown, renderTable } from './report.ts'
@@ -39,6 +40,8 @@ const startedAt = new Date()
 const services = await provision()
 const environment = await describeEnvironment(services.postgresUrl, services.redisUrl)
 const modes = MODES.filter((mode) => !mode.needsRedis || services.redisUrl !== undefined)
+const withWrk = await wrkAvailable()
+if (!withWrk) services.notes.push('wrk is not on the PATH: process scaling (one vs two tiered processes under wrk) not measured')
 const endpoints = ENDPOINTS.filter((endpoint) => !options.endpoints || options.endpoints.includes(endpoint.name))
 const measureMix = !options.endpoints || options.endpoints.includes('mix')
 console.log(services.notes.join('\n'))
@@ -120,7 +123,7 @@ async function measureDataset (events: number): Promise<DatasetResult> {
         rows[index]!.rounds.push(result)
         console.log(`[round ${round + 1}/${rounds} ${String(step + 1).padStart(2)}/${plan.length}] ${mode.padEnd(10)} ${endpoint.name.padEnd(13)} ` +
           `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  p99 ${formatNumber(result.latencyMs.p99).padStart(4)} ms  ` +
-          `${result.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req  hits ${((result.cacheHits / Math.max(1, result.requests)) * 100).toFixed(0)}%`)
+          `${result.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req (load generator ${result.generatorCpuMicrosPerRequest.toFixed(0)})  hits ${((result.cacheHits / Math.max(1, result.requests)) * 100).toFixed(0)}%`)
       }
     }
 
@@ -139,7 +142,15 @@ async function measureDataset (events: number): Promise<DatasetResult> {
       invalidationLag = await measureInvalidationLag(pair, { samples: options.quick ? 50 : 200, hotEvents: 100 })
       console.log(`[lag] tiered×2: write on instance 1 → instance 2 serves it: p50 ${invalidationLag.p50} ms, p99 ${invalidationLag.p99} ms, max ${invalidationLag.max} ms (${invalidationLag.samples} writes)`)
     }
-    return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows, modes), mix, ...(invalidationLag && { invalidationLag }) }
+    let processScaling: DatasetResult['processScaling']
+    const single = servers.get('tiered')?.[0]
+    if (pair && single && withWrk) {
+      // Five rounds at least: a ratio of two short runs on 2 cores spreads wide (1.27-2.25 in 3 rounds of 2 s).
+      processScaling = await measureProcessScaling(single, pair, { rounds: Math.max(rounds, 5), durationSeconds, connections, path: '/events?limit=100' })
+      console.log(`[scaling] wrk, events list: one tiered process ${processScaling.one.median.toFixed(0)} req/s, two ${processScaling.two.median.toFixed(0)} req/s: ` +
+        `${formatNumber(processScaling.ratio.median)}× [${formatNumber(processScaling.ratio.min)}–${formatNumber(processScaling.ratio.max)}], ${processScaling.errors} errors`)
+    }
+    return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows, modes), mix, ...(invalidationLag && { invalidationLag }), ...(processScaling && { processScaling }) }
   } finally {
     for (const instances of servers.values()) for (const server of instances) await server.stop()
     await dropDataset(services.postgresUrl, databaseUrl)

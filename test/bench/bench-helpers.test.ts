@@ -15,6 +15,7 @@ function load (requestsPerSecond: number, cpuMicrosPerRequest: number, extra: Pa
     non2xx: 0,
     bytesPerResponse: 38_000,
     cpuMicrosPerRequest,
+    generatorCpuMicrosPerRequest: 100,
     cacheHits: 0,
     dbQueries: requestsPerSecond * 10,
     ...extra
@@ -174,4 +175,18 @@ t.test('a multi-instance row is compared with its one-instance mode, round by ro
   const markdown = renderMarkdown(results([{ ...dataset(), summary, invalidationLag: { samples: 50, p50: 1.2, p99: 4.5, max: 7 } }]))
   t.match(markdown, /Invalidation lag across instances .* 50 writes: p50 1\.20 ms, p99 4\.50 ms, max 7\.00 ms\./)
   t.match(markdown, /\| tiered×2 \| events-list \|.*\| 1\.50× \[1\.50–1\.50\] \|/)
+})
+
+t.test('process scaling (wrk): checked against its threshold when measured, skipped without wrk, and reported', async (t) => {
+  const thresholds: Thresholds = { ratios: [], mix: [], processScaling: { min: 1.5 } }
+  const measured = (ratio: number): DatasetResult => ({
+    ...dataset(),
+    processScaling: { generator: 'wrk', connections: 32, path: '/events?limit=100', one: { median: 5000, min: 4900, max: 5100 }, two: { median: 5000 * ratio, min: 0, max: 0 }, ratio: { median: ratio, min: ratio - 0.1, max: ratio + 0.1 }, cpuMicrosPerRequest: { one: 190, two: 170 }, errors: 0 }
+  })
+  t.same(checkThresholds(results([measured(1.8)]), thresholds).map((outcome) => outcome.status), ['ok'])
+  const short = checkThresholds(results([measured(1.2)]), thresholds)
+  t.same(short.map((outcome) => [outcome.name, outcome.measured, outcome.status]), [['processScaling/tiered×2 vs tiered (wrk)', 1.2, 'failed']])
+  t.same(checkThresholds(results(), thresholds).map((outcome) => outcome.status), ['skipped'], 'not measured (no wrk): skipped, not failed')
+  t.match(renderMarkdown(results([measured(1.8)])), /Two processes against one .* wrk with 32 connections.*: one 5000 req\/s, two 9000 req\/s, 1\.80× \[1\.70–1\.90\]/)
+  t.notMatch(renderMarkdown(results()), /Two processes against one/)
 })

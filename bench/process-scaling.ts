@@ -1,0 +1,82 @@
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import type { ServerProcess } from './processes.ts'
+import { pairedRatio, spread, type Spread } from './stats.ts'
+
+const execFileAsync = promisify(execFile)
+
+/**
+ * Does a second process serve twice as much? autocannon cannot tell on a small machine: it costs
+ * more CPU per request than the server it measures (about 250 µs against 190 µs for a cached
+ * 35 KB list here), so with one core for each it saturates first and two servers look no faster
+ * than one. wrk, in C, costs about 45 µs per request and leaves the cores to the servers. So this
+ * one measurement uses wrk (Debian's `wrk`), when it is on the PATH.
+ */
+export interface ProcessScalingResult {
+  generator: 'wrk'
+  connections: number
+  path: string
+  /** Requests per second of one process and of the pair, per round, and their paired ratio. */
+  one: Spread
+  two: Spread
+  ratio: Spread
+  /** Server CPU per request (all the pair's processes together), median of the rounds. */
+  cpuMicrosPerRequest: { one: number, two: number }
+  errors: number
+}
+
+interface WrkRun {
+  requests: number
+  errors: number
+  cpuMicros: number
+}
+
+export async function wrkAvailable (): Promise<boolean> {
+  return execFileAsync('wrk', ['--version']).then(() => true, (error: { code?: unknown }) => typeof error.code === 'number')
+}
+
+/**
+ * One process against the pair (the same build and cache mode, already warm), back to back in each
+ * round and in alternating order, so each ratio compares two runs seconds apart.
+ */
+export async function measureProcessScaling (one: ServerProcess, pair: readonly ServerProcess[], options: { rounds: number, durationSeconds: number, connections: number, path: string }): Promise<ProcessScalingResult> {
+  const runs = { one: [] as WrkRun[], two: [] as WrkRun[] }
+  for (let round = 0; round < options.rounds; round++) {
+    const order = round % 2 === 0 ? ['one', 'two'] as const : ['two', 'one'] as const
+    for (const which of order) runs[which].push(await runWrk(which === 'one' ? [one] : pair, options))
+  }
+  const rps = (list: WrkRun[]) => list.map((run) => run.requests / options.durationSeconds)
+  const cpu = (list: WrkRun[]) => spread(list.map((run) => run.cpuMicros / Math.max(1, run.requests))).median
+  return {
+    generator: 'wrk',
+    connections: options.connections,
+    path: options.path,
+    one: spread(rps(runs.one)),
+    two: spread(rps(runs.two)),
+    ratio: pairedRatio(rps(runs.two), rps(runs.one)),
+    cpuMicrosPerRequest: { one: cpu(runs.one), two: cpu(runs.two) },
+    errors: [...runs.one, ...runs.two].reduce((sum, run) => sum + run.errors, 0)
+  }
+}
+
+/** One wrk process (one thread) per server, the connections split evenly, as a load balancer would. */
+async function runWrk (servers: readonly ServerProcess[], options: { durationSeconds: number, connections: number, path: string }): Promise<WrkRun> {
+  const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
+  const before = await cpu()
+  const outputs = await Promise.all(servers.map(async (server) => {
+    const args = ['-t1', `-c${Math.ceil(options.connections / servers.length)}`, `-d${options.durationSeconds}s`, `${server.url}${options.path}`]
+    return (await execFileAsync('wrk', args)).stdout
+  }))
+  const cpuMicros = await cpu() - before
+  let requests = 0
+  let errors = 0
+  for (const output of outputs) {
+    const total = /(\d+) requests in/.exec(output)
+    if (!total) throw new Error(`wrk printed no request count:\n${output}`)
+    requests += Number(total[1])
+    errors += Number(/Non-2xx or 3xx responses: (\d+)/.exec(output)?.[1] ?? 0)
+    const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
+    if (socket) errors += socket.slice(1).reduce((sum, count) => sum + Number(count), 0)
+  }
+  return { requests, errors, cpuMicros }
+}
