@@ -4,7 +4,7 @@ export interface Thresholds {
   ratios: Array<{ mode: string, endpoint: string, metric: RatioMetric, min?: number, max?: number }>
   mix: Array<{ mode: string, metric: 'hitRatio' | 'staleReads', min?: number, max?: number }>
   /** Two tiered processes over one, under wrk; skipped where wrk was not on the PATH. */
-  processScaling?: { min?: number, max?: number }
+  processScaling?: Array<{ metric: 'ratio' | 'perBusyCpu', min?: number, max?: number }>
 }
 
 export interface CheckOutcome {
@@ -36,9 +36,8 @@ export function checkThresholds (results: BenchResults, thresholds: Thresholds):
   for (const { mode, metric, min, max } of thresholds.mix) {
     judge(`mix/${mode}/${metric}`, mode, dataset.mix.find((candidate) => candidate.mode === mode)?.[metric], min, max)
   }
-  if (thresholds.processScaling) {
-    const { min, max } = thresholds.processScaling
-    judge('processScaling/tiered×2 vs tiered (wrk)', dataset.processScaling ? 'tiered×2' : 'wrk', dataset.processScaling?.ratio.median, min, max)
+  for (const { metric, min, max } of thresholds.processScaling ?? []) {
+    judge(`processScaling/${metric} (wrk)`, dataset.processScaling ? 'tiered×2' : 'wrk', dataset.processScaling?.[metric].median, min, max)
   }
   return outcomes
 }

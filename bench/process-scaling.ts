@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import type { ServerProcess } from './processes.ts'
 import { pairedRatio, spread, type Spread } from './stats.ts'
@@ -22,6 +23,18 @@ export interface ProcessScalingResult {
   ratio: Spread
   /** Server CPU per request (all the pair's processes together), median of the rounds. */
   cpuMicrosPerRequest: { one: number, two: number }
+  /**
+   * Share of the whole machine's CPU time that was busy (servers, wrk, kernel, neighbours) while
+   * one process, and while the pair, served, median of the rounds: near 1 for the pair means the
+   * cores, not the servers, set its ratio.
+   */
+  machineBusy: { one: number, two: number }
+  /**
+   * Throughput per busy share of the machine, the pair's over one process's, paired per round:
+   * about 1 when a second process adds throughput in proportion to the CPU it gets (nothing
+   * shared slows them down), so the ratio above is then what the cores allow.
+   */
+  perBusyCpu: Spread
   errors: number
 }
 
@@ -29,6 +42,7 @@ interface WrkRun {
   requests: number
   errors: number
   cpuMicros: number
+  machineBusy: number
 }
 
 export async function wrkAvailable (): Promise<boolean> {
@@ -47,6 +61,8 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
   }
   const rps = (list: WrkRun[]) => list.map((run) => run.requests / options.durationSeconds)
   const cpu = (list: WrkRun[]) => spread(list.map((run) => run.cpuMicros / Math.max(1, run.requests))).median
+  const busy = (list: WrkRun[]) => spread(list.map((run) => run.machineBusy)).median
+  const perBusy = (list: WrkRun[]) => list.map((run) => run.requests / Math.max(1e-9, run.machineBusy))
   return {
     generator: 'wrk',
     connections: options.connections,
@@ -55,6 +71,8 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
     two: spread(rps(runs.two)),
     ratio: pairedRatio(rps(runs.two), rps(runs.one)),
     cpuMicrosPerRequest: { one: cpu(runs.one), two: cpu(runs.two) },
+    machineBusy: { one: busy(runs.one), two: busy(runs.two) },
+    perBusyCpu: pairedRatio(perBusy(runs.two), perBusy(runs.one)),
     errors: [...runs.one, ...runs.two].reduce((sum, run) => sum + run.errors, 0)
   }
 }
@@ -63,10 +81,12 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
 async function runWrk (servers: readonly ServerProcess[], options: { durationSeconds: number, connections: number, path: string }): Promise<WrkRun> {
   const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
   const before = await cpu()
+  const machineBefore = await machineTimes()
   const outputs = await Promise.all(servers.map(async (server) => {
     const args = ['-t1', `-c${Math.ceil(options.connections / servers.length)}`, `-d${options.durationSeconds}s`, `${server.url}${options.path}`]
     return (await execFileAsync('wrk', args)).stdout
   }))
+  const machineAfter = await machineTimes()
   const cpuMicros = await cpu() - before
   let requests = 0
   let errors = 0
@@ -78,5 +98,12 @@ async function runWrk (servers: readonly ServerProcess[], options: { durationSec
     const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output)
     if (socket) errors += socket.slice(1).reduce((sum, count) => sum + Number(count), 0)
   }
-  return { requests, errors, cpuMicros }
+  const total = machineAfter.total - machineBefore.total
+  return { requests, errors, cpuMicros, machineBusy: total > 0 ? 1 - (machineAfter.idle - machineBefore.idle) / total : 0 }
+}
+
+/** All CPUs' time since boot from /proc/stat's first line (in ticks): in all, and idle or waiting on I/O. */
+async function machineTimes (): Promise<{ total: number, idle: number }> {
+  const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
+  return { total: fields.reduce((sum, ticks) => sum + ticks, 0), idle: fields[3]! + fields[4]! }
 }

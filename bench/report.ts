@@ -72,7 +72,8 @@ function processScalingLine ({ processScaling: scaling }: DatasetResult): string
     ? ''
     : `Two processes against one (tiered, \`GET ${scaling.path}\`, load from ${scaling.generator} with ${scaling.connections} connections split over the processes): ` +
       `one ${formatNumber(scaling.one.median)} req/s, two ${formatNumber(scaling.two.median)} req/s, ${formatNumber(scaling.ratio.median)}× [${formatNumber(scaling.ratio.min)}–${formatNumber(scaling.ratio.max)}] ` +
-      `(server CPU per request ${formatNumber(scaling.cpuMicrosPerRequest.one)} µs → ${formatNumber(scaling.cpuMicrosPerRequest.two)} µs; ${scaling.errors} errors).`
+      `(server CPU per request ${formatNumber(scaling.cpuMicrosPerRequest.one)} µs → ${formatNumber(scaling.cpuMicrosPerRequest.two)} µs; ` +
+      `machine CPU busy ${(scaling.machineBusy.one * 100).toFixed(0)}% → ${(scaling.machineBusy.two * 100).toFixed(0)}%, throughput per busy CPU ${formatNumber(scaling.perBusyCpu.median)}× one process's; ${scaling.errors} errors).`
 }
 
 function scalingLines (results: BenchResults): string[] {

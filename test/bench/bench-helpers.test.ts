@@ -178,15 +178,15 @@ t.test('a multi-instance row is compared with its one-instance mode, round by ro
 })
 
 t.test('process scaling (wrk): checked against its threshold when measured, skipped without wrk, and reported', async (t) => {
-  const thresholds: Thresholds = { ratios: [], mix: [], processScaling: { min: 1.5 } }
+  const thresholds: Thresholds = { ratios: [], mix: [], processScaling: [{ metric: 'ratio', min: 1.5 }, { metric: 'perBusyCpu', min: 0.8 }] }
   const measured = (ratio: number): DatasetResult => ({
     ...dataset(),
-    processScaling: { generator: 'wrk', connections: 32, path: '/events?limit=100', one: { median: 5000, min: 4900, max: 5100 }, two: { median: 5000 * ratio, min: 0, max: 0 }, ratio: { median: ratio, min: ratio - 0.1, max: ratio + 0.1 }, cpuMicrosPerRequest: { one: 190, two: 170 }, errors: 0 }
+    processScaling: { generator: 'wrk', connections: 32, path: '/events?limit=100', one: { median: 5000, min: 4900, max: 5100 }, two: { median: 5000 * ratio, min: 0, max: 0 }, ratio: { median: ratio, min: ratio - 0.1, max: ratio + 0.1 }, cpuMicrosPerRequest: { one: 190, two: 170 }, machineBusy: { one: 0.6, two: 0.98 }, perBusyCpu: { median: 1.1, min: 1, max: 1.2 }, errors: 0 }
   })
-  t.same(checkThresholds(results([measured(1.8)]), thresholds).map((outcome) => outcome.status), ['ok'])
+  t.same(checkThresholds(results([measured(1.8)]), thresholds).map((outcome) => outcome.status), ['ok', 'ok'])
   const short = checkThresholds(results([measured(1.2)]), thresholds)
-  t.same(short.map((outcome) => [outcome.name, outcome.measured, outcome.status]), [['processScaling/tiered×2 vs tiered (wrk)', 1.2, 'failed']])
-  t.same(checkThresholds(results(), thresholds).map((outcome) => outcome.status), ['skipped'], 'not measured (no wrk): skipped, not failed')
-  t.match(renderMarkdown(results([measured(1.8)])), /Two processes against one .* wrk with 32 connections.*: one 5000 req\/s, two 9000 req\/s, 1\.80× \[1\.70–1\.90\]/)
+  t.same(short.map((outcome) => [outcome.name, outcome.measured, outcome.status]), [['processScaling/ratio (wrk)', 1.2, 'failed'], ['processScaling/perBusyCpu (wrk)', 1.1, 'ok']])
+  t.same(checkThresholds(results(), thresholds).map((outcome) => outcome.status), ['skipped', 'skipped'], 'not measured (no wrk): skipped, not failed')
+  t.match(renderMarkdown(results([measured(1.8)])), /Two processes against one .* wrk with 32 connections.*: one 5000 req\/s, two 9000 req\/s, 1\.80× \[1\.70–1\.90\] .*machine CPU busy 60% → 98%, throughput per busy CPU 1\.10× one process's/)
   t.notMatch(renderMarkdown(results()), /Two processes against one/)
 })
