@@ -119,23 +119,31 @@ function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
  * can do nothing else), reconnecting on the same terms, and never resubscribing by itself: the bus
  * must see each disconnect and resubscribe knowingly (see InvalidationBus).
  *
- * On a cluster it is a plain connection to the first node of REDIS_CLUSTER_NODES: a PUBLISH on any
- * node reaches subscribers on every node, and a single connection's 'close' and 'ready' are exactly
- * what the bus needs to know (the cluster client's internal subscriber moves between nodes without
- * saying so). While that node is down, L1 is simply off.
+ * On a cluster it is a plain connection to one node of REDIS_CLUSTER_NODES: a PUBLISH on any node
+ * reaches subscribers on every node, and a single connection's 'close' and 'ready' are exactly what
+ * the bus needs to know (the cluster client's internal subscriber moves between nodes without
+ * saying so). It starts with the first node and, each time a connection ends or fails, tries the
+ * next one, so L1 follows whichever listed node is up (ioredis reads `options.host`/`port` afresh
+ * at every connection attempt). While none is, L1 is off.
  */
 export function invalidationSubscriber (client: Redis | Cluster, config: Config): Redis {
   const options = { autoResubscribe: false, connectionName: 'eventcache-invalidations' }
   if (!(client instanceof Cluster)) return client.duplicate(options)
-  const [first] = parseClusterNodes(config.REDIS_CLUSTER_NODES!)
-  return new Redis(first!.port, first!.host, {
+  const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES!)
+  let current = 0
+  const subscriber: Redis = new Redis(nodes[0]!.port, nodes[0]!.host, {
     ...options,
     enableOfflineQueue: false,
     commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: 1_000,
     maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(100 * attempt, 2_000)
+    retryStrategy: (attempt) => {
+      current = (current + 1) % nodes.length
+      Object.assign(subscriber.options, nodes[current])
+      return Math.min(100 * attempt, 2_000)
+    }
   })
+  return subscriber
 }
 
 /**

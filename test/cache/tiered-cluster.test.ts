@@ -1,6 +1,7 @@
 // Tiered mode on a Redis Cluster: the invalidation bus publishes through the cluster. Run by
 // `npm run test:cluster` (with the other cluster suites; see the README's Tests section).
 import t from 'tap'
+import { freePort } from '../../src/free-port.ts'
 import { buildTestApp, cacheEnv, createTestDatabase, postEvent, tierOf, until } from '../helper.ts'
 
 t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on another', async (t) => {
@@ -13,4 +14,17 @@ t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on 
   const lagMs = await until(async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later (published through the cluster)`)
   t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L1', 'and copies the new state')
+})
+
+t.test('on a Redis Cluster whose first listed node is gone: the subscriber moves to the next, and L1 works', async (t) => {
+  // A seed node decommissioned but still first in REDIS_CLUSTER_NODES: nothing listens there.
+  const cluster = await cacheEnv(t, 'cluster')
+  const env = { ...cluster, REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()},${cluster.REDIS_CLUSTER_NODES}`, CACHE_MODE: 'tiered', DATABASE_URL: await createTestDatabase(t) }
+  const [a, b] = [await buildTestApp(t, env), await buildTestApp(t, env)]
+  const event = await postEvent(a, { name: 'v0' })
+  const l1InMs = await until(async () => tierOf(await b.inject(`/events/${event.id}`)) === 'L1', 5_000)
+  t.pass(`L1 serves, ${l1InMs.toFixed(0)} ms after the instance was handed over`)
+  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v1' } })
+  const lagMs = await until(async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
+  t.ok(lagMs < 1_000, `the other instance sees the write ${lagMs.toFixed(1)} ms later`)
 })
