@@ -88,7 +88,8 @@ export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMA
  *   command sent to another master comes back MOVED, which ioredis follows and which refreshes
  *   the map, as does the periodic refresh (`slotsRefreshInterval`, 5 s).
  * - `redisOptions`: per node, the single client's command timeout, connect timeout and no resend.
- * The boot waits (the same second at most) for the cluster and for a connection to every master.
+ * The boot waits (the same second at most) for the cluster, a connection to every master and
+ * `cluster_state:ok` on each (see `usable`).
  */
 function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
   const cluster = new Cluster(parseClusterNodes(nodes), {
