@@ -158,7 +158,7 @@ t.test('the write rate limit is shared by two instances on the cluster', async (
 
 t.test('fresh clients on a healthy cluster are usable without a reconnect (no ready-check race)', async (t) => {
   // ioredis' own ready check could be refused by a node connection still opening, and a refused
-  // check drops every connection and starts over: about one fresh client in three (see
+  // check drops every connection and starts over: about one fresh client in five (see
   // plugins/redis.ts). Each such restart shows as 'reconnecting'.
   const config = loadConfig({ DATABASE_URL: 'postgres://unused', CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: await testClusterNodes(), REDIS_COMMAND_TIMEOUT_MS: '1000' })
   const clients = 30
