@@ -1,5 +1,5 @@
 import autocannon from 'autocannon'
-import type { ServerProcess } from './processes.ts'
+import { serversCpuMicros, type ServerProcess } from './processes.ts'
 
 export interface LoadOptions {
   durationSeconds: number
@@ -33,8 +33,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
   let cacheHits = 0
   let dbQueries = 0
   const pick = typeof options.path === 'function' ? options.path : () => options.path as string
-  const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
-  const cpuBefore = await cpu()
+  const cpuBefore = await serversCpuMicros(servers)
   const generatorBefore = process.cpuUsage()
   const results = await Promise.all(servers.map((server) => autocannon({
     url: server.url,
@@ -49,7 +48,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
     }]
   })))
   const generator = process.cpuUsage(generatorBefore)
-  const cpuAfter = await cpu()
+  const cpuAfter = await serversCpuMicros(servers)
   const requests = results.reduce((sum, result) => sum + result.requests.total, 0)
   const sum = (value: (result: autocannon.Result) => number) => results.reduce((total, result) => total + value(result), 0)
   // Percentiles of several runs cannot be merged exactly: each is weighted by its requests (one

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import type { ServerProcess } from './processes.ts'
-import { pairedRatio, spread, type Spread } from './stats.ts'
+import { serversCpuMicros, type ServerProcess } from './processes.ts'
+import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -60,8 +60,8 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
     for (const which of order) runs[which].push(await runWrk(which === 'one' ? [one] : pair, options))
   }
   const rps = (list: WrkRun[]) => list.map((run) => run.requests / options.durationSeconds)
-  const cpu = (list: WrkRun[]) => spread(list.map((run) => run.cpuMicros / Math.max(1, run.requests))).median
-  const busy = (list: WrkRun[]) => spread(list.map((run) => run.machineBusy)).median
+  const cpu = (list: WrkRun[]) => median(list.map((run) => run.cpuMicros / Math.max(1, run.requests)))
+  const busy = (list: WrkRun[]) => median(list.map((run) => run.machineBusy))
   const perBusy = (list: WrkRun[]) => list.map((run) => run.requests / Math.max(1e-9, run.machineBusy))
   return {
     generator: 'wrk',
@@ -79,15 +79,14 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
 
 /** One wrk process (one thread) per server, the connections split evenly, as a load balancer would. */
 async function runWrk (servers: readonly ServerProcess[], options: { durationSeconds: number, connections: number, path: string }): Promise<WrkRun> {
-  const cpu = async () => (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
-  const before = await cpu()
+  const before = await serversCpuMicros(servers)
   const machineBefore = await machineTimes()
   const outputs = await Promise.all(servers.map(async (server) => {
     const args = ['-t1', `-c${Math.ceil(options.connections / servers.length)}`, `-d${options.durationSeconds}s`, `${server.url}${options.path}`]
     return (await execFileAsync('wrk', args)).stdout
   }))
   const machineAfter = await machineTimes()
-  const cpuMicros = await cpu() - before
+  const cpuMicros = await serversCpuMicros(servers) - before
   let requests = 0
   let errors = 0
   for (const output of outputs) {

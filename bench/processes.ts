@@ -15,6 +15,11 @@ export interface ServerProcess {
 
 const CLOCK_TICKS_PER_SECOND = 100
 
+/** CPU used so far by all of `servers` together, in microseconds (diff two readings for a window). */
+export async function serversCpuMicros (servers: readonly ServerProcess[]): Promise<number> {
+  return (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
+}
+
 /** Starts `node <script>` with `env` on a free port and waits until `readyPath` answers. */
 export async function startServer (script: string, env: Record<string, string>, readyPath = '/health/live'): Promise<ServerProcess> {
   const port = await freePort()

@@ -1,4 +1,5 @@
 import { formatNumber } from './check.ts'
+import type { ProcessScalingResult } from './process-scaling.ts'
 import type { BenchResults, DatasetResult, RowSummary } from './results.ts'
 import { CEILING, ENDPOINTS } from './scenarios.ts'
 import type { Spread } from './stats.ts'
@@ -67,10 +68,9 @@ function lagLine ({ invalidationLag: lag }: DatasetResult): string {
     : `Invalidation lag across instances (tiered×2: a write acknowledged by instance 1 → instance 2 serves the new state), ${lag.samples} writes: p50 ${formatNumber(lag.p50)} ms, p99 ${formatNumber(lag.p99)} ms, max ${formatNumber(lag.max)} ms.`
 }
 
-function processScalingLine ({ processScaling: scaling }: DatasetResult): string {
-  return scaling === undefined
-    ? ''
-    : `Two processes against one (tiered, \`GET ${scaling.path}\`, load from ${scaling.generator} with ${scaling.connections} connections split over the processes): ` +
+/** The process-scaling measurement in one sentence: the report's line and the bench's `[scaling]` output. */
+export function processScalingLine (scaling: ProcessScalingResult): string {
+  return `Two processes against one (tiered, \`GET ${scaling.path}\`, load from ${scaling.generator} with ${scaling.connections} connections split over the processes): ` +
       `one ${formatNumber(scaling.one.median)} req/s, two ${formatNumber(scaling.two.median)} req/s, ${formatNumber(scaling.ratio.median)}× [${formatNumber(scaling.ratio.min)}–${formatNumber(scaling.ratio.max)}] ` +
       `(server CPU per request ${formatNumber(scaling.cpuMicrosPerRequest.one)} µs → ${formatNumber(scaling.cpuMicrosPerRequest.two)} µs; ` +
       `machine CPU busy ${(scaling.machineBusy.one * 100).toFixed(0)}% → ${(scaling.machineBusy.two * 100).toFixed(0)}%, throughput per busy CPU ${formatNumber(scaling.perBusyCpu.median)}× one process's; ${scaling.errors} errors).`
@@ -105,7 +105,7 @@ export function renderMarkdown (results: BenchResults): string {
     const mix = mixLines(dataset)
     if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
     if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
-    if (dataset.processScaling) lines.push(processScalingLine(dataset), '')
+    if (dataset.processScaling) lines.push(processScalingLine(dataset.processScaling), '')
   }
   lines.push(...scalingLines(results))
   return lines.join('\n')
@@ -226,7 +226,7 @@ export function renderHtml (results: BenchResults): string {
     <figure>${latencyChart(dataset)}</figure>
     <div class="wide"><table><thead><tr>${COLUMNS.map((column) => `<th>${escapeXml(column)}</th>`).join('')}</tr></thead>
     <tbody>${dataset.summary.map((row) => `<tr>${cells(row).map((cell) => `<td>${escapeXml(cell)}</td>`).join('')}</tr>`).join('')}</tbody></table></div>
-    ${dataset.mix.length > 0 ? `<h3>Read/write mix</h3>${markdownTableToHtml(mixLines(dataset))}` : ''}${dataset.invalidationLag ? `<p>${escapeXml(lagLine(dataset))}</p>` : ''}${dataset.processScaling ? `<p>${escapeXml(processScalingLine(dataset))}</p>` : ''}`).join('\n')
+    ${dataset.mix.length > 0 ? `<h3>Read/write mix</h3>${markdownTableToHtml(mixLines(dataset))}` : ''}${dataset.invalidationLag ? `<p>${escapeXml(lagLine(dataset))}</p>` : ''}${dataset.processScaling ? `<p>${escapeXml(processScalingLine(dataset.processScaling))}</p>` : ''}`).join('\n')
   const scaling = scalingChart(results)
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>eventcache bench ${escapeXml(results.startedAt)}</title>

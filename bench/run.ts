@@ -13,7 +13,7 @@ import { runMix } from './mix.ts'
 import { measureProcessScaling, wrkAvailable } from './process-scaling.ts'
 import { startServer, type ServerProcess } from './processes.ts'
 import { dropDataset, prepareDataset, provision } from './provision.ts'
-import { renderHtml, renderMarkdown, renderTable } from './report.ts'
+import { processScalingLine, renderHtml, renderMarkdown, renderTable } from './report.ts'
 import { summarise, type BenchResults, type DatasetResult, type Row } from './results.ts'
 import { CEILING, CEILING_ENDPOINT, ENDPOINTS, MODES, type Mode } from './scenarios.ts'
 
@@ -147,10 +147,7 @@ async function measureDataset (events: number): Promise<DatasetResult> {
     if (pair && single && withWrk) {
       // Five rounds of 4 s at least: a ratio of two short runs on 2 cores spreads wide (1.23-1.92 in 5 rounds of 2 s).
       processScaling = await measureProcessScaling(single, pair, { rounds: Math.max(rounds, 5), durationSeconds: Math.max(durationSeconds, 4), connections, path: '/events?limit=100' })
-      console.log(`[scaling] wrk, events list: one tiered process ${processScaling.one.median.toFixed(0)} req/s, two ${processScaling.two.median.toFixed(0)} req/s: ` +
-        `${formatNumber(processScaling.ratio.median)}× [${formatNumber(processScaling.ratio.min)}–${formatNumber(processScaling.ratio.max)}], ` +
-        `machine CPU busy ${(processScaling.machineBusy.one * 100).toFixed(0)}% → ${(processScaling.machineBusy.two * 100).toFixed(0)}%, ` +
-        `per busy CPU ${formatNumber(processScaling.perBusyCpu.median)}× one process's, ${processScaling.errors} errors`)
+      console.log(`[scaling] ${processScalingLine(processScaling)}`)
     }
     return { events, guestsPerEvent, eventsListBytes: listBytes.length, rows, summary: summarise(rows, modes), mix, ...(invalidationLag && { invalidationLag }), ...(processScaling && { processScaling }) }
   } finally {

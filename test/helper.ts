@@ -139,12 +139,7 @@ export async function countRows (app: TestApp): Promise<{ events: number, guests
 
 /** Reads `url` every 100 ms until it is a HIT: how long that took, or Infinity after `withinMs`. */
 export async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
-  const started = Date.now()
-  while (Date.now() - started < withinMs) {
-    if ((await app.inject(url)).headers['x-cache'] === 'HIT') return Date.now() - started
-    await sleep(100)
-  }
-  return Infinity
+  return until(async () => (await app.inject(url)).headers['x-cache'] === 'HIT', withinMs, 100).catch(() => Infinity)
 }
 
 /** X-Cache, with a HIT told apart by tier: L1 (in-process, tiered mode) or L2 (Redis). */
@@ -153,12 +148,12 @@ export function tierOf (response: { headers: Record<string, unknown> }): string 
   return response.headers['x-cache'] !== 'HIT' ? String(response.headers['x-cache']) : timing.includes('desc=l1') ? 'L1' : 'L2'
 }
 
-/** Polls `read` until it returns true; the time it took, or fails the test after `limitMs`. */
-export async function until (read: () => Promise<boolean>, limitMs = 2_000): Promise<number> {
+/** Polls `read` every `everyMs` until it returns true; the time it took, or fails the test after `limitMs`. */
+export async function until (read: () => Promise<boolean>, limitMs = 2_000, everyMs = 1): Promise<number> {
   const started = performance.now()
   while (!await read()) {
     if (performance.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`)
-    await sleep(1)
+    await sleep(everyMs)
   }
   return performance.now() - started
 }
