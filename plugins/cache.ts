@@ -43,6 +43,7 @@ export default fp(async function cache (app) {
         await app.redis.ping()
         await responseCache.settleOwedInvalidations()
       },
+      canClose: () => !responseCache.owesInvalidations,
       onChange: (state, reason) => {
         if (state === 'open') app.log.warn({ reason }, 'cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)')
         else app.log.info({ reason }, 'cache circuit breaker closed: Redis answers again')

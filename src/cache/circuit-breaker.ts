@@ -8,6 +8,12 @@ export interface BreakerOptions {
   maxCooldownMs: number
   /** Checks the dependency is back (and catches up on anything owed to it) before closing. */
   probe: () => Promise<void>
+  /**
+   * Asked after a successful probe, in the same synchronous step that would close: false keeps
+   * the breaker open and probes again (work owed to the dependency arrived after the probe took
+   * what was owed). Nothing can slip in between this answer and the close.
+   */
+  canClose?: () => boolean
   onChange: (state: BreakerState, reason: string) => void
 }
 
@@ -71,6 +77,7 @@ export class CircuitBreaker {
   async #probe (): Promise<void> {
     try {
       await this.#options.probe()
+      if (this.#options.canClose?.() === false) throw new Error('not ready to close')
     } catch {
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, this.#options.maxCooldownMs)
       this.#scheduleProbe()

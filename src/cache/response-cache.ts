@@ -73,6 +73,8 @@ export class ResponseCache {
   readonly #local = new LocalGenerations()
   /** Invalidations Redis has not received yet: replayed before the cache is used again. */
   readonly #owed = new Set<string>()
+  /** The breaker's probe is replaying what was owed: Redis answers again. */
+  #replaying = false
   readonly #observers: CacheObserver[] = []
 
   constructor (options: ResponseCacheOptions) {
@@ -148,7 +150,9 @@ export class ResponseCache {
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
     this.#local.bump(generations)
     const started = performance.now()
-    if (this.#breaker?.isOpen) {
+    // While the probe replays, Redis has just answered: a write then goes to it like any other,
+    // so that a steady stream of writes cannot keep the replay from ever finishing.
+    if (this.#breaker?.isOpen && !this.#replaying) {
       for (const generation of generations) this.#owed.add(generation)
       for (const observer of this.#observers) observer.invalidated?.(request, generations, 'owed', 0)
       return
@@ -172,12 +176,30 @@ export class ResponseCache {
     for (const observer of this.#observers) observer.remoteInvalidated?.(generations, lagMs)
   }
 
-  /** Replays owed invalidations (the breaker's probe calls this once the store answers). */
+  /**
+   * Replays owed invalidations (the breaker's probe calls this once the store answers). A write
+   * can still owe after it (its own invalidation failed meanwhile, or it landed just after the
+   * replay), so the breaker must also ask `owesInvalidations` in the step that closes it.
+   */
   async settleOwedInvalidations (): Promise<void> {
     if (this.#store === undefined || this.#owed.size === 0) return
+    // Taken out before the replay, so that what a write adds meanwhile is not forgotten with it.
     const owed = [...this.#owed]
-    await this.#store.invalidate(owed)
-    for (const generation of owed) this.#owed.delete(generation)
+    this.#owed.clear()
+    this.#replaying = true
+    try {
+      await this.#store.invalidate(owed)
+    } catch (error) {
+      for (const generation of owed) this.#owed.add(generation)
+      throw error
+    } finally {
+      this.#replaying = false
+    }
+  }
+
+  /** Whether Redis is missing an invalidation: the cache must not be read until it is replayed. */
+  get owesInvalidations (): boolean {
+    return this.#owed.size > 0
   }
 
   /** The lookup, or `undefined` when the store cannot be asked (BYPASS). */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, logCollector, postEvent, waitForHit, type TestApp } from '../helper.ts'
+import { buildTestApp, logCollector, postEvent, until, waitForHit, type TestApp } from '../helper.ts'
 import { startRedisServer } from '../redis-server.ts'
 import { startTcpProxy } from '../tcp-proxy.ts'
 
@@ -99,3 +99,47 @@ t.test('Redis cut off: an invalidation it missed is replayed before the cache is
   }
   t.ok(hit, 'and the cache is back')
 })
+
+for (const mode of ['redis', 'tiered'] as const) {
+  t.test(`${mode}: a write that lands while the probe replays what was owed is replayed too, before the cache is used again`, async (t) => {
+    const redis = await startRedisServer(t)
+    const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '50' })
+    const first = await postEvent(app, { name: 'first before' })
+    const second = await postEvent(app, { name: 'second before' })
+    for (const event of [first, second]) t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} cached`)
+
+    // Catch the breaker's probe as its replay starts: the second write commits right then, while
+    // the breaker is still open, so its invalidation is owed after the replay took what was owed.
+    const store = app.cache.store!
+    const invalidate = store.invalidate.bind(store)
+    let calls = 0
+    let secondWrite: Promise<{ statusCode: number }> | undefined
+    const invalidations: string[] = []
+    app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+    store.invalidate = async (generations) => {
+      // Call 1 is the first write's own invalidation, call 2 the probe's replay.
+      if (++calls === 2) {
+        secondWrite = app.inject({ method: 'PATCH', url: `/events/${second.id}`, payload: { name: 'second after' } })
+        t.equal((await secondWrite).statusCode, 200, 'the second write commits while the replay is under way')
+      }
+      return invalidate(generations)
+    }
+
+    // Writes stall past the command timeout: the first write's invalidation is owed, the breaker opens.
+    await redis.command('CLIENT', 'PAUSE', 200, 'WRITE')
+    const firstWrite = await app.inject({ method: 'PATCH', url: `/events/${first.id}`, payload: { name: 'first after' } })
+    t.equal(firstWrite.statusCode, 200)
+    t.equal(app.cache.breakerState, 'open', 'the failed invalidation opened the breaker')
+
+    t.ok(await until(async () => app.cache.breakerState === 'closed', 10_000) < 10_000, 'the probe closes the breaker')
+    t.ok(secondWrite !== undefined, 'the second write landed during the replay')
+    // Redis had just answered the probe, so the second write's invalidation went straight to it.
+    t.same(invalidations, ['owed', 'done'], 'the first write owed its invalidation, the second did not')
+    for (const [event, name] of [[first, 'first after'], [second, 'second after']] as const) {
+      const read = await app.inject(`/events/${event.id}`)
+      t.equal(read.json().name, name, `event ${event.id} is not stale once the breaker closed (${String(read.headers['x-cache'])})`)
+      t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} is cached again`)
+      t.equal((await app.inject(`/events/${event.id}`)).json().name, name, `event ${event.id}'s hit is the new state`)
+    }
+  })
+}

@@ -111,6 +111,27 @@ t.test('circuit breaker: opens after consecutive failures, probes in the backgro
   t.same(changes, ['open', 'closed'], 'one transition each way')
 })
 
+t.test('circuit breaker: a probe that succeeds closes it only if canClose agrees in that same step', async (t) => {
+  let owes = true
+  let probes = 0
+  const breaker = new CircuitBreaker({
+    threshold: 1,
+    cooldownMs: 10,
+    maxCooldownMs: 20,
+    probe: async () => { probes++ },
+    canClose: () => !owes,
+    onChange: () => {}
+  })
+  t.teardown(() => breaker.dispose())
+  breaker.open('test')
+  await sleep(100)
+  t.ok(probes >= 3, `every probe succeeded (${probes}) …`)
+  t.equal(breaker.state, 'open', '… but something is still owed: it stays open and probes again')
+  owes = false
+  await sleep(60)
+  t.equal(breaker.state, 'closed', 'closes at the first probe after nothing is owed')
+})
+
 t.test('ETag and If-None-Match', async (t) => {
   const etag = etagOf(Buffer.from('{"a":1}'))
   t.match(etag, /^"[\w-]{27}"$/)
