@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { cacheEnv, createTestDatabase } from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
+import { startRedisServer, type RedisServer } from '../redis-server.ts'
 import { listening, percentile, runClients, seconds } from './harness.ts'
 
 const EVENTS = 8
@@ -18,6 +19,9 @@ interface Figures {
   lagsMs: number[]
   examples: string[]
   errors: number
+  /** Times Redis stalled writes during the run (stallsWrites), and the invalidations owed meanwhile. */
+  stalls: number
+  owed: number
 }
 
 interface Run {
@@ -25,6 +29,12 @@ interface Run {
   mode: 'redis' | 'tiered'
   /** Two: writes and reads spread over two instances sharing Redis and the database. */
   instances: 1 | 2
+  /**
+   * Redis stalls writes (CLIENT PAUSE WRITE, 120 ms every 700 ms) past the production command
+   * timeout: invalidations fail, are owed, and are replayed by the breaker's probe while the load goes on.
+   */
+  stallsWrites?: boolean
+  durationSeconds?: number
 }
 
 /**
@@ -32,7 +42,7 @@ interface Run {
  * so its versions commit in the order they are acknowledged. A read must show, for every entity
  * it contains, at least the version acknowledged before the read started.
  */
-async function check (t: Test, { fence, mode, instances }: Run): Promise<Figures> {
+async function check (t: Test, { fence, mode, instances, stallsWrites = false, durationSeconds = 30 }: Run): Promise<Figures> {
   const redis = await startRedisServer(t)
   const env = {
     ...await cacheEnv(t, mode, redis.url),
@@ -40,12 +50,18 @@ async function check (t: Test, { fence, mode, instances }: Run): Promise<Figures
     CACHE_TTL: '86400', // expiry must not hide a stale entry
     CACHE_L1_TTL: '86400', // nor the L1 backstop a lost invalidation
     CACHE_FENCE: String(fence),
-    FAULT_LOAD_DELAY_MS: '0-20'
+    FAULT_LOAD_DELAY_MS: '0-20',
+    ...(stallsWrites && { REDIS_COMMAND_TIMEOUT_MS: '50' })
   }
   const servers = []
   for (let i = 0; i < instances; i++) servers.push(await listening(t, env))
-  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, staleAgesMs: [], lagsMs: [], examples: [], errors: 0 }
-  for (const { app } of servers) app.cache.observe({ remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs) })
+  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, staleAgesMs: [], lagsMs: [], examples: [], errors: 0, stalls: 0, owed: 0 }
+  for (const { app } of servers) {
+    app.cache.observe({
+      remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs),
+      invalidated: (_request, _generations, result) => { if (result === 'owed') figures.owed++ }
+    })
+  }
   const bases = servers.map((server) => server.base)
   const base = bases[0]!
   const guestsOf = new Map<number, number[]>()
@@ -70,7 +86,9 @@ async function check (t: Test, { fence, mode, instances }: Run): Promise<Figures
   const versionOf = (name: string) => name.startsWith('v') ? Number(name.slice(1)) : 0
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!
 
-  await runClients(CLIENTS, seconds(30) * 1000, async () => {
+  const durationMs = seconds(durationSeconds) * 1000
+  const stalls = stallsWrites ? stallWrites(redis, durationMs) : Promise.resolve(0)
+  await runClients(CLIENTS, durationMs, async () => {
     if (Math.random() < 0.1) {
       const isEvent = Math.random() < 0.5
       const id = isEvent ? pick(eventIds) : pick(guestIds)
@@ -115,7 +133,20 @@ async function check (t: Test, { fence, mode, instances }: Run): Promise<Figures
       }
     }
   })
+  figures.stalls = await stalls
   return figures
+}
+
+/** Pauses Redis's write commands for 120 ms every 700 ms until `durationMs` has passed; returns how many times. */
+async function stallWrites (redis: RedisServer, durationMs: number): Promise<number> {
+  const deadline = Date.now() + durationMs
+  let stalls = 0
+  while (Date.now() + 700 < deadline) {
+    await sleep(700)
+    await redis.command('CLIENT', 'PAUSE', 120, 'WRITE')
+    stalls++
+  }
+  return stalls
 }
 
 function report (t: Test, label: string, figures: Figures) {
@@ -153,3 +184,14 @@ t.test('tiered, two instances: a read on one misses a write acknowledged by the 
   const late = figures.staleAgesMs.filter((age) => age > bound)
   t.equal(late.length, 0, `no stale read later than the largest measured lag + 10 ms (${bound.toFixed(1)} ms); ${figures.stale - late.length} within it`)
 })
+
+for (const mode of ['redis', 'tiered'] as const) {
+  t.test(`consistency, ${mode} mode, Redis stalling writes past the command timeout every 0.7 s: invalidations owed and replayed, no stale read`, async (t) => {
+    const figures = await check(t, { fence: true, mode, instances: 1, stallsWrites: true, durationSeconds: 15 })
+    report(t, `${mode}, ${figures.stalls} write stalls`, figures)
+    t.ok(figures.reads > 500 && figures.writes > 50, 'enough traffic to mean something')
+    t.ok(figures.owed > 0, `writes' invalidations failed and were owed (${figures.owed})`)
+    t.equal(figures.errors, 0, 'no errors')
+    t.equal(figures.stale, 0, 'no read older than a write acknowledged before it')
+  })
+}
