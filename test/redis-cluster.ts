@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
 import { freePort } from '../src/free-port.ts'
 import { redisCommand } from './redis-server.ts'
 
-/** A throw-away Redis Cluster of three masters (no replicas) that a test owns. */
+/** A throw-away Redis Cluster of three masters (with no replicas unless asked) that a test owns. */
 export interface RedisCluster {
   /** `127.0.0.1:p1,127.0.0.1:p2,127.0.0.1:p3`, as REDIS_CLUSTER_NODES takes it. */
   nodes: string
@@ -19,6 +19,8 @@ export interface RedisCluster {
   start: () => Promise<void>
   /** Runs one command on one node, on a fresh connection. */
   command: (port: number, ...args: Array<string | number>) => Promise<unknown>
+  /** SIGKILLs one node (a master dying: with replicas, one of its replicas takes over). */
+  kill: (port: number) => Promise<void>
 }
 
 /** Anything with a teardown: a test, or tap's root for a cluster a whole file shares. */
@@ -26,7 +28,7 @@ interface Owner {
   teardown: (fn: () => unknown) => void
 }
 
-const NODES = 3
+const MASTERS = 3
 /** Every wait here gives up after this long, with a message saying what it waited for. */
 const WAIT_MS = 10_000
 /**
@@ -41,14 +43,18 @@ const exec = promisify(execFile)
  * Three `redis-server --cluster-enabled yes` masters on free ports, joined with
  * `redis-cli --cluster create`, in a temporary directory removed on teardown.
  * @param options.started false: allocate the ports but start nothing yet (a cluster that is down)
+ * @param options.replicas replicas per master (default 0); with replicas a node counts as failed
+ *   after 1 s without answering (`cluster-node-timeout`), so a failover takes seconds, not 15 s
  */
-export async function startRedisCluster (t: Owner, options: { started?: boolean } = {}): Promise<RedisCluster> {
+export async function startRedisCluster (t: Owner, options: { started?: boolean, replicas?: number } = {}): Promise<RedisCluster> {
+  const replicas = options.replicas ?? 0
+  const nodeCount = MASTERS * (1 + replicas)
   const dir = await mkdtemp(join(tmpdir(), 'eventcache-cluster-'))
   const ports: number[] = []
   // The cluster bus listens on a port of its own (client port + 10000 unless told): pick it
   // too, so that port cannot be taken or out of range.
   const busPorts: number[] = []
-  while (ports.length < NODES) {
+  while (ports.length < nodeCount) {
     const port = await freePort()
     const bus = await freePort()
     if (!ports.includes(port) && !busPorts.includes(port) && !ports.includes(bus) && !busPorts.includes(bus) && port !== bus) {
@@ -83,7 +89,8 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean 
         '--dir', dir,
         '--save', '',
         '--appendonly', 'no',
-        '--loglevel', 'warning'
+        '--loglevel', 'warning',
+        ...(replicas > 0 ? ['--cluster-node-timeout', '1000'] : [])
       ], { stdio: 'ignore' })
       children.push(child)
       return { port, child }
@@ -95,14 +102,24 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean 
     }
     if (!created) {
       const addresses = ports.map((port) => `127.0.0.1:${port}`)
-      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-yes'], { timeout: CREATE_WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
+      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: CREATE_WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
         throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`)
       })
       created = true
     }
     for (const port of ports) {
       await waitFor(`cluster_state:ok on ${port}`, async () => String(await command(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'))
+      // A replica can take over only once it has synchronised with its master.
+      await waitFor(`${port} a master or a replica in sync`, async () => /role:master|master_link_status:up/.test(String(await command(port, 'INFO', 'replication'))))
     }
+  }
+
+  const kill = async (port: number) => {
+    const child = children[ports.indexOf(port)]
+    if (!child || child.exitCode !== null || child.signalCode !== null) return
+    const exited = once(child, 'exit')
+    child.kill('SIGKILL')
+    await exited
   }
 
   const stop = async () => {
@@ -124,7 +141,7 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean 
   })
 
   if (options.started !== false) await start()
-  return { nodes: ports.map((port) => `127.0.0.1:${port}`).join(','), ports, stop, start, command }
+  return { nodes: ports.map((port) => `127.0.0.1:${port}`).join(','), ports, stop, start, command, kill }
 }
 
 let shared: Promise<RedisCluster> | undefined
