@@ -31,7 +31,9 @@ export default fp(async function cache (app) {
     store = memory()
   } else if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') {
     if (!app.hasDecorator('redis')) throw new Error(`CACHE_MODE=${config.CACHE_MODE} needs the redis plugin registered first`)
-    const shared = new RedisStore(app.redis, maxTtlMs)
+    // WAIT answers within half the command timeout, so its count comes back before the client gives up.
+    const durability = config.CACHE_INVALIDATION_REPLICAS > 0 ? { replicas: config.CACHE_INVALIDATION_REPLICAS, waitMs: Math.max(1, Math.floor(config.REDIS_COMMAND_TIMEOUT_MS / 2)) } : undefined
+    const shared = new RedisStore(app.redis, maxTtlMs, durability)
     store = config.CACHE_MODE === 'redis'
       ? shared
       : await tiered(app, shared, memory(), (generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))

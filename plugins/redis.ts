@@ -86,7 +86,12 @@ export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMA
  *   requests costs the whole REDIS_COMMAND_TIMEOUT_MS (measured: 1,000 ms each with a 1 s timeout).
  *   At 0 it fails at once (1-30 ms) and the request is a BYPASS. The slot map still heals: a
  *   command sent to another master comes back MOVED, which ioredis follows and which refreshes
- *   the map, as does the periodic refresh (`slotsRefreshInterval`, 5 s).
+ *   the map, as does the periodic refresh.
+ * - `slotsRefreshInterval`: ioredis 6 has no periodic refresh unless asked. A pipeline follows a
+ *   MOVED only when every one of its commands got the same one, so an invalidation ending in
+ *   `WAIT` (CACHE_INVALIDATION_REPLICAS) sent to a master that has become a replica fails without
+ *   correcting the map; while the breaker is open nothing else runs, and its probe would fail
+ *   on the stale map forever (seen in the failover test). Every 5 s the map is asked again.
  * - `redisOptions`: per node, the single client's command timeout, connect timeout and no resend.
  * The boot waits (the same second at most) for the cluster, a connection to every master and
  * `cluster_state:ok` on each (see `usable`).
@@ -98,6 +103,7 @@ function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
     enableReadyCheck: false,
     slotsRefreshTimeout: 1_000,
     retryDelayOnFailover: 0,
+    slotsRefreshInterval: 5_000,
     redisOptions: {
       commandTimeout: commandTimeoutMs,
       connectTimeout: 1_000,

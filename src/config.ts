@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object({
   CACHE_L1_TTL: Type.Integer({ minimum: 1, default: 5 }),
   // Opt-in: a miss takes a Redis lease for this long, so instances missing one key load it once.
   CACHE_LEASE_MS: Type.Optional(Type.Integer({ minimum: 1, maximum: 60_000 })),
+  // Opt-in: an invalidation counts as done only once this many replicas of its master have it (WAIT).
+  CACHE_INVALIDATION_REPLICAS: Type.Integer({ minimum: 0, maximum: 16, default: 0 }),
   QUERY_MODE: Type.Union([Type.Literal('join'), Type.Literal('naive')], { default: 'join' }),
   // The cache panel is on in development; in production only with a token, which every panel request must carry.
   CACHE_PANEL_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
@@ -98,6 +100,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   if (usesRedis && !input.REDIS_URL && !input.REDIS_CLUSTER_NODES) problems.push(`CACHE_MODE="${cacheMode}": needs REDIS_URL or REDIS_CLUSTER_NODES`)
   problems.push(...redisClusterProblems(input))
   if (input.CACHE_LEASE_MS !== undefined && !usesRedis) problems.push(`CACHE_LEASE_MS: leases live in Redis, so they need CACHE_MODE redis or tiered (not ${cacheMode})`)
+  if (input.CACHE_INVALIDATION_REPLICAS > 0 && !usesRedis) problems.push(`CACHE_INVALIDATION_REPLICAS: replicas are Redis's, so it needs CACHE_MODE redis or tiered (not ${cacheMode})`)
   if (input.FAULT_LOAD_DELAY_MS !== undefined && input.NODE_ENV === 'production') problems.push('FAULT_LOAD_DELAY_MS: fault injection is for tests, never production')
   // A write invalidates the memory cache of the process that took it, never its siblings'.
   if (input.WORKERS !== 1 && cacheMode === 'memory') problems.push(`WORKERS=${input.WORKERS}: CACHE_MODE="memory" (the default without REDIS_URL) gives each process a cache of its own, which serves stale entries after a write on another; set REDIS_URL (CACHE_MODE=redis or tiered) or CACHE_MODE=off`)

@@ -90,6 +90,8 @@ t.test('cache modes that cannot work are refused at boot', async (t) => {
   t.throws(() => loadConfig({ CACHE_MODE: 'redis' }), { message: /CACHE_MODE="redis": needs REDIS_URL or REDIS_CLUSTER_NODES/ })
   t.throws(() => loadConfig({ CACHE_MODE: 'tiered' }), { message: /CACHE_MODE="tiered": needs REDIS_URL or REDIS_CLUSTER_NODES/ })
   t.throws(() => loadConfig({ CACHE_LEASE_MS: '500' }), { message: /CACHE_LEASE_MS: leases live in Redis.*not memory/ })
+  t.throws(() => loadConfig({ CACHE_INVALIDATION_REPLICAS: '1' }), { message: /CACHE_INVALIDATION_REPLICAS: replicas are Redis's.*not memory/ })
+  t.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }).CACHE_INVALIDATION_REPLICAS, 0, 'no WAIT for replicas by default')
   t.equal(loadConfig({ CACHE_MODE: 'tiered', REDIS_URL: 'redis://127.0.0.1:6379' }).CACHE_L1_TTL, 5, 'tiered with Redis; L1 TTL 5 s by default')
   t.throws(() => loadConfig({ CACHE_PREFIX: 'has space' }), { message: /CACHE_PREFIX=/ })
   t.throws(() => loadConfig({ REDIS_COMMAND_TIMEOUT_MS: '0' }), { message: /REDIS_COMMAND_TIMEOUT_MS=/ })

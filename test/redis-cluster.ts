@@ -21,6 +21,8 @@ export interface RedisCluster {
   command: (port: number, ...args: Array<string | number>) => Promise<unknown>
   /** SIGKILLs one node (a master dying: with replicas, one of its replicas takes over). */
   kill: (port: number) => Promise<void>
+  /** Starts a killed node again; it rejoins with its saved configuration (a replaced master: as a replica). */
+  revive: (port: number) => Promise<void>
 }
 
 /** Anything with a teardown: a test, or tap's root for a cluster a whole file shares. */
@@ -78,20 +80,22 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
     throw new Error(`Redis Cluster on ports ${ports.join(', ')}: ${what} not within ${WAIT_MS} ms`)
   }
 
+  const spawnNode = (i: number): ChildProcess => spawn('redis-server', [
+    '--cluster-enabled', 'yes',
+    '--cluster-config-file', join(dir, `nodes-${ports[i]}.conf`),
+    '--cluster-port', String(busPorts[i]),
+    '--port', String(ports[i]),
+    '--bind', '127.0.0.1',
+    '--dir', dir,
+    '--save', '',
+    '--appendonly', 'no',
+    '--loglevel', 'warning',
+    ...(replicas > 0 ? ['--cluster-node-timeout', '1000'] : [])
+  ], { stdio: 'ignore' })
+
   const start = async () => {
     const started = ports.map((port, i) => {
-      const child = spawn('redis-server', [
-        '--cluster-enabled', 'yes',
-        '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-        '--cluster-port', String(busPorts[i]),
-        '--port', String(port),
-        '--bind', '127.0.0.1',
-        '--dir', dir,
-        '--save', '',
-        '--appendonly', 'no',
-        '--loglevel', 'warning',
-        ...(replicas > 0 ? ['--cluster-node-timeout', '1000'] : [])
-      ], { stdio: 'ignore' })
+      const child = spawnNode(i)
       children.push(child)
       return { port, child }
     })
@@ -112,6 +116,12 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
       // A replica can take over only once it has synchronised with its master.
       await waitFor(`${port} a master or a replica in sync`, async () => /role:master|master_link_status:up/.test(String(await command(port, 'INFO', 'replication'))))
     }
+  }
+
+  const revive = async (port: number) => {
+    const child = spawnNode(ports.indexOf(port))
+    children[ports.indexOf(port)] = child
+    await waitFor(`redis-server answering PING on ${port}`, async () => await command(port, 'PING') === 'PONG', child)
   }
 
   const kill = async (port: number) => {
@@ -141,7 +151,7 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
   })
 
   if (options.started !== false) await start()
-  return { nodes: ports.map((port) => `127.0.0.1:${port}`).join(','), ports, stop, start, command, kill }
+  return { nodes: ports.map((port) => `127.0.0.1:${port}`).join(','), ports, stop, start, command, kill, revive }
 }
 
 let shared: Promise<RedisCluster> | undefined

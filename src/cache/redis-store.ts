@@ -36,6 +36,12 @@ return 1
 
 type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | number>) => Promise<number>
 
+/** CACHE_INVALIDATION_REPLICAS: how many replicas must have an invalidation, and how long to wait for them. */
+export interface InvalidationDurability {
+  replicas: number
+  waitMs: number
+}
+
 /**
  * Responses and generations in Redis (one server or a Redis Cluster), shared by every instance.
  *
@@ -55,10 +61,15 @@ export class RedisStore implements CacheStore {
   readonly #redis: Redis | Cluster
   readonly #fencedFill: FencedFill
   readonly #generationTtlMs: number
+  readonly #durability: InvalidationDurability | undefined
 
-  /** @param maxTtlMs the longest any entry lives; generations outlive their entries */
-  constructor (redis: Redis | Cluster, maxTtlMs: number) {
+  /**
+   * @param maxTtlMs the longest any entry lives; generations outlive their entries
+   * @param durability replicas an invalidation must reach before it counts (unset: the master's answer is enough)
+   */
+  constructor (redis: Redis | Cluster, maxTtlMs: number, durability?: InvalidationDurability) {
     this.#redis = redis
+    this.#durability = durability
     this.#generationTtlMs = 2 * maxTtlMs + 60_000
     if (!('eventcacheFill' in redis)) redis.defineCommand('eventcacheFill', { lua: FENCED_FILL })
     this.#fencedFill = (redis as unknown as { eventcacheFill: FencedFill }).eventcacheFill.bind(redis)
@@ -91,15 +102,25 @@ export class RedisStore implements CacheStore {
    * One pipeline of SETs: one round trip on a single Redis. A cluster pipeline must stay in one
    * slot, so there it is one pipeline per slot, all sent at once (one round trip per node, in
    * parallel). Any SET failing fails the invalidation (the cache then owes and replays it).
+   *
+   * With `durability`, each pipeline ends with `WAIT`: Redis replicates asynchronously, and a
+   * master that dies before its replica has the new generations would hand over a replica on which
+   * the old entries are valid again. An invalidation fewer replicas acknowledged fails like any
+   * other, so it is owed and replayed (on the promoted replica, after a failover).
    */
   async invalidate (generations: readonly string[]): Promise<void> {
     if (generations.length === 0) return
+    const durability = this.#durability
     await Promise.all(this.#bySlot(generations).map(async (group) => {
       const pipeline = this.#redis.pipeline()
       for (const position of group) pipeline.set(generations[position]!, newToken(), 'PX', this.#generationTtlMs)
+      // No key: a cluster pipeline sends it to the node its SETs went to.
+      if (durability) pipeline.wait(durability.replicas, durability.waitMs)
       const results = await pipeline.exec()
       const failed = results?.find(([error]) => error !== null)
       if (failed) throw failed[0]
+      const acknowledged = durability ? results!.at(-1)![1] as number : 0
+      if (durability && acknowledged < durability.replicas) throw new Error(`invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`)
     }))
   }
 
