@@ -124,21 +124,16 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
     await waitFor(`redis-server answering PING on ${port}`, async () => await command(port, 'PING') === 'PONG', child)
   }
 
-  const kill = async (port: number) => {
-    const child = children[ports.indexOf(port)]
+  const killNode = async (child: ChildProcess | undefined) => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return
     const exited = once(child, 'exit')
     child.kill('SIGKILL')
     await exited
   }
+  const kill = (port: number) => killNode(children[ports.indexOf(port)])
 
   const stop = async () => {
-    const running = children.splice(0).filter((child) => child.exitCode === null && child.signalCode === null)
-    await Promise.all(running.map(async (child) => {
-      const exited = once(child, 'exit')
-      child.kill('SIGKILL')
-      await exited
-    }))
+    await Promise.all(children.splice(0).map(killNode))
   }
 
   // A test process that dies without its teardown must not leave redis-servers behind.

@@ -119,8 +119,10 @@ export class RedisStore implements CacheStore {
       const results = await pipeline.exec()
       const failed = results?.find(([error]) => error !== null)
       if (failed) throw failed[0]
-      const acknowledged = durability ? results!.at(-1)![1] as number : 0
-      if (durability && acknowledged < durability.replicas) throw new Error(`invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`)
+      if (durability) {
+        const acknowledged = results!.at(-1)![1] as number
+        if (acknowledged < durability.replicas) throw new Error(`invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`)
+      }
     }))
   }
 
