@@ -41,6 +41,12 @@ for (const mode of CACHE_TEST_MODES) {
     t.notMatch(text, /route="\/events\/\d+"|key=|\{e:\d+\}/, 'labels are route patterns, never ids or keys')
     t.notMatch(text, /route="\/metrics"/, 'the scrape does not measure itself')
     t.match(text, /process_cpu_user_seconds_total/, 'default process metrics')
+
+    await app.inject('/no-such-route')
+    const second = (await app.inject('/metrics')).body
+    t.notMatch(second, /route="\/metrics"/, 'scrapes are not measured')
+    t.notMatch(second, /http_request_duration_seconds_count\{[^}]*status_code="404"/, 'a URL no route matches is not measured')
+    t.equal(sample(second, 'http_request_duration_seconds_count', { route: '/events/:id', method: 'PATCH', status_code: '200' }), 1, 'writes are measured too')
   })
 }
 
