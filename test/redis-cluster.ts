@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { freePort } from '../src/free-port.ts'
+import { parseClusterNodes } from '../src/redis-cluster.ts'
 import { redisCommand } from './redis-server.ts'
 
 /** A throw-away Redis Cluster of three masters (with no replicas unless asked) that a test owns. */
@@ -162,4 +163,41 @@ export async function testClusterNodes (): Promise<string> {
   // tap's root is imported here, not at the top: test/setup/ imports the helpers outside any test.
   shared ??= import('tap').then(({ default: root }) => startRedisCluster(root))
   return (await shared).nodes
+}
+
+/** One command on the first node of `nodes` (host:port,…), on a connection of its own (never the app's client). */
+export async function onNode (nodes: string, ...args: Array<string | number>): Promise<unknown> {
+  const { host, port } = parseClusterNodes(nodes)[0]!
+  return redisCommand(port, host, ...args)
+}
+
+/** The masters as the first node of `nodes` sees them (CLUSTER SLOTS), each with the slot ranges it serves. */
+export async function shards (nodes: string): Promise<Array<{ address: string, ranges: Array<[number, number]> }>> {
+  const slots = await onNode(nodes, 'CLUSTER', 'SLOTS') as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>
+  const byAddress = new Map<string, Array<[number, number]>>()
+  for (const [from, to, [host, port]] of slots) {
+    const address = `${host}:${port}`
+    byAddress.set(address, [...byAddress.get(address) ?? [], [from, to]])
+  }
+  return [...byAddress].map(([address, ranges]) => ({ address, ranges }))
+}
+
+/**
+ * The replicas of the master at `address`, as it reports them (INFO replication). CLUSTER SLOTS
+ * leaves out a replica until gossip has carried its replication offset, which right after the
+ * cluster is formed it may not have yet.
+ */
+export async function replicasOf (address: string): Promise<string[]> {
+  const info = String(await onNode(address, 'INFO', 'replication'))
+  return [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => `${host}:${port}`)
+}
+
+export async function keySlot (nodes: string, key: string): Promise<number> {
+  return await onNode(nodes, 'CLUSTER', 'KEYSLOT', key) as number
+}
+
+/** The master that serves `key` (host:port). */
+export async function masterOf (nodes: string, key: string): Promise<string> {
+  const slot = await keySlot(nodes, key)
+  return (await shards(nodes)).find(({ ranges }) => ranges.some(([from, to]) => slot >= from && slot <= to))!.address
 }

@@ -5,39 +5,10 @@ import { loadConfig } from '../../src/config.ts'
 import { keyspace } from '../../src/cache/views.ts'
 import { groupBySlot, hashedPart, parseClusterNodes } from '../../src/redis-cluster.ts'
 import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, waitForHit } from '../helper.ts'
-import { redisCommand } from '../redis-server.ts'
-import { startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
+import { keySlot, masterOf, onNode, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 
 // The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
 // can get wrong. The whole cache suite also runs on it ('cluster' in CACHE_TEST_MODES).
-
-/** One command on one node, on a connection of its own (not the app's cluster client). */
-async function onNode (address: string, ...args: Array<string | number>): Promise<unknown> {
-  const { host, port } = parseClusterNodes(address)[0]!
-  return redisCommand(port, host, ...args)
-}
-
-/** The masters of the cluster at `nodes`, each with the slot ranges it serves (CLUSTER SLOTS). */
-async function masters (nodes: string): Promise<Array<{ address: string, ranges: Array<[number, number]> }>> {
-  const first = nodes.split(',')[0]!
-  const slots = await onNode(first, 'CLUSTER', 'SLOTS') as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>
-  const byAddress = new Map<string, Array<[number, number]>>()
-  for (const [from, to, [host, port]] of slots) {
-    const address = `${host}:${port}`
-    byAddress.set(address, [...byAddress.get(address) ?? [], [from, to]])
-  }
-  return [...byAddress].map(([address, ranges]) => ({ address, ranges }))
-}
-
-async function keySlot (nodes: string, key: string): Promise<number> {
-  return await onNode(nodes.split(',')[0]!, 'CLUSTER', 'KEYSLOT', key) as number
-}
-
-/** The master that serves `key`. */
-async function masterOf (nodes: string, key: string): Promise<string> {
-  const slot = await keySlot(nodes, key)
-  return (await masters(nodes)).find(({ ranges }) => ranges.some(([from, to]) => slot >= from && slot <= to))!.address
-}
 
 /** Every key matching `pattern` on one server (SCAN, as the panel's flush walks it). */
 async function keysOn (address: string, pattern: string): Promise<string[]> {
@@ -53,7 +24,7 @@ async function keysOn (address: string, pattern: string): Promise<string[]> {
 
 async function entriesPerMaster (nodes: string, pattern: string): Promise<Record<string, number>> {
   const counts: Record<string, number> = {}
-  for (const { address } of await masters(nodes)) counts[address] = (await keysOn(address, pattern)).length
+  for (const { address } of await shards(nodes)) counts[address] = (await keysOn(address, pattern)).length
   return counts
 }
 
