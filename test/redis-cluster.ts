@@ -192,6 +192,11 @@ export async function replicasOf (address: string): Promise<string[]> {
   return [...info.matchAll(/^slave\d+:ip=([^,]+),port=(\d+)/gm)].map(([, host, port]) => `${host}:${port}`)
 }
 
+/** The port of a `host:port` address. */
+export function portOf (address: string): number {
+  return parseClusterNodes(address)[0]!.port
+}
+
 export async function keySlot (nodes: string, key: string): Promise<number> {
   return await onNode(nodes, 'CLUSTER', 'KEYSLOT', key) as number
 }

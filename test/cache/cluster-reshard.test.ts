@@ -4,16 +4,11 @@ import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { buildTestApp, postEvent, until, waitForHit, type TestApp } from '../helper.ts'
-import { parseClusterNodes } from '../../src/redis-cluster.ts'
-import { keySlot, masterOf, shards, startRedisCluster, type RedisCluster } from '../redis-cluster.ts'
+import { buildTestApp, postEvent, readLog, until, waitForHit } from '../helper.ts'
+import { keySlot, masterOf, portOf, shards, startRedisCluster, type RedisCluster } from '../redis-cluster.ts'
 
 const exec = promisify(execFile)
 const MODES = ['redis', 'tiered'] as const
-
-function portOf (address: string): number {
-  return parseClusterNodes(address)[0]!.port
-}
 
 async function nodeId (cluster: RedisCluster, port: number): Promise<string> {
   return String(await cluster.command(port, 'CLUSTER', 'MYID'))
@@ -27,24 +22,6 @@ async function appOnCluster (t: Test, mode: (typeof MODES)[number]) {
   const invalidations: string[] = []
   app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   return { cluster, app, invalidations }
-}
-
-/** Every read's outcome (`200 HIT`, `200 BYPASS`, …) counted, and the reads that did not show the name expected. */
-function readLog () {
-  const outcomes = new Map<string, number>()
-  const wrong: string[] = []
-  return {
-    wrong,
-    summary: () => [...outcomes].map(([outcome, n]) => `${outcome} × ${n}`).join(', '),
-    allOk: () => [...outcomes.keys()].every((outcome) => outcome.startsWith('200 ')),
-    read: async (app: TestApp, id: number, expected: string) => {
-      const response = await app.inject(`/events/${id}`)
-      const outcome = `${response.statusCode} ${String(response.headers['x-cache'])}`
-      outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
-      if (response.statusCode === 200 && response.json().name !== expected) wrong.push(`event ${id}, ${outcome}: ${response.json().name}, expected ${expected}`)
-      return response
-    }
-  }
 }
 
 for (const mode of MODES) {
@@ -64,16 +41,16 @@ for (const mode of MODES) {
     await cluster.command(source, 'CLUSTER', 'SETSLOT', slot, 'MIGRATING', targetId)
     await cluster.command(source, 'MIGRATE', '127.0.0.1', target, '', 0, 5_000, 'KEYS', generation!)
     const log = readLog()
-    for (let i = 0; i < 5; i++) await log.read(app, event.id, 'before')
+    for (let i = 0; i < 5; i++) await log.read(app, url, 'before')
     const written = await app.inject({ method: 'PATCH', url, payload: { name: 'after' } })
     t.equal(written.statusCode, 200, 'a write during the migration commits')
-    for (let i = 0; i < 5; i++) await log.read(app, event.id, 'after')
+    for (let i = 0; i < 5; i++) await log.read(app, url, 'after')
 
     // The rest of the slot's keys, then every master told who owns it now.
     const rest = await cluster.command(source, 'CLUSTER', 'GETKEYSINSLOT', slot, 100) as string[]
     if (rest.length > 0) await cluster.command(source, 'MIGRATE', '127.0.0.1', target, '', 0, 5_000, 'KEYS', ...rest)
     for (const port of cluster.ports) await cluster.command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
-    const hitAfterMs = await until(async () => (await log.read(app, event.id, 'after')).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
+    const hitAfterMs = await until(async () => (await log.read(app, url, 'after')).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
 
     t.comment(`write's invalidation: ${invalidations.join(', ')}; reads: ${log.summary()}; hits back ${hitAfterMs?.toFixed(0)} ms after the slot moved`)
     t.ok(log.allOk(), 'every read was a 200')
@@ -112,7 +89,7 @@ for (const mode of MODES) {
           expected.set(id, name)
           writes++
         } else {
-          await log.read(app, id, expected.get(id)!)
+          await log.read(app, `/events/${id}`, expected.get(id)!)
         }
         await sleep(1)
       }
@@ -128,7 +105,7 @@ for (const mode of MODES) {
 
     const misses: number[] = []
     for (const [id, name] of expected) {
-      const hit = await until(async () => (await log.read(app, id, name)).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
+      const hit = await until(async () => (await log.read(app, `/events/${id}`, name)).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
       if (hit === undefined) misses.push(id)
     }
     t.comment(`${slots} slots (${moving.length} of 30 events) moved in ${(reshardMs / 1000).toFixed(1)} s; ${writes} writes (invalidations: ${count(invalidations)}); reads: ${log.summary()}`)
