@@ -1,13 +1,15 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { CircuitBreaker } from '../src/cache/circuit-breaker.ts'
+import type { Cluster, Redis } from 'ioredis'
 import { InvalidationBus } from '../src/cache/invalidation-bus.ts'
 import { MemoryStore } from '../src/cache/memory-store.ts'
 import { RedisStore } from '../src/cache/redis-store.ts'
 import { ResponseCache } from '../src/cache/response-cache.ts'
+import { ShardBreakers } from '../src/cache/shard-breakers.ts'
 import type { CacheStore } from '../src/cache/store.ts'
 import { TieredStore } from '../src/cache/tiered-store.ts'
 import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
+import { assertClusterReady, isCluster, masterFor } from '../src/redis-cluster.ts'
 import { invalidationSubscriber } from './redis.ts'
 
 declare module 'fastify' {
@@ -26,7 +28,7 @@ export default fp(async function cache (app) {
   const memory = () => new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
 
   let store: CacheStore | undefined
-  let breaker: CircuitBreaker | undefined
+  let breakers: ShardBreakers | undefined
   if (config.CACHE_MODE === 'memory') {
     store = memory()
   } else if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') {
@@ -37,27 +39,26 @@ export default fp(async function cache (app) {
     store = config.CACHE_MODE === 'redis'
       ? shared
       : await tiered(app, shared, memory(), (generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
-    breaker = new CircuitBreaker({
+    breakers = new ShardBreakers({
       threshold: 3,
       cooldownMs: 500,
       maxCooldownMs: 5_000,
-      probe: async () => {
-        await app.redis.ping()
-        await responseCache.settleOwedInvalidations()
-      },
-      canClose: () => !responseCache.owesInvalidations,
-      onChange: (state, reason) => {
-        if (state === 'open') app.log.warn({ reason }, 'cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)')
-        else app.log.info({ reason }, 'cache circuit breaker closed: Redis answers again')
+      shardOf: shardOf(app.redis),
+      probe: (shard) => ping(app.redis, shard),
+      onChange: (shard, state, reason) => {
+        if (state === 'open') app.log.warn({ reason, shard }, 'cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)')
+        else app.log.info({ reason, shard }, 'cache circuit breaker closed: Redis answers again')
+        // What was owed to this shard can be paid now.
+        if (state === 'closed') responseCache.replayOwedInvalidations()
       }
     })
-    app.addHook('onClose', async () => breaker?.dispose())
+    app.addHook('onClose', async () => breakers?.dispose())
   }
 
   const responseCache = new ResponseCache({
     mode: config.CACHE_MODE,
     store,
-    breaker,
+    breakers,
     prefix: config.CACHE_PREFIX,
     ttlSeconds: config.CACHE_TTL,
     negativeTtlSeconds: config.CACHE_NEGATIVE_TTL,
@@ -68,6 +69,7 @@ export default fp(async function cache (app) {
     ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })
   app.decorate('cache', responseCache)
+  app.addHook('onClose', async () => responseCache.dispose())
   app.addHook('onClose', async () => store?.close())
 }, { name: 'cache', dependencies: ['request-db'] })
 
@@ -91,6 +93,29 @@ async function tiered (app: FastifyInstance, l2: RedisStore, l1: MemoryStore, on
   const store = new TieredStore({ l1, l2, bus, l1TtlMs: app.config.CACHE_L1_TTL * 1000 })
   await bus.start(1_000)
   return store
+}
+
+/**
+ * One Redis is one shard. On a Redis Cluster a shard is a master, found from the client's slot map
+ * as it is now (a failover or a reshard moves keys to another master, and so to its breaker).
+ */
+function shardOf (redis: Redis | Cluster): (key: string) => string {
+  if (!isCluster(redis)) return () => 'redis'
+  return (key) => masterFor(redis, key) ?? 'cluster'
+}
+
+/**
+ * A shard's probe: PING its master. A master that no longer serves any slot (replaced by its
+ * replica, or resharded away) has nothing left to guard, so its breaker may close.
+ */
+async function ping (redis: Redis | Cluster, shard: string): Promise<void> {
+  if (!isCluster(redis) || shard === 'cluster') {
+    await redis.ping()
+    return
+  }
+  assertClusterReady(redis)
+  const node = redis.nodes('master').find(({ options }) => `${options.host}:${options.port}` === shard)
+  if (node !== undefined) await node.ping()
 }
 
 /** "20" → always 20 ms; "0-20" → a random whole number of ms from 0 to 20. */

@@ -40,6 +40,16 @@ export function hashedPart (key: string): string {
   return close === -1 || close === open + 1 ? key : key.slice(open + 1, close)
 }
 
+/** Redis Cluster's slot for `key`: CRC16 (XMODEM: polynomial 0x1021, initial value 0) of its hashed part, mod 16384. */
+export function slotOf (key: string): number {
+  let crc = 0
+  for (const byte of Buffer.from(hashedPart(key))) {
+    crc ^= byte << 8
+    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff
+  }
+  return crc % 16_384
+}
+
 /**
  * Positions of `keys` grouped so that each group is in one slot: keys with the same hashed part
  * share a slot by definition. Grouping by hashed part rather than by the CRC16 slot number needs
@@ -71,4 +81,9 @@ export function assertClusterReady (cluster: Cluster): void {
 export function masters (cluster: Cluster): Redis[] {
   assertClusterReady(cluster)
   return cluster.nodes('master')
+}
+
+/** The master serving `key` as the client's slot map has it now (`host:port`), or undefined before it has one. */
+export function masterFor (cluster: Cluster, key: string): string | undefined {
+  return cluster.slots[slotOf(key)]?.[0]
 }

@@ -6,14 +6,8 @@ export interface BreakerOptions {
   /** How long it stays open before probing, doubled after each failed probe up to maxCooldownMs. */
   cooldownMs: number
   maxCooldownMs: number
-  /** Checks the dependency is back (and catches up on anything owed to it) before closing. */
+  /** Checks the dependency is back before closing. */
   probe: () => Promise<void>
-  /**
-   * Asked after a successful probe, in the same synchronous step that would close: false keeps
-   * the breaker open and probes again (work owed to the dependency arrived after the probe took
-   * what was owed). Nothing can slip in between this answer and the close.
-   */
-  canClose?: () => boolean
   onChange: (state: BreakerState, reason: string) => void
 }
 
@@ -53,7 +47,7 @@ export class CircuitBreaker {
     if (this.#failures >= this.#options.threshold) this.open((error as Error).message ?? String(error))
   }
 
-  /** Opens at once (a dependency known to be down, or owed work that must happen before use). */
+  /** Opens at once (a dependency known to be down). */
   open (reason: string): void {
     if (this.#state === 'open') return
     this.#state = 'open'
@@ -77,7 +71,6 @@ export class CircuitBreaker {
   async #probe (): Promise<void> {
     try {
       await this.#options.probe()
-      if (this.#options.canClose?.() === false) throw new Error('not ready to close')
     } catch {
       this.#cooldownMs = Math.min(this.#cooldownMs * 2, this.#options.maxCooldownMs)
       this.#scheduleProbe()

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { assertClusterReady, groupBySlot, isCluster, masters } from '../redis-cluster.ts'
-import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
 
 const NEWLINE = 0x0a
 
@@ -107,11 +107,15 @@ export class RedisStore implements CacheStore {
    * master that dies before its replica has the new generations would hand over a replica on which
    * the old entries are valid again. An invalidation fewer replicas acknowledged fails like any
    * other, so it is owed and replayed (on the promoted replica, after a failover).
+   *
+   * Every slot's pipeline runs to its end even when another fails: the error names the
+   * generations that failed, so only their node is taken for down.
    */
   async invalidate (generations: readonly string[]): Promise<void> {
     if (generations.length === 0) return
     const durability = this.#durability
-    await Promise.all(this.#bySlot(generations).map(async (group) => {
+    const groups = this.#bySlot(generations)
+    const results = await Promise.allSettled(groups.map(async (group) => {
       const pipeline = this.#redis.pipeline()
       for (const position of group) pipeline.set(generations[position]!, newToken(), 'PX', this.#generationTtlMs)
       // No key: a cluster pipeline sends it to the node its SETs went to.
@@ -124,6 +128,8 @@ export class RedisStore implements CacheStore {
         if (acknowledged < durability.replicas) throw new Error(`invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`)
       }
     }))
+    const failed = groups.flatMap((group, i) => results[i]!.status === 'rejected' ? group.map((position) => generations[position]!) : [])
+    if (failed.length > 0) throw new InvalidationError(failed, (results.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason)
   }
 
   async lease (key: string, ms: number): Promise<boolean> {

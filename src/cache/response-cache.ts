@@ -2,11 +2,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger, FastifyReply, FastifyRequest } from 'fastify'
 import type { Queryable } from '../db/queryable.ts'
 import { errorBody, type HttpError } from '../errors.ts'
-import type { CircuitBreaker } from './circuit-breaker.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
 import { LocalGenerations } from './local-generations.ts'
 import { SingleFlight } from './single-flight.ts'
-import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import type { CircuitBreaker } from './circuit-breaker.ts'
+import type { ShardBreakers } from './shard-breakers.ts'
+import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
 import { keyspace, type Keyspace, type View } from './views.ts'
 
 /** What happened to a response, as `X-Cache` says it. */
@@ -18,8 +19,8 @@ export interface ResponseCacheOptions {
   mode: CacheMode
   /** No store: the cache is off and every read goes to PostgreSQL. */
   store: CacheStore | undefined
-  /** Present when the store can fail (Redis): failures become BYPASS, and open it. */
-  breaker?: CircuitBreaker
+  /** Present when the store can fail (Redis): failures become BYPASS, and open the failing shard's breaker. */
+  breakers?: ShardBreakers
   prefix: string
   ttlSeconds: number
   negativeTtlSeconds: number
@@ -34,6 +35,9 @@ export interface ResponseCacheOptions {
 
 /** How often an instance waiting on another's lease looks for the entry it is filling. */
 const LEASE_POLL_MS = 10
+/** How long after an invalidation is owed it is replayed, doubled after each replay that fails up to the max. */
+const REPLAY_DELAY_MS = 500
+const MAX_REPLAY_DELAY_MS = 5_000
 
 export type Loader = (db: Queryable) => Promise<unknown>
 
@@ -67,20 +71,28 @@ export class ResponseCache {
   beforeFill: ((view: View) => Promise<void>) | undefined
 
   readonly #store: CacheStore | undefined
-  readonly #breaker: CircuitBreaker | undefined
+  readonly #breakers: ShardBreakers | undefined
   readonly #options: ResponseCacheOptions
   readonly #flights = new SingleFlight<CachedResponse>()
   readonly #local = new LocalGenerations()
-  /** Invalidations Redis has not received yet: replayed before the cache is used again. */
+  /**
+   * Generations Redis may not have the new value of: a write's invalidation failed, or was not
+   * sent because its shard was down. A view depending on one is not read from the cache (BYPASS)
+   * until it has been replayed; other views are unaffected.
+   */
   readonly #owed = new Set<string>()
-  /** The breaker's probe is replaying what was owed: Redis answers again. */
-  #replaying = false
+  /** Generations being replayed right now: still unsettled, but a write may invalidate them directly. */
+  readonly #replaying = new Set<string>()
+  #replayTimer: NodeJS.Timeout | undefined
+  #replayRunning = false
+  #replayDelayMs = REPLAY_DELAY_MS
+  #closed = false
   readonly #observers: CacheObserver[] = []
 
   constructor (options: ResponseCacheOptions) {
     this.#options = options
     this.#store = options.store
-    this.#breaker = options.breaker
+    this.#breakers = options.breakers
     this.keys = keyspace(options.prefix)
   }
 
@@ -92,8 +104,16 @@ export class ResponseCache {
     return this.#options.mode
   }
 
+  /** 'open' while any shard's breaker is open or any invalidation is owed: part of the cache is bypassed. */
   get breakerState (): 'closed' | 'open' | undefined {
-    return this.#breaker?.state
+    if (this.#breakers === undefined) return undefined
+    return this.#breakers.open.length > 0 || this.#unsettledCount > 0 ? 'open' : 'closed'
+  }
+
+  /** Stops replaying (the app is closing). */
+  dispose (): void {
+    this.#closed = true
+    clearTimeout(this.#replayTimer)
   }
 
   /** The store, for the panel's metadata and flushes (never its values). */
@@ -150,24 +170,24 @@ export class ResponseCache {
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
     this.#local.bump(generations)
     const started = performance.now()
-    // While the probe replays, Redis has just answered: a write then goes to it like any other,
-    // so that a steady stream of writes cannot keep the replay from ever finishing.
-    if (this.#breaker?.isOpen && !this.#replaying) {
-      for (const generation of generations) this.#owed.add(generation)
-      for (const observer of this.#observers) observer.invalidated?.(request, generations, 'owed', 0)
-      return
-    }
+    const breakers = this.#breakers
+    // A shard known to be down is not asked: what it serves is owed at once.
+    const down = breakers === undefined ? [] : generations.filter((generation) => breakers.for(generation).isOpen)
+    const sent = down.length === 0 ? generations : generations.filter((generation) => !down.includes(generation))
+    if (down.length > 0) this.#owe(down)
     try {
-      await store.invalidate(generations)
-      this.#breaker?.success()
-      for (const observer of this.#observers) observer.invalidated?.(request, generations, 'done', performance.now() - started)
+      if (sent.length > 0) await store.invalidate(sent)
+      for (const generation of sent) breakers?.for(generation).success()
+      const result = down.length > 0 ? 'owed' : 'done'
+      for (const observer of this.#observers) observer.invalidated?.(request, generations, result, performance.now() - started)
     } catch (error) {
       for (const observer of this.#observers) observer.invalidated?.(request, generations, 'owed', performance.now() - started)
-      // The write has committed; what Redis did not get is owed, and the cache stays unused here
-      // until it is paid (the breaker's probe replays it), so this instance never reads past it.
-      for (const generation of generations) this.#owed.add(generation)
-      this.#options.log.error({ err: error, generations: generations.length }, 'cache invalidation failed; it will be replayed when Redis answers')
-      this.#breaker?.open(`invalidation failed: ${(error as Error).message}`)
+      // The write has committed; what Redis may not have is owed, and the views depending on it
+      // are not read from the cache until it has been replayed. All of it, not only what failed:
+      // in tiered mode the other instances hear of an invalidation only once it all went through.
+      this.#owe(sent)
+      this.#options.log.error({ err: error, generations: sent.length }, 'cache invalidation failed; it will be replayed when Redis answers')
+      this.#openShardsOf(error instanceof InvalidationError ? error.generations : sent, `invalidation failed: ${(error as Error).message}`)
     }
   }
 
@@ -177,36 +197,85 @@ export class ResponseCache {
   }
 
   /**
-   * Replays owed invalidations (the breaker's probe calls this once the store answers). A write
-   * can still owe after it (its own invalidation failed meanwhile, or it landed just after the
-   * replay), so the breaker must also ask `owesInvalidations` in the step that closes it.
+   * Replays owed invalidations now, where their shard answers (a breaker calls this as it closes).
+   * Runs after every owe as well, backing off while replays fail.
    */
-  async settleOwedInvalidations (): Promise<void> {
-    if (this.#store === undefined || this.#owed.size === 0) return
-    // Taken out before the replay, so that what a write adds meanwhile is not forgotten with it.
-    const owed = [...this.#owed]
-    this.#owed.clear()
-    this.#replaying = true
-    try {
-      await this.#store.invalidate(owed)
-    } catch (error) {
-      for (const generation of owed) this.#owed.add(generation)
-      throw error
-    } finally {
-      this.#replaying = false
-    }
+  replayOwedInvalidations (): void {
+    clearTimeout(this.#replayTimer)
+    this.#replayTimer = undefined
+    this.#replay()
   }
 
-  /** Whether Redis is missing an invalidation: the cache must not be read until it is replayed. */
-  get owesInvalidations (): boolean {
-    return this.#owed.size > 0
+  get #unsettledCount (): number {
+    return this.#owed.size + this.#replaying.size
+  }
+
+  /** Whether a view depends on a generation Redis may not have the new value of. */
+  #unsettled (generations: readonly string[]): boolean {
+    return generations.some((generation) => this.#owed.has(generation) || this.#replaying.has(generation))
+  }
+
+  #owe (generations: readonly string[]): void {
+    for (const generation of generations) this.#owed.add(generation)
+    this.#scheduleReplay()
+  }
+
+  #openShardsOf (generations: readonly string[], reason: string): void {
+    for (const generation of generations) this.#breakers?.for(generation).open(reason)
+  }
+
+  #scheduleReplay (): void {
+    if (this.#replayTimer !== undefined || this.#replayRunning || this.#closed) return
+    this.#replayTimer = setTimeout(() => {
+      this.#replayTimer = undefined
+      this.#replay()
+    }, this.#replayDelayMs)
+    this.#replayTimer.unref()
+  }
+
+  /**
+   * One replay per shard that answers, all at once. Each shard's owed generations are taken out
+   * before they are sent (a write landing meanwhile owes them again rather than being forgotten
+   * with them) and stay unsettled until Redis has acknowledged them; what fails is owed again.
+   */
+  async #replay (): Promise<void> {
+    const store = this.#store
+    const breakers = this.#breakers
+    if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) return
+    this.#replayRunning = true
+    const byShard = new Map<CircuitBreaker, string[]>()
+    for (const generation of this.#owed) {
+      const breaker = breakers.for(generation)
+      if (!breaker.isOpen) byShard.set(breaker, [...byShard.get(breaker) ?? [], generation])
+    }
+    let failed = false
+    await Promise.all([...byShard].map(async ([breaker, generations]) => {
+      for (const generation of generations) {
+        this.#owed.delete(generation)
+        this.#replaying.add(generation)
+      }
+      try {
+        await store.invalidate(generations)
+        breaker.success()
+      } catch (error) {
+        failed = true
+        for (const generation of generations) this.#owed.add(generation)
+        breaker.open(`replaying owed invalidations failed: ${(error as Error).message}`)
+      } finally {
+        for (const generation of generations) this.#replaying.delete(generation)
+      }
+    }))
+    this.#replayRunning = false
+    this.#replayDelayMs = failed ? Math.min(this.#replayDelayMs * 2, MAX_REPLAY_DELAY_MS) : REPLAY_DELAY_MS
+    if (this.#owed.size > 0) this.#scheduleReplay()
   }
 
   /** The lookup, or `undefined` when the store cannot be asked (BYPASS). */
   #lookup (store: CacheStore, view: View): Lookup | Promise<Lookup | undefined> | undefined {
-    if (this.#breaker === undefined) return store.lookup(view.key, view.dependsOn) // memory: synchronous, cannot fail
-    if (this.#breaker.isOpen) return undefined
-    const breaker = this.#breaker
+    if (this.#breakers === undefined) return store.lookup(view.key, view.dependsOn) // memory: synchronous, cannot fail
+    if (this.#unsettledCount > 0 && this.#unsettled(view.dependsOn)) return undefined
+    const breaker = this.#breakers.for(view.key)
+    if (breaker.isOpen) return undefined
     const pending = store.lookup(view.key, view.dependsOn)
     // A tiered L1 hit is synchronous: it asked nothing of Redis, so tells the breaker nothing.
     if (!(pending instanceof Promise)) return pending
@@ -258,7 +327,7 @@ export class ResponseCache {
     try {
       result = await store.fill(view.key, view.dependsOn, stamp, response, ttlMs, this.#options.fence) ? 'stored' : 'refused'
     } catch (error) {
-      this.#breaker?.failure(error)
+      this.#breakers?.for(view.key).failure(error)
       result = 'failed'
     }
     for (const observer of this.#observers) observer.filled?.(request, view, result, performance.now() - started)

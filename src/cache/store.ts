@@ -33,7 +33,10 @@ export interface CacheStore {
    * the fence, explained at ResponseCache.#fill.
    */
   fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
-  /** Gives each generation a new value, so every response stored under the old one is dead. */
+  /**
+   * Gives each generation a new value, so every response stored under the old one is dead.
+   * A shared store rejects with an InvalidationError naming the generations it could not change.
+   */
   invalidate: (generations: readonly string[]) => void | Promise<void>
   /**
    * Shared stores only: takes `key` for `ms` if nobody holds it (one instance loads, the others
@@ -50,4 +53,14 @@ export interface CacheStore {
   flush: (pattern: string) => Promise<number>
 
   close: () => Promise<void>
+}
+
+/** Some generations did not get their new value (their Redis node failed or was too slow). */
+export class InvalidationError extends Error {
+  readonly generations: readonly string[]
+
+  constructor (generations: readonly string[], cause: unknown) {
+    super(`invalidation of ${generations.length} generation(s) failed: ${(cause as Error).message ?? String(cause)}`, { cause })
+    this.generations = generations
+  }
 }

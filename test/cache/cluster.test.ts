@@ -3,9 +3,9 @@ import t from 'tap'
 import { createRedisClient, usable } from '../../plugins/redis.ts'
 import { loadConfig } from '../../src/config.ts'
 import { keyspace } from '../../src/cache/views.ts'
-import { groupBySlot, hashedPart, parseClusterNodes } from '../../src/redis-cluster.ts'
-import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, waitForHit } from '../helper.ts'
-import { keySlot, masterOf, onNode, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
+import { groupBySlot, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
+import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, until, waitForHit } from '../helper.ts'
+import { keySlot, masterOf, onNode, portOf, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 
 // The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
 // can get wrong. The whole cache suite also runs on it ('cluster' in CACHE_TEST_MODES).
@@ -47,6 +47,8 @@ t.test('keys of one view land in one slot (CLUSTER KEYSLOT); a write\'s generati
     const slots = new Set(await Promise.all([view.key, ...view.dependsOn].map((key) => keySlot(nodes, key))))
     t.equal(slots.size, 1, `${view.route}: the entry and its ${view.dependsOn.length} generation(s) in slot ${[...slots][0]}`)
   }
+  const keys = [views.event(7).key, views.guest(9).key, 'no tag', '{}empty tag', '{ünïcode} tag', ...invalidations.eventChanged(3, [10, 11])]
+  for (const key of keys) t.equal(slotOf(key), await keySlot(nodes, key), `slotOf(${key}) is Redis's CLUSTER KEYSLOT`)
   const generations = invalidations.eventChanged(3, [10, 11])
   const slots = new Set(await Promise.all(generations.map((key) => keySlot(nodes, key))))
   t.equal(slots.size, generations.length, 'PATCH /events/3 with two guests changes generations in 5 slots: the reason invalidate() pipelines per slot')
@@ -163,6 +165,55 @@ t.test('cluster down at start-up: the app boots within about a second, serves BY
   await cluster.start()
   const hitIn = await waitForHit(app, '/events', 15_000)
   t.ok(hitIn < 15_000, `hits ${hitIn} ms after the cluster is up`)
+})
+
+t.test('a master killed: only its keys turn to BYPASS (a breaker per master), the other masters\' stay hits; its writes are owed, then replayed', async (t) => {
+  const cluster = await startRedisCluster(t)
+  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const invalidations: string[] = []
+  app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+  const ids: number[] = []
+  for (let i = 0; i < 12; i++) ids.push((await postEvent(app, { name: `event ${i}` })).id)
+  for (const id of ids) t.ok(await waitForHit(app, `/events/${id}`, 5_000) < 5_000, `event ${id} cached`)
+  const owner = new Map<number, string>()
+  for (const id of ids) owner.set(id, await masterOf(cluster.nodes, app.cache.keys.views.event(id).key))
+  const victim = owner.get(ids[0]!)!
+  const [down, up] = [ids.filter((id) => owner.get(id) === victim), ids.filter((id) => owner.get(id) !== victim)]
+  t.ok(up.length > 0, `${down.length} events on the master killed, ${up.length} on the other two`)
+  t.ok(await waitForHit(app, '/events', 5_000) < 5_000, 'the events list cached too')
+  t.not(await masterOf(cluster.nodes, app.cache.keys.collectionGenerations[0]!), victim, 'its generation on a master that stays up')
+  // Within cluster-node-timeout (15 s here) the other masters go on serving; after it, a cluster
+  // requiring full coverage (Redis's default) refuses every key until the master is back.
+  await cluster.kill(portOf(victim))
+
+  // A write there first: its invalidation cannot reach the dead master, so it is owed.
+  const written = await app.inject({ method: 'PATCH', url: `/events/${down[0]}`, payload: { name: 'written while its master was down' } })
+  t.equal(written.statusCode, 200, 'a write on the dead master\'s keys commits')
+  t.equal(invalidations.at(-1), 'owed', 'and owes what the dead master did not get')
+  // The list's generation lives on a live master, but was owed with the rest of the write's: until
+  // it is replayed the list must not be read from the cache.
+  const list = await app.inject('/events')
+  t.equal(list.json().results.find(({ id }: { id: number }) => id === down[0]).name, 'written while its master was down', `the events list shows the write (${String(list.headers['x-cache'])})`)
+
+  const outcomes = { down: new Map<string, number>(), up: new Map<string, number>() }
+  for (let round = 0; round < 3; round++) {
+    for (const id of ids) {
+      const response = await app.inject(`/events/${id}`)
+      const counts = down.includes(id) ? outcomes.down : outcomes.up
+      const outcome = `${response.statusCode} ${String(response.headers['x-cache'])}`
+      counts.set(outcome, (counts.get(outcome) ?? 0) + 1)
+      if (id === down[0]) t.equal(response.json().name, 'written while its master was down', 'the write is read back')
+    }
+  }
+  t.comment(`with one master of three dead: its events ${JSON.stringify([...outcomes.down])}, the others ${JSON.stringify([...outcomes.up])}`)
+  t.same([...outcomes.up.keys()], ['200 HIT'], 'the other masters\' events are still hits')
+  t.same([...outcomes.down.keys()], ['200 BYPASS'], 'the dead master\'s are served from PostgreSQL')
+  t.equal(app.cache.breakerState, 'open')
+
+  await cluster.revive(portOf(victim))
+  for (const id of down) t.ok(await waitForHit(app, `/events/${id}`, 15_000) < 15_000, `event ${id} is a hit again once its master is back`)
+  t.equal((await app.inject(`/events/${down[0]}`)).json().name, 'written while its master was down', 'the write is what is cached')
+  t.ok(await until(async () => app.cache.breakerState === 'closed', 10_000) < 10_000, 'nothing owed, no breaker open')
 })
 
 t.test('a master killed: requests stay 200 and fast, writes are read back; all masters back: hits again', async (t) => {

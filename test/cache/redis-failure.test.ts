@@ -101,15 +101,15 @@ t.test('Redis cut off: an invalidation it missed is replayed before the cache is
 })
 
 for (const mode of ['redis', 'tiered'] as const) {
-  t.test(`${mode}: a write that lands while the probe replays what was owed is replayed too, before the cache is used again`, async (t) => {
+  t.test(`${mode}: a write that lands while what was owed is replayed is not lost: nothing stale once the cache is used again`, async (t) => {
     const redis = await startRedisServer(t)
     const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '50' })
     const first = await postEvent(app, { name: 'first before' })
     const second = await postEvent(app, { name: 'second before' })
     for (const event of [first, second]) t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} cached`)
 
-    // Catch the breaker's probe as its replay starts: the second write commits right then, while
-    // the breaker is still open, so its invalidation is owed after the replay took what was owed.
+    // Catch the replay of what was owed as it starts (the breaker's probe has just closed it): the
+    // second write commits right then, after the replay took what was owed and before Redis has it.
     const store = app.cache.store!
     const invalidate = store.invalidate.bind(store)
     let calls = 0
@@ -117,7 +117,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     const invalidations: string[] = []
     app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
     store.invalidate = async (generations) => {
-      // Call 1 is the first write's own invalidation, call 2 the probe's replay.
+      // Call 1 is the first write's own invalidation, call 2 the replay.
       if (++calls === 2) {
         secondWrite = app.inject({ method: 'PATCH', url: `/events/${second.id}`, payload: { name: 'second after' } })
         t.equal((await secondWrite).statusCode, 200, 'the second write commits while the replay is under way')

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { CircuitBreaker, type BreakerState } from '../../src/cache/circuit-breaker.ts'
+import { ShardBreakers } from '../../src/cache/shard-breakers.ts'
 import { etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { SingleFlight } from '../../src/cache/single-flight.ts'
@@ -111,25 +112,31 @@ t.test('circuit breaker: opens after consecutive failures, probes in the backgro
   t.same(changes, ['open', 'closed'], 'one transition each way')
 })
 
-t.test('circuit breaker: a probe that succeeds closes it only if canClose agrees in that same step', async (t) => {
-  let owes = true
-  let probes = 0
-  const breaker = new CircuitBreaker({
-    threshold: 1,
+t.test('shard breakers: one per shard, opened and probed on their own', async (t) => {
+  const down = new Set(['b'])
+  const probed: string[] = []
+  const changes: string[] = []
+  const breakers = new ShardBreakers({
+    threshold: 2,
     cooldownMs: 10,
     maxCooldownMs: 20,
-    probe: async () => { probes++ },
-    canClose: () => !owes,
-    onChange: () => {}
+    shardOf: (key) => key.split(':')[0]!,
+    probe: async (shard) => { probed.push(shard); if (down.has(shard)) throw new Error(`${shard} down`) },
+    onChange: (shard, state) => changes.push(`${shard} ${state}`)
   })
-  t.teardown(() => breaker.dispose())
-  breaker.open('test')
-  await sleep(100)
-  t.ok(probes >= 3, `every probe succeeded (${probes}) …`)
-  t.equal(breaker.state, 'open', '… but something is still owed: it stays open and probes again')
-  owes = false
+  t.teardown(() => breakers.dispose())
+  t.equal(breakers.for('a:1'), breakers.for('a:2'), 'keys of one shard share its breaker')
+  t.not(breakers.for('a:1'), breakers.for('b:1'))
+  breakers.for('b:1').failure(new Error('1'))
+  breakers.for('b:2').failure(new Error('2'))
+  t.same(breakers.open, ['b'], 'failures on one shard open only its breaker')
+  t.equal(breakers.for('a:3').isOpen, false)
   await sleep(60)
-  t.equal(breaker.state, 'closed', 'closes at the first probe after nothing is owed')
+  t.ok(probed.length >= 2 && probed.every((shard) => shard === 'b'), `only the open shard is probed (${probed.join(', ')})`)
+  down.clear()
+  await sleep(60)
+  t.same(breakers.open, [])
+  t.same(changes, ['b open', 'b closed'])
 })
 
 t.test('ETag and If-None-Match', async (t) => {
