@@ -105,8 +105,10 @@ function shardOf (redis: Redis | Cluster): (key: string) => string {
 }
 
 /**
- * A shard's probe: PING its master. A master that no longer serves any slot (replaced by its
- * replica, or resharded away) has nothing left to guard, so its breaker may close.
+ * A shard's probe: PING its master. ioredis drops a cluster node's connection for good when it is
+ * lost (it waits for the slot map to change instead of reconnecting), so a master with no
+ * connection is down while the slot map still gives it slots; once it gives it none (replaced by
+ * its replica, or resharded away) it has nothing left to guard, and its breaker may close.
  */
 async function ping (redis: Redis | Cluster, shard: string): Promise<void> {
   if (!isCluster(redis) || shard === 'cluster') {
@@ -116,6 +118,7 @@ async function ping (redis: Redis | Cluster, shard: string): Promise<void> {
   assertClusterReady(redis)
   const node = redis.nodes('master').find(({ options }) => `${options.host}:${options.port}` === shard)
   if (node !== undefined) await node.ping()
+  else if (redis.slots.some((owners) => owners[0] === shard)) throw new Error(`${shard} serves slots but has no connection`)
 }
 
 /** "20" → always 20 ms; "0-20" → a random whole number of ms from 0 to 20. */

@@ -4,7 +4,7 @@ import { createRedisClient, usable } from '../../plugins/redis.ts'
 import { loadConfig } from '../../src/config.ts'
 import { keyspace } from '../../src/cache/views.ts'
 import { groupBySlot, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
-import { buildTestApp, cacheEnv, createTestDatabase, eventInput, postEvent, postGuest, until, waitForHit } from '../helper.ts'
+import { buildTestApp, cacheEnv, createTestDatabase, eventInput, logCollector, postEvent, postGuest, until, waitForHit } from '../helper.ts'
 import { keySlot, masterOf, onNode, portOf, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 
 // The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
@@ -169,7 +169,8 @@ t.test('cluster down at start-up: the app boots within about a second, serves BY
 
 t.test('a master killed: only its keys turn to BYPASS (a breaker per master), the other masters\' stay hits; its writes are owed, then replayed', async (t) => {
   const cluster = await startRedisCluster(t)
-  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, REDIS_COMMAND_TIMEOUT_MS: '50' })
+  const logs = logCollector()
+  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, REDIS_COMMAND_TIMEOUT_MS: '50', LOG_LEVEL: 'info' }, { logStream: logs.stream })
   const invalidations: string[] = []
   app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   const ids: number[] = []
@@ -209,6 +210,14 @@ t.test('a master killed: only its keys turn to BYPASS (a breaker per master), th
   t.same([...outcomes.up.keys()], ['200 HIT'], 'the other masters\' events are still hits')
   t.same([...outcomes.down.keys()], ['200 BYPASS'], 'the dead master\'s are served from PostgreSQL')
   t.equal(app.cache.breakerState, 'open')
+  // Its breaker stays open while it is down: ioredis keeps no connection to a lost node, and a
+  // probe that took "no connection" for "nothing to guard" closed it every 0.5 s.
+  for (let i = 0; i < 20; i++) {
+    await app.inject(`/events/${down[i % down.length]}`)
+    await sleep(100)
+  }
+  const breakerLog = logs.lines.filter((line) => line.shard === victim && String(line.msg).startsWith('cache circuit breaker')).map((line) => String(line.msg).split(':')[0])
+  t.same(breakerLog, ['cache circuit breaker opened'], `the dead master's breaker opened once and stayed open (${breakerLog.length} changes)`)
 
   await cluster.revive(portOf(victim))
   for (const id of down) t.ok(await waitForHit(app, `/events/${id}`, 15_000) < 15_000, `event ${id} is a hit again once its master is back`)
