@@ -90,8 +90,9 @@ export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMA
  * - `slotsRefreshInterval`: ioredis 6 has no periodic refresh unless asked. A pipeline follows a
  *   MOVED only when every one of its commands got the same one, so an invalidation ending in
  *   `WAIT` (CACHE_INVALIDATION_REPLICAS) sent to a master that has become a replica fails without
- *   correcting the map; while the breaker is open nothing else runs, and its probe would fail
- *   on the stale map forever (seen in the failover test). Every 5 s the map is asked again.
+ *   correcting the map; while that master's breaker is open nothing else goes to its slots, and
+ *   the owed replay would fail on the stale map forever (seen in the failover test). Every 5 s
+ *   the map is asked again.
  * - `redisOptions`: per node, the single client's command timeout, connect timeout and no resend.
  * The boot waits (the same second at most) for the cluster, a connection to every master and
  * `cluster_state:ok` on each (see `usable`).
