@@ -152,6 +152,8 @@ export function readLog () {
   return {
     wrong,
     summary: () => [...outcomes].map(([outcome, n]) => `${outcome} × ${n}`).join(', '),
+    /** The distinct outcomes seen, in the order first seen. */
+    outcomes: () => [...outcomes.keys()],
     allOk: () => [...outcomes.keys()].every((outcome) => outcome.startsWith('200 ')),
     read: async (app: TestApp, url: string, expected: string) => {
       const response = await app.inject(url)

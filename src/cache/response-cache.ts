@@ -5,7 +5,6 @@ import { errorBody, type HttpError } from '../errors.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
 import { LocalGenerations } from './local-generations.ts'
 import { SingleFlight } from './single-flight.ts'
-import type { CircuitBreaker } from './circuit-breaker.ts'
 import type { ShardBreakers } from './shard-breakers.ts'
 import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
 import { keyspace, type Keyspace, type View } from './views.ts'
@@ -170,14 +169,14 @@ export class ResponseCache {
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
     this.#local.bump(generations)
     const started = performance.now()
-    const breakers = this.#breakers
     // A shard known to be down is not asked: what it serves is owed at once.
-    const down = breakers === undefined ? [] : generations.filter((generation) => breakers.for(generation).isOpen)
-    const sent = down.length === 0 ? generations : generations.filter((generation) => !down.includes(generation))
+    const shards = [...this.#breakers?.byShard(generations) ?? []]
+    const down = shards.filter(([breaker]) => breaker.isOpen).flatMap(([, group]) => group)
+    const sent = down.length === 0 ? generations : shards.filter(([breaker]) => !breaker.isOpen).flatMap(([, group]) => group)
     if (down.length > 0) this.#owe(down)
     try {
       if (sent.length > 0) await store.invalidate(sent)
-      for (const generation of sent) breakers?.for(generation).success()
+      for (const [breaker] of shards) if (!breaker.isOpen) breaker.success()
       const result = down.length > 0 ? 'owed' : 'done'
       for (const observer of this.#observers) observer.invalidated?.(request, generations, result, performance.now() - started)
     } catch (error) {
@@ -221,7 +220,7 @@ export class ResponseCache {
   }
 
   #openShardsOf (generations: readonly string[], reason: string): void {
-    for (const generation of generations) this.#breakers?.for(generation).open(reason)
+    for (const breaker of this.#breakers?.byShard(generations).keys() ?? []) breaker.open(reason)
   }
 
   #scheduleReplay (): void {
@@ -243,13 +242,9 @@ export class ResponseCache {
     const breakers = this.#breakers
     if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) return
     this.#replayRunning = true
-    const byShard = new Map<CircuitBreaker, string[]>()
-    for (const generation of this.#owed) {
-      const breaker = breakers.for(generation)
-      if (!breaker.isOpen) byShard.set(breaker, [...byShard.get(breaker) ?? [], generation])
-    }
+    const answering = [...breakers.byShard(this.#owed)].filter(([breaker]) => !breaker.isOpen)
     let failed = false
-    await Promise.all([...byShard].map(async ([breaker, generations]) => {
+    await Promise.all(answering.map(async ([breaker, generations]) => {
       for (const generation of generations) {
         this.#owed.delete(generation)
         this.#replaying.add(generation)

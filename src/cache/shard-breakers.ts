@@ -40,6 +40,18 @@ export class ShardBreakers {
     return breaker
   }
 
+  /** `keys` grouped by the breaker of the shard serving each. */
+  byShard (keys: Iterable<string>): Map<CircuitBreaker, string[]> {
+    const groups = new Map<CircuitBreaker, string[]>()
+    for (const key of keys) {
+      const breaker = this.for(key)
+      const group = groups.get(breaker)
+      if (group) group.push(key)
+      else groups.set(breaker, [key])
+    }
+    return groups
+  }
+
   /** The shards whose breaker is open now. */
   get open (): string[] {
     return [...this.#breakers].filter(([, breaker]) => breaker.isOpen).map(([shard]) => shard)
