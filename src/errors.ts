@@ -55,6 +55,20 @@ export class DatabaseUnavailableError extends Error {
 }
 
 /**
+ * The connection was lost while COMMIT was on its way: the transaction may or may not have
+ * committed. `result` is what the transaction's statements returned, so a caller can act on
+ * what the write changed (invalidate it) before answering 503.
+ */
+export class CommitOutcomeUnknownError extends DatabaseUnavailableError {
+  override name = 'CommitOutcomeUnknownError'
+  readonly result: unknown
+  constructor (cause: unknown, result: unknown) {
+    super(cause)
+    this.result = result
+  }
+}
+
+/**
  * Whether an error raised by a query means the connection itself is gone: a network error or
  * client-side timeout (no `severity`: the server never answered), or the server ending the
  * session (57P01..57P03 shutdowns, 08xxx connection exceptions).

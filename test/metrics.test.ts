@@ -35,7 +35,8 @@ for (const mode of CACHE_TEST_MODES) {
     t.equal(sample(text, 'eventcache_cache_breaker_open'), 0)
     t.equal(sample(text, 'eventcache_db_queries_total', { route: 'GET /events' }), 1, 'one query for three reads of the list')
     t.equal(sample(text, 'eventcache_db_queries_total', { route: 'GET /events/:id' }), 1)
-    t.equal(sample(text, 'eventcache_db_queries_total', { route: 'PATCH /events/:id' }), 2, 'the update and its guest ids')
+    t.equal(sample(text, 'eventcache_db_queries_total', { route: 'PATCH /events/:id' }), 4,
+      'BEGIN, the event locked, the update with its guest ids, COMMIT')
     t.equal(sample(text, 'eventcache_db_request_duration_seconds_count', { route: 'POST /events' }), 1)
     t.equal(sample(text, 'http_request_duration_seconds_count', { route: '/events', method: 'GET', status_code: '200' }), 3)
     t.notMatch(text, /route="\/events\/\d+"|key=|\{e:\d+\}/, 'labels are route patterns, never ids or keys')

@@ -11,10 +11,17 @@ export interface TcpProxy {
   url: (scheme: string) => string
   cut: () => void
   heal: () => void
+  /**
+   * Once the client has sent bytes containing `marker`, the answer to the client's next request is
+   * lost with its connection: the server has done the work, the client never hears of it (a
+   * connection dying after a COMMIT has reached the server, for example).
+   */
+  loseAnswerAfter: (marker: string) => void
 }
 
 export async function startTcpProxy (t: Test, upstreamPort: number): Promise<TcpProxy> {
   let cut = false
+  let loseAfter: string | undefined
   const sockets = new Set<Socket>()
   const server = createServer((client) => {
     const upstream = createConnection(upstreamPort, '127.0.0.1')
@@ -23,8 +30,26 @@ export async function startTcpProxy (t: Test, upstreamPort: number): Promise<Tcp
       socket.on('close', () => sockets.delete(socket))
       socket.on('error', () => {})
     }
-    client.on('data', (chunk) => { if (!cut) upstream.write(chunk) })
-    upstream.on('data', (chunk) => { if (!cut) client.write(chunk) })
+    // 'armed': the marker went by, so the next request's answer is lost; 'losing': that request went by.
+    let losing: 'armed' | 'losing' | undefined
+    client.on('data', (chunk) => {
+      if (cut) return
+      if (losing === 'armed') losing = 'losing'
+      else if (loseAfter !== undefined && chunk.includes(loseAfter)) {
+        loseAfter = undefined
+        losing = 'armed'
+      }
+      upstream.write(chunk)
+    })
+    upstream.on('data', (chunk) => {
+      if (cut) return
+      if (losing === 'losing') {
+        client.destroy()
+        upstream.destroy()
+        return
+      }
+      client.write(chunk)
+    })
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => client.destroy())
   })
@@ -42,6 +67,7 @@ export async function startTcpProxy (t: Test, upstreamPort: number): Promise<Tcp
     heal: () => {
       for (const socket of sockets) socket.destroy()
       cut = false
-    }
+    },
+    loseAnswerAfter: (marker) => { loseAfter = marker }
   }
 }

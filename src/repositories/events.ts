@@ -1,3 +1,4 @@
+import type { Transactional } from '../db/counting-queryable.ts'
 import type { Queryable } from '../db/queryable.ts'
 import { isoTimestamp, type PageParams, type PageRow } from '../db/sql.ts'
 import type { CreateEvent, Event, UpdateEvent } from '../schemas/events.ts'
@@ -38,46 +39,62 @@ export async function createEvent (db: Queryable, event: CreateEvent): Promise<E
   return rows[0] as Event
 }
 
+/**
+ * Takes the event's row lock strong enough to exclude the foreign-key check of a guest insert or move
+ * to it (which holds FOR KEY SHARE on the event until it commits). Once it is granted, no guest
+ * joins the event until this transaction ends, and every guest that joined before is visible to
+ * the next statement (READ COMMITTED: each statement reads a snapshot of its own, taken after the
+ * wait). So the guests read in that statement are all the guests whose cached views embed the event.
+ */
+async function lockEvent (tx: Queryable, id: number): Promise<boolean> {
+  const { rows } = await tx.query({ name: 'events-lock', text: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE', values: [id] })
+  return rows.length > 0
+}
+
+export interface UpdatedEvent {
+  event: Event
+  /** The event's guests (their views embed it), exactly as of the update. */
+  guestIds: number[]
+}
+
 /** Changes the fields given (PATCH), or all of them (PUT passes a whole event). */
-export async function updateEvent (db: Queryable, id: number, changes: UpdateEvent): Promise<Event | undefined> {
-  // No column is nullable, so NULL can stand for "not given" in a single static statement.
-  const { rows } = await db.query<Event>({
-    name: 'events-update',
-    text: `UPDATE events SET
-        name = COALESCE($2, name),
-        date = COALESCE($3::timestamptz, date),
-        location = COALESCE($4, location),
-        description = COALESCE($5, description)
-      WHERE id = $1
-      RETURNING ${EVENT}`,
-    values: [id, changes.name ?? null, changes.date ?? null, changes.location ?? null, changes.description ?? null]
+export async function updateEvent (db: Transactional, id: number, changes: UpdateEvent): Promise<UpdatedEvent | undefined> {
+  return db.transaction(async (tx) => {
+    if (!await lockEvent(tx, id)) return undefined
+    // No column is nullable, so NULL can stand for "not given" in a single static statement.
+    const { rows } = await tx.query<Event & { guest_ids: number[] }>({
+      name: 'events-update',
+      text: `WITH updated AS (
+          UPDATE events SET
+            name = COALESCE($2, name),
+            date = COALESCE($3::timestamptz, date),
+            location = COALESCE($4, location),
+            description = COALESCE($5, description)
+          WHERE id = $1
+          RETURNING ${EVENT}
+        )
+        SELECT updated.*, ARRAY(SELECT g.id FROM guests g WHERE g.event_id = $1 ORDER BY g.id) AS guest_ids FROM updated`,
+      values: [id, changes.name ?? null, changes.date ?? null, changes.location ?? null, changes.description ?? null]
+    })
+    const { guest_ids: guestIds, ...event } = rows[0] as Event & { guest_ids: number[] }
+    return { event, guestIds }
   })
-  return rows[0]
 }
 
 /**
- * Deletes the event and (ON DELETE CASCADE) its guests.
+ * Deletes the event and its guests.
  * @returns the ids of the guests deleted with it, or `undefined` when there was no such event
  */
-export async function deleteEvent (db: Queryable, id: number): Promise<{ guestIds: number[] } | undefined> {
-  // The guests are read in the same statement: the delete's lock on the event row makes a
-  // concurrent guest insert for it wait, so none can be missed.
-  const { rows } = await db.query<{ guest_ids: number[] }>({
-    name: 'events-delete',
-    text: `WITH gone AS (DELETE FROM events WHERE id = $1 RETURNING id)
-      SELECT ARRAY(SELECT g.id FROM guests g WHERE g.event_id = $1 ORDER BY g.id) AS guest_ids FROM gone`,
-    values: [id]
+export async function deleteEvent (db: Transactional, id: number): Promise<{ guestIds: number[] } | undefined> {
+  return db.transaction(async (tx) => {
+    if (!await lockEvent(tx, id)) return undefined
+    // The guests are deleted here rather than by the cascade, so their ids are those of the rows deleted.
+    const { rows } = await tx.query<{ id: number }>({
+      name: 'events-delete-guests',
+      text: 'DELETE FROM guests WHERE event_id = $1 RETURNING id',
+      values: [id]
+    })
+    await tx.query({ name: 'events-delete', text: 'DELETE FROM events WHERE id = $1', values: [id] })
+    return { guestIds: rows.map((row) => row.id) }
   })
-  const row = rows[0]
-  return row && { guestIds: row.guest_ids }
-}
-
-/** The ids of an event's guests (whose cached views embed the event). */
-export async function guestIdsOfEvent (db: Queryable, eventId: number): Promise<number[]> {
-  const { rows } = await db.query<{ id: number }>({
-    name: 'events-guest-ids',
-    text: 'SELECT id FROM guests WHERE event_id = $1',
-    values: [eventId]
-  })
-  return rows.map((row) => row.id)
 }

@@ -2,11 +2,12 @@ import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typ
 import type { FastifyRequest } from 'fastify'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
-import { createEvent, deleteEvent, findEvent, guestIdsOfEvent, listEvents, updateEvent } from '../repositories/events.ts'
+import { createEvent, deleteEvent, findEvent, listEvents, updateEvent } from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
 import { ErrorResponses } from '../schemas/common.ts'
 import { CreateEventSchema, EventListQuerySchema, EventListSchema, EventParamsSchema, EventSchema, UpdateEventSchema, type UpdateEvent } from '../schemas/events.ts'
 import { GuestListQuerySchema, GuestListSchema } from '../schemas/guests.ts'
+import { invalidatingWrite } from './invalidating-write.ts'
 
 const tags = ['events']
 
@@ -43,11 +44,10 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
 
   // PUT passes the whole event, PATCH only the fields to change: the same update either way.
   async function updateOr404 (request: FastifyRequest, id: number, changes: UpdateEvent) {
-    const event = await updateEvent(request.db, id, changes)
-    if (!event) throw notFound('event', id)
-    // Read after the update has committed, so a guest added meanwhile is counted too.
-    if (cache.invalidates) await cache.invalidate(invalidations.eventChanged(id, await guestIdsOfEvent(request.db, id)), request)
-    return event
+    const updated = await invalidatingWrite(request, updateEvent(request.db, id, changes),
+      (result) => result && invalidations.eventChanged(id, result.guestIds))
+    if (!updated) throw notFound('event', id)
+    return updated.event
   }
 
   app.put('/:id', {
@@ -62,9 +62,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Delete an event and its guests', params: EventParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
   }, async (request, reply) => {
     const { id } = request.params
-    const deleted = await deleteEvent(request.db, id)
+    const deleted = await invalidatingWrite(request, deleteEvent(request.db, id),
+      (result) => result && invalidations.eventChanged(id, result.guestIds))
     if (!deleted) throw notFound('event', id)
-    await cache.invalidate(invalidations.eventChanged(id, deleted.guestIds), request)
     return reply.code(204).send(null)
   })
 

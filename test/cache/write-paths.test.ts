@@ -1,0 +1,108 @@
+import pg from 'pg'
+import t, { type Test } from 'tap'
+import {
+  buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, postGuest, until
+} from '../helper.ts'
+import { startTcpProxy } from '../tcp-proxy.ts'
+
+/** A connection of the test's own, holding a transaction open for as long as the test needs. */
+async function openTransaction (t: Test, url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  t.teardown(() => client.end())
+  await client.query('BEGIN')
+  return client
+}
+
+/** Resolves once a statement of the app is waiting for a row lock. */
+async function someoneWaitsForALock (url: string): Promise<void> {
+  const watcher = new pg.Client({ connectionString: url })
+  await watcher.connect()
+  try {
+    await until(async () => {
+      const { rows } = await watcher.query(
+        "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+      )
+      return rows.length > 0
+    }, 5_000, 10)
+  } finally {
+    await watcher.end()
+  }
+}
+
+function viaProxy (url: string, proxyUrl: string): string {
+  const target = new URL(url)
+  const proxy = new URL(proxyUrl)
+  target.hostname = proxy.hostname
+  target.port = proxy.port
+  return target.toString()
+}
+
+for (const mode of CACHE_TEST_MODES) {
+  t.test(`${mode}: DELETE /events/:id invalidates a guest added while it waited for the event's lock`, async (t) => {
+    const url = await createTestDatabase(t)
+    const app = await buildTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: url })
+    const event = await postEvent(app)
+
+    // What a guest insert's foreign-key check holds on the event until it commits.
+    const holder = await openTransaction(t, url)
+    await holder.query('SELECT 1 FROM events WHERE id = $1 FOR KEY SHARE', [event.id])
+    const deleting = app.inject({ method: 'DELETE', url: `/events/${event.id}` })
+    await someoneWaitsForALock(url)
+
+    const guest = await postGuest(app, event.id)
+    const filled = await app.inject(`/guests/${guest.id}`)
+    t.equal(filled.statusCode, 200, 'the new guest is read while the delete waits')
+    t.equal((await app.inject(`/guests/${guest.id}`)).headers['x-cache'], 'HIT', 'and cached')
+
+    await holder.query('COMMIT')
+    t.equal((await deleting).statusCode, 204)
+    const after = await app.inject(`/guests/${guest.id}`)
+    t.equal(after.statusCode, 404, 'the cascade deleted it, and its cached view is gone with it')
+    t.equal((await app.inject(`/events/${event.id}/guests`)).statusCode, 404)
+  })
+
+  t.test(`${mode}: PATCH /events/:id invalidates a guest added while it waited for the event's lock`, async (t) => {
+    const url = await createTestDatabase(t)
+    const app = await buildTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: url })
+    const event = await postEvent(app, { name: 'before' })
+
+    const holder = await openTransaction(t, url)
+    await holder.query('SELECT 1 FROM events WHERE id = $1 FOR KEY SHARE', [event.id])
+    const patching = app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+    await someoneWaitsForALock(url)
+
+    const guest = await postGuest(app, event.id)
+    t.equal((await app.inject(`/guests/${guest.id}`)).json().event.name, 'before', 'read while the update waits')
+    t.equal((await app.inject(`/guests/${guest.id}`)).headers['x-cache'], 'HIT')
+
+    await holder.query('COMMIT')
+    t.equal((await patching).statusCode, 200)
+    const after = await app.inject(`/guests/${guest.id}`)
+    t.not(after.headers['x-cache'], 'HIT')
+    t.equal(after.json().event.name, 'after', 'the guest view embeds the updated event')
+  })
+
+  t.test(`${mode}: an event write whose connection dies after the update committed still invalidates (503)`, async (t) => {
+    const url = await createTestDatabase(t)
+    const proxy = await startTcpProxy(t, Number(new URL(url).port || 5432))
+    const app = await buildTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: viaProxy(url, proxy.url('postgres')) })
+    const event = await postEvent(app, { name: 'before' })
+    const guest = await postGuest(app, event.id)
+    for (const view of [`/events/${event.id}`, `/guests/${guest.id}`, '/events']) {
+      await app.inject(view)
+      t.equal((await app.inject(view)).headers['x-cache'], 'HIT', `${view} cached`)
+    }
+
+    // The answer to whatever the app sends after the UPDATE is lost with its connection.
+    proxy.loseAnswerAfter('events-update')
+    const patched = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+    t.equal(patched.statusCode, 503, 'the client is told to retry')
+    const { rows } = await app.pg.pool.query('SELECT name FROM events WHERE id = $1', [event.id])
+    t.equal(rows[0].name, 'after', 'the update did commit')
+
+    t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after', 'the event is not served old')
+    t.equal((await app.inject(`/guests/${guest.id}`)).json().event.name, 'after', 'nor the guest that embeds it')
+    t.equal((await app.inject('/events')).json().results[0].name, 'after', 'nor the list')
+  })
+}
