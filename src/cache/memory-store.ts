@@ -17,7 +17,7 @@ const ENTRY_OVERHEAD = 200
  */
 export class MemoryStore implements CacheStore {
   readonly #entries = new Map<string, MemoryEntry>()
-  readonly #generations = new LocalGenerations()
+  readonly #generations: LocalGenerations
   readonly #maxBytes: number
   readonly #maxEntries: number
   #bytes = 0
@@ -25,6 +25,14 @@ export class MemoryStore implements CacheStore {
   constructor (limits: { maxBytes: number, maxEntries: number }) {
     this.#maxBytes = limits.maxBytes
     this.#maxEntries = limits.maxEntries
+    // As many counters as entries: a full store whose every entry depends on a generation written
+    // recently keeps them all; past that, a dropped counter costs a spurious miss, never a stale hit.
+    this.#generations = new LocalGenerations(limits.maxEntries)
+  }
+
+  /** How many generations this store keeps a counter for (bounded by maxEntries). */
+  get generationCount (): number {
+    return this.#generations.size
   }
 
   get size (): { entries: number, bytes: number } {

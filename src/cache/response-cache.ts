@@ -32,6 +32,11 @@ export interface ResponseCacheOptions {
   leaseMs?: number
 }
 
+/**
+ * Counters keying single-flight while the store cannot be asked: one per generation written
+ * lately is plenty (a dropped one only stops a request joining a load it could have joined).
+ */
+const BYPASS_GENERATIONS = 10_000
 /** How often an instance waiting on another's lease looks for the entry it is filling. */
 const LEASE_POLL_MS = 10
 /** How long after an invalidation is owed it is replayed, doubled after each replay that fails up to the max. */
@@ -73,7 +78,7 @@ export class ResponseCache {
   readonly #breakers: ShardBreakers | undefined
   readonly #options: ResponseCacheOptions
   readonly #flights = new SingleFlight<CachedResponse>()
-  readonly #local = new LocalGenerations()
+  readonly #local = new LocalGenerations(BYPASS_GENERATIONS)
   /**
    * Generations Redis may not have the new value of: a write's invalidation failed, or was not
    * sent because its shard was down. A view depending on one is not read from the cache (BYPASS)
@@ -118,11 +123,6 @@ export class ResponseCache {
   /** The store, for the panel's metadata and flushes (never its values). */
   get store (): CacheStore | undefined {
     return this.#store
-  }
-
-  /** Whether writes should work out what to invalidate at all. */
-  get invalidates (): boolean {
-    return this.#store !== undefined && this.#options.invalidate
   }
 
   async serve (request: FastifyRequest, reply: FastifyReply, view: View, load: Loader): Promise<FastifyReply> {
