@@ -9,6 +9,7 @@ import { ShardBreakers } from '../src/cache/shard-breakers.ts'
 import type { CacheStore } from '../src/cache/store.ts'
 import { TieredStore } from '../src/cache/tiered-store.ts'
 import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
+import { owedInvalidations } from '../src/repositories/owed-invalidations.ts'
 import { assertClusterReady, isCluster, masterFor } from '../src/redis-cluster.ts'
 import { invalidationSubscriber } from './redis.ts'
 
@@ -52,7 +53,6 @@ export default fp(async function cache (app) {
         if (state === 'closed') responseCache.replayOwedInvalidations()
       }
     })
-    app.addHook('onClose', async () => breakers?.dispose())
   }
 
   const responseCache = new ResponseCache({
@@ -66,11 +66,18 @@ export default fp(async function cache (app) {
     fence: config.CACHE_FENCE,
     log: app.log,
     ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
-    ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
+    ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS }),
+    // Only a store that can fail owes invalidations.
+    ...(breakers !== undefined && { journal: owedInvalidations(app.pg.pool, `${config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:`) })
   })
   app.decorate('cache', responseCache)
-  app.addHook('onClose', async () => responseCache.dispose())
-  app.addHook('onClose', async () => store?.close())
+  await responseCache.restoreOwed()
+  // The last replay needs Redis and the journal needs the pool: both close after this plugin's hook.
+  app.addHook('onClose', async () => {
+    await responseCache.close()
+    breakers?.dispose()
+    await store?.close()
+  })
 }, { name: 'cache', dependencies: ['request-db'] })
 
 /** L1 over Redis, kept consistent across instances by the invalidation bus on its own connection. */

@@ -24,7 +24,7 @@ t.test('migrations are numbered, tracked, and safe to run twice or at once', asy
   const { rows } = await pools[0]!.query('SELECT version, name FROM schema_migrations ORDER BY version')
   t.same(rows, migrations.map(({ version, name }) => ({ version, name })))
   const tables = await pools[0]!.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
-  t.same(tables.rows.map((row) => row.tablename), ['events', 'guests', 'schema_migrations'])
+  t.same(tables.rows.map((row) => row.tablename), ['cache_owed_invalidations', 'events', 'guests', 'schema_migrations'])
 })
 
 t.test('the schema enforces what the API promises even to other writers', async (t) => {

@@ -4,6 +4,7 @@ import type { Queryable } from '../db/queryable.ts'
 import { errorBody, type HttpError } from '../errors.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
 import { LocalGenerations } from './local-generations.ts'
+import type { OwedJournal } from './owed-journal.ts'
 import { SingleFlight } from './single-flight.ts'
 import type { ShardBreakers } from './shard-breakers.ts'
 import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
@@ -30,6 +31,8 @@ export interface ResponseCacheOptions {
   loadDelayMs?: () => number
   /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
   leaseMs?: number
+  /** Where owed invalidations are written down so that they outlive this process (PostgreSQL). */
+  journal?: OwedJournal
 }
 
 /**
@@ -42,6 +45,8 @@ const LEASE_POLL_MS = 10
 /** How long after an invalidation is owed it is replayed, doubled after each replay that fails up to the max. */
 const REPLAY_DELAY_MS = 500
 const MAX_REPLAY_DELAY_MS = 5_000
+/** How long closing may spend on a last replay of what is still owed. */
+const FINAL_REPLAY_MS = 1_000
 
 export type Loader = (db: Queryable) => Promise<unknown>
 
@@ -87,8 +92,12 @@ export class ResponseCache {
   readonly #owed = new Set<string>()
   /** Generations being replayed right now: still unsettled, but a write may invalidate them directly. */
   readonly #replaying = new Set<string>()
+  /** Journal rows of owed generations, settled once a replay that began after them succeeds. */
+  readonly #journalRows = new Map<string, number[]>()
+  /** Journal writes under way, awaited on close (they need the pool that closes after the cache). */
+  readonly #journalWork = new Set<Promise<void>>()
   #replayTimer: NodeJS.Timeout | undefined
-  #replayRunning = false
+  #replayRunning: Promise<void> | undefined
   #replayDelayMs = REPLAY_DELAY_MS
   #closed = false
   readonly #observers: CacheObserver[] = []
@@ -114,10 +123,42 @@ export class ResponseCache {
     return this.#breakers.open.length > 0 || this.#unsettledCount > 0 ? 'open' : 'closed'
   }
 
-  /** Stops replaying (the app is closing). */
-  dispose (): void {
+  /**
+   * Takes over what stopped instances still owed: the journal's rows are owed here (their views are
+   * BYPASS) and replayed now. Call it once, at start.
+   */
+  async restoreOwed (): Promise<void> {
+    const rows = await this.#options.journal?.load() ?? []
+    if (rows.length === 0) return
+    for (const { id, generation } of rows) {
+      this.#owed.add(generation)
+      this.#addJournalRow(generation, id)
+    }
+    this.#options.log.warn({ generations: this.#owed.size }, 'replaying cache invalidations owed by a stopped instance')
+    this.replayOwedInvalidations()
+  }
+
+  /**
+   * Stops replaying (the app is closing), after one last try, bounded in time, on every shard
+   * whether its breaker is open or not. What is still owed then stays in the journal for the next
+   * instance to start; without a journal, it is lost, and said so.
+   */
+  async close (): Promise<void> {
     this.#closed = true
     clearTimeout(this.#replayTimer)
+    const deadline = sleep(FINAL_REPLAY_MS, undefined, { ref: false })
+    await Promise.race([(async () => {
+      await this.#replayRunning
+      await this.#replay(true)
+    })(), deadline])
+    await Promise.race([Promise.all(this.#journalWork), deadline])
+    const owed = this.#unsettledCount
+    if (owed === 0) return
+    if (this.#options.journal) {
+      this.#options.log.warn({ generations: owed }, 'cache invalidations still owed at shutdown: journaled in PostgreSQL, replayed by the next instance to start')
+    } else {
+      this.#options.log.error({ generations: owed }, 'cache invalidations still owed at shutdown are lost: views depending on them may be served stale until their TTL')
+    }
   }
 
   /** The store, for the panel's metadata and flushes (never its values). */
@@ -216,7 +257,52 @@ export class ResponseCache {
 
   #owe (generations: readonly string[]): void {
     for (const generation of generations) this.#owed.add(generation)
+    this.#record(generations)
     this.#scheduleReplay()
+  }
+
+  /** Writes owed generations to the journal; a row whose replay already succeeded is settled at once. */
+  #record (generations: readonly string[]): void {
+    const journal = this.#options.journal
+    if (journal === undefined) return
+    const work = journal.record(generations).then(async (rows) => {
+      const paid: number[] = []
+      for (const { id, generation } of rows) {
+        if (this.#owed.has(generation) || this.#replaying.has(generation)) this.#addJournalRow(generation, id)
+        else paid.push(id)
+      }
+      await journal.settle(paid)
+    }).catch((error: unknown) => {
+      this.#options.log.warn({ err: error, generations: generations.length }, 'could not journal owed cache invalidations')
+    })
+    this.#trackJournalWork(work)
+  }
+
+  /** Deletes the journal rows of generations just replayed, unless a write owed them again meanwhile. */
+  #settle (generations: readonly string[]): void {
+    const journal = this.#options.journal
+    if (journal === undefined) return
+    const ids: number[] = []
+    for (const generation of generations) {
+      if (this.#owed.has(generation)) continue
+      ids.push(...this.#journalRows.get(generation) ?? [])
+      this.#journalRows.delete(generation)
+    }
+    if (ids.length === 0) return
+    this.#trackJournalWork(journal.settle(ids).catch((error: unknown) => {
+      this.#options.log.warn({ err: error, rows: ids.length }, 'could not settle replayed cache invalidations in the journal')
+    }))
+  }
+
+  #addJournalRow (generation: string, id: number): void {
+    const ids = this.#journalRows.get(generation)
+    if (ids) ids.push(id)
+    else this.#journalRows.set(generation, [id])
+  }
+
+  #trackJournalWork (work: Promise<void>): void {
+    this.#journalWork.add(work)
+    work.finally(() => this.#journalWork.delete(work))
   }
 
   #openShardsOf (generations: readonly string[], reason: string): void {
@@ -224,7 +310,7 @@ export class ResponseCache {
   }
 
   #scheduleReplay (): void {
-    if (this.#replayTimer !== undefined || this.#replayRunning || this.#closed) return
+    if (this.#replayTimer !== undefined || this.#replayRunning !== undefined || this.#closed) return
     this.#replayTimer = setTimeout(() => {
       this.#replayTimer = undefined
       this.#replay()
@@ -236,33 +322,39 @@ export class ResponseCache {
    * One replay per shard that answers, all at once. Each shard's owed generations are taken out
    * before they are sent (a write landing meanwhile owes them again rather than being forgotten
    * with them) and stay unsettled until Redis has acknowledged them; what fails is owed again.
+   * The last replay, on close (`final`), tries every shard and leaves the breakers alone.
    */
-  async #replay (): Promise<void> {
+  #replay (final = false): Promise<void> {
     const store = this.#store
     const breakers = this.#breakers
-    if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) return
-    this.#replayRunning = true
-    const answering = [...breakers.byShard(this.#owed)].filter(([breaker]) => !breaker.isOpen)
+    if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) return Promise.resolve()
+    const answering = [...breakers.byShard(this.#owed)].filter(([breaker]) => final || !breaker.isOpen)
     let failed = false
-    await Promise.all(answering.map(async ([breaker, generations]) => {
+    const running = Promise.all(answering.map(async ([breaker, generations]) => {
       for (const generation of generations) {
         this.#owed.delete(generation)
         this.#replaying.add(generation)
       }
       try {
         await store.invalidate(generations)
-        breaker.success()
+        if (!final) breaker.success()
+        for (const generation of generations) this.#replaying.delete(generation)
+        this.#settle(generations)
       } catch (error) {
         failed = true
-        for (const generation of generations) this.#owed.add(generation)
-        breaker.open(`replaying owed invalidations failed: ${(error as Error).message}`)
-      } finally {
-        for (const generation of generations) this.#replaying.delete(generation)
+        for (const generation of generations) {
+          this.#replaying.delete(generation)
+          this.#owed.add(generation)
+        }
+        if (!final) breaker.open(`replaying owed invalidations failed: ${(error as Error).message}`)
       }
-    }))
-    this.#replayRunning = false
-    this.#replayDelayMs = failed ? Math.min(this.#replayDelayMs * 2, MAX_REPLAY_DELAY_MS) : REPLAY_DELAY_MS
-    if (this.#owed.size > 0) this.#scheduleReplay()
+    })).then(() => {
+      this.#replayRunning = undefined
+      this.#replayDelayMs = failed ? Math.min(this.#replayDelayMs * 2, MAX_REPLAY_DELAY_MS) : REPLAY_DELAY_MS
+      if (this.#owed.size > 0) this.#scheduleReplay()
+    })
+    this.#replayRunning = running
+    return running
   }
 
   /** The lookup, or `undefined` when the store cannot be asked (BYPASS). */

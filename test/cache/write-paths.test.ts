@@ -1,8 +1,9 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
 import {
-  buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, postGuest, until
+  buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, logCollector, postEvent, postGuest, until
 } from '../helper.ts'
+import { startRedisServer } from '../redis-server.ts'
 import { startTcpProxy } from '../tcp-proxy.ts'
 
 /** A connection of the test's own, holding a transaction open for as long as the test needs. */
@@ -106,3 +107,56 @@ for (const mode of CACHE_TEST_MODES) {
     t.equal((await app.inject('/events')).json().results[0].name, 'after', 'nor the list')
   })
 }
+
+for (const mode of ['redis', 'tiered'] as const) {
+  t.test(`${mode}: an invalidation still owed when the app closes is replayed by the next app to start`, async (t) => {
+    const redis = await startRedisServer(t)
+    const proxy = await startTcpProxy(t, redis.port)
+    const url = await createTestDatabase(t)
+    const env = {
+      ...await cacheEnv(t, mode, proxy.url('redis')),
+      DATABASE_URL: url,
+      REDIS_COMMAND_TIMEOUT_MS: '100',
+      LOG_LEVEL: 'warn'
+    }
+    const logs = logCollector()
+    const first = await buildTestApp(t, env, { logStream: logs.stream })
+    const event = await postEvent(first, { name: 'before' })
+    await first.inject(`/events/${event.id}`)
+    t.equal((await first.inject(`/events/${event.id}`)).headers['x-cache'], 'HIT', 'cached before Redis goes')
+
+    proxy.cut()
+    const patched = await first.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+    t.equal(patched.statusCode, 200, 'the write is answered, its invalidation owed')
+    const journaled = async () => Number((await first.pg.pool.query('SELECT count(*) FROM cache_owed_invalidations')).rows[0].count)
+    await until(async () => await journaled() > 0, 2_000, 10)
+    await first.close()
+    t.ok(logs.lines.some((line) => line.msg === 'cache invalidations still owed at shutdown: journaled in PostgreSQL, ' +
+      'replayed by the next instance to start'), 'closing says what is still owed')
+
+    proxy.heal()
+    const second = await buildTestApp(t, env, { logStream: logs.stream })
+    t.ok(logs.lines.some((line) => line.msg === 'replaying cache invalidations owed by a stopped instance'), 'starting says so')
+    const read = await second.inject(`/events/${event.id}`)
+    t.not(read.headers['x-cache'], 'HIT', `the first read is a ${String(read.headers['x-cache'])}`)
+    t.equal(read.json().name, 'after', 'never the pre-write entry')
+    const owedRows = async () => Number((await second.pg.pool.query('SELECT count(*) FROM cache_owed_invalidations')).rows[0].count)
+    await until(async () => await owedRows() === 0, 5_000, 20)
+    t.pass('the journal is settled once Redis has the invalidation')
+    await until(async () => (await second.inject(`/events/${event.id}`)).headers['x-cache'] === 'HIT', 5_000, 20)
+    t.equal((await second.inject(`/events/${event.id}`)).json().name, 'after', 'and the new state is what is cached')
+  })
+}
+
+t.test('redis: an owed invalidation replayed while the app runs leaves nothing in the journal', async (t) => {
+  const redis = await startRedisServer(t)
+  const proxy = await startTcpProxy(t, redis.port)
+  const app = await buildTestApp(t, { ...await cacheEnv(t, 'redis', proxy.url('redis')), REDIS_COMMAND_TIMEOUT_MS: '100' })
+  const event = await postEvent(app, { name: 'before' })
+  proxy.cut()
+  t.equal((await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })).statusCode, 200)
+  proxy.heal()
+  const rows = async () => Number((await app.pg.pool.query('SELECT count(*) FROM cache_owed_invalidations')).rows[0].count)
+  await until(async () => await rows() === 0, 10_000, 20)
+  t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after')
+})
