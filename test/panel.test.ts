@@ -56,6 +56,18 @@ for (const mode of CACHE_TEST_MODES) {
   })
 }
 
+for (const mode of CACHE_TEST_MODES.filter((mode) => mode !== 'memory')) {
+  t.test(`${mode}: a flush deletes entries, not the fill leases beside them`, async (t) => {
+    const app = await buildTestApp(t, { ...await cacheEnv(t, mode), CACHE_LEASE_MS: '5000' })
+    const event = await postEvent(app)
+    for (const url of ['/events', '/events?limit=5', `/events/${event.id}/guests`]) await app.inject(url)
+    const flush = async (route: string) => (await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route } })).json()
+    // Each miss took a lease that lives on for CACHE_LEASE_MS beside the entry it filled.
+    t.same(await flush('GET /events'), { route: 'GET /events', flushed: 2 })
+    t.same(await flush('GET /events/:id/guests'), { route: 'GET /events/:id/guests', flushed: 1 })
+  })
+}
+
 t.test('production: the panel is off without a token, and needs the token when one is set', async (t) => {
   const off = await buildTestApp(t, { NODE_ENV: 'production' })
   for (const url of ['/_cache', '/_cache.json']) t.equal((await off.inject(url)).statusCode, 404, `${url} does not exist`)

@@ -8,7 +8,7 @@ import type { OwedJournal } from './owed-journal.ts'
 import { SingleFlight } from './single-flight.ts'
 import type { ShardBreakers } from './shard-breakers.ts'
 import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
-import { keyspace, type Keyspace, type View } from './views.ts'
+import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
 
 /** What happened to a response, as `X-Cache` says it. */
 export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'OFF'
@@ -385,7 +385,7 @@ export class ResponseCache {
     const leaseMs = this.#options.leaseMs
     if (leaseMs === undefined || store.lease === undefined) return undefined
     try {
-      if (await store.lease(`${view.key}:lease`, leaseMs)) return undefined
+      if (await store.lease(leaseKey(view), leaseMs)) return undefined
       const deadline = performance.now() + leaseMs
       while (performance.now() < deadline) {
         await sleep(LEASE_POLL_MS)

@@ -20,6 +20,16 @@ export interface View {
 }
 
 /**
+ * The key of a view's fill lease (CACHE_LEASE_MS): in the view's slot, and matched by none of the
+ * namespaces' flush patterns (every one of them wants a letter or the tag's end where this has
+ * `:fill-lease`), so a flush deletes entries only.
+ */
+export function leaseKey (view: View): string {
+  const tagEnd = view.key.indexOf('}') + 1
+  return `${view.key.slice(0, tagEnd)}:fill-lease${view.key.slice(tagEnd)}`
+}
+
+/**
  * Bump when the bytes a view produces change shape (a field added, a format changed), so that
  * instances of different versions sharing a Redis never serve each other's bytes.
  */

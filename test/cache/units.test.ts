@@ -5,7 +5,7 @@ import { ShardBreakers } from '../../src/cache/shard-breakers.ts'
 import { etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { SingleFlight } from '../../src/cache/single-flight.ts'
-import { keyspace } from '../../src/cache/views.ts'
+import { keyspace, leaseKey } from '../../src/cache/views.ts'
 
 const response = (text: string, status = 200) => ({ status, etag: etagOf(Buffer.from(text)), body: Buffer.from(text) })
 
@@ -29,6 +29,22 @@ t.test('keys: namespaced, versioned, from numbers only, each sharing a hash tag 
   t.same(invalidations.guestCreated(10, 3), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'])
   t.same(invalidations.guestChanged(10, [3, 4]), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen', 'ec:v1:{e:4}:guests-gen'])
   t.same(invalidations.guestChanged(10, [3, 3]), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'], 'no move: one event')
+})
+
+t.test('keys: a flush pattern matches its own entries, never a lease or a generation', async (t) => {
+  const { views, namespaces } = keyspace('ec')
+  const page = { limit: 100, offset: 0 }
+  const all = [views.events(page), views.event(7), views.eventGuests(7, page), views.guests(page), views.guest(9)]
+  // Redis's glob, as the flush uses it: `*` is the only wildcard in these patterns.
+  const matches = (pattern: string, key: string) =>
+    new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`).test(key)
+  for (const view of all) {
+    t.same(namespaces.filter(({ pattern }) => matches(pattern, view.key)).map(({ route }) => route), [view.route], `${view.key}: its own namespace only`)
+    t.equal(/\{[^}]+\}/.exec(leaseKey(view))![0], /\{[^}]+\}/.exec(view.key)![0], `${view.route}: its lease shares its slot`)
+    for (const key of [leaseKey(view), ...view.dependsOn]) {
+      t.notOk(namespaces.some(({ pattern }) => matches(pattern, key)), `${key} is never flushed`)
+    }
+  }
 })
 
 t.test('memory store: generations, fence, expiry', async (t) => {
