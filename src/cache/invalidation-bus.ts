@@ -3,6 +3,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
 
+/** How long after a failed SUBSCRIBE it is tried again, doubled after each failure up to the max. */
+const SUBSCRIBE_RETRY_MS = 100
+const MAX_SUBSCRIBE_RETRY_MS = 5_000
+
 /** What the bus tells the tiered store. */
 export interface BusListener {
   /** Another instance invalidated these generations; `lagMs` is publish → receipt. */
@@ -31,6 +35,9 @@ export class InvalidationBus {
   #listening = false
   #epoch = 0
   #closed = false
+  /** A SUBSCRIBE the connection refused or let time out, tried again on this connection. */
+  #retryTimer: NodeJS.Timeout | undefined
+  #retryDelayMs = SUBSCRIBE_RETRY_MS
 
   constructor (options: { publisher: Redis | Cluster, subscriber: Redis, channel: string, listener: BusListener, log: FastifyBaseLogger }) {
     this.#publisher = options.publisher
@@ -81,6 +88,7 @@ export class InvalidationBus {
 
   async close (): Promise<void> {
     this.#closed = true
+    clearTimeout(this.#retryTimer)
     this.#listening = false
     this.#subscriber.disconnect()
   }
@@ -90,17 +98,25 @@ export class InvalidationBus {
     try {
       await this.#subscriber.subscribe(this.#channel)
     } catch (error) {
-      this.#log.warn({ err: error }, 'invalidation subscriber could not subscribe; L1 stays off until it does')
+      // A connection lost meanwhile resubscribes on 'ready'; one still up would never try again.
+      if (epoch !== this.#epoch || this.#closed) return
+      this.#log.warn({ err: error, retryInMs: this.#retryDelayMs }, 'invalidation subscriber could not subscribe; L1 stays off until it does')
+      clearTimeout(this.#retryTimer)
+      this.#retryTimer = setTimeout(() => { this.#subscribe().catch(() => {}) }, this.#retryDelayMs)
+      this.#retryTimer.unref()
+      this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, MAX_SUBSCRIBE_RETRY_MS)
       return
     }
     // A disconnect while subscribing started a new epoch: this subscription is not the live one.
     if (epoch !== this.#epoch || this.#closed) return
+    this.#retryDelayMs = SUBSCRIBE_RETRY_MS
     this.#listening = true
     this.#log.info({ channel: this.#channel }, 'invalidation subscriber listening: L1 on')
   }
 
   #lost (reason: string): void {
     this.#epoch++
+    clearTimeout(this.#retryTimer)
     const wasListening = this.#listening
     this.#listening = false
     this.#listener.reset(reason)

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, cacheEnv, createTestDatabase, postEvent, tierOf, until } from '../helper.ts'
+import { buildTestApp, cacheEnv, createTestDatabase, logCollector, postEvent, tierOf, until } from '../helper.ts'
 import { startRedisServer, type RedisServer } from '../redis-server.ts'
 
 /** Two instances of the app on one Redis and one database, as behind a load balancer. */
@@ -104,4 +104,23 @@ async function coldStampede (t: Parameters<typeof buildTestApp>[0], env: Record<
 t.test('CACHE_LEASE_MS: two instances missing one cold key load it once', async (t) => {
   t.equal(await coldStampede(t, { CACHE_LEASE_MS: '2000' }), 1, 'with the lease: one load for both instances')
   t.equal(await coldStampede(t, {}), 2, 'without it: one load per instance')
+})
+
+t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection: L1 comes on without a reconnect', async (t) => {
+  const redis = await startRedisServer(t)
+  // Redis's ACLs refuse every channel to the app's user: SUBSCRIBE fails, the connection stays up.
+  await redis.command('ACL', 'SETUSER', 'default', 'resetchannels')
+  const logs = logCollector()
+  const app = await buildTestApp(t, { ...await cacheEnv(t, 'tiered', redis.url), LOG_LEVEL: 'warn' }, { logStream: logs.stream })
+  // Written in SQL: an API write would publish, which the same ACL refuses.
+  const { rows } = await app.pg.pool.query("INSERT INTO events (name, date, location) VALUES ('e', now(), 'l') RETURNING id")
+  const url = `/events/${rows[0].id}`
+  t.equal(tierOf(await app.inject(url)), 'MISS')
+  t.equal(tierOf(await app.inject(url)), 'L2', 'L1 is off while the bus is not listening')
+  t.ok(logs.lines.some((line) => line.msg === 'invalidation subscriber could not subscribe; L1 stays off until it does'), 'and says so')
+
+  await redis.command('ACL', 'SETUSER', 'default', 'allchannels')
+  const tookMs = await until(async () => tierOf(await app.inject(url)) === 'L1', 10_000, 50)
+  t.comment(`L1 on ${tookMs.toFixed(0)} ms after Redis accepted the channel`)
+  t.equal(tierOf(await app.inject(url)), 'L1')
 })
