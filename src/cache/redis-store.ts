@@ -132,8 +132,8 @@ export class RedisStore implements CacheStore {
     if (failed.length > 0) throw new InvalidationError(failed, (results.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason)
   }
 
-  async lease (key: string, ms: number): Promise<boolean> {
-    return await this.#redis.set(key, newToken(), 'PX', ms, 'NX') === 'OK'
+  async lease (key: string, stamp: string, ms: number): Promise<boolean> {
+    return await this.#redis.set(`${key}:${stamp}`, newToken(), 'PX', ms, 'NX') === 'OK'
   }
 
   async inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {

@@ -189,7 +189,7 @@ export class ResponseCache {
     // Requests that observed the same generations share one load; a request that observed newer
     // ones (it came after a write) starts its own.
     const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
-      const filledElsewhere = await this.#waitForLeaseHolder(store, view)
+      const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
       if (filledElsewhere) return filledElsewhere
       const response = await this.#produce(request, reply, load)
       await this.beforeFill?.(view)
@@ -378,19 +378,22 @@ export class ResponseCache {
   /**
    * Cross-instance single-flight (opt-in): the first instance to miss a key takes a short Redis
    * lease and loads; the others poll for its fill, and load themselves if none lands within the
-   * lease (the holder died, or its fill was refused because a write landed). Any Redis trouble
-   * means loading now: the lease only ever saves work, it never fails a request.
+   * lease (the holder died). A lease is for one view under one stamp: a reader that saw a write's
+   * new generations takes a lease of its own, and a waiter that sees them stops waiting (the
+   * holder's fill will be refused) and loads. Any Redis trouble means loading now: the lease only
+   * ever saves work, it never fails a request.
    */
-  async #waitForLeaseHolder (store: CacheStore, view: View): Promise<CachedResponse | undefined> {
+  async #waitForLeaseHolder (store: CacheStore, view: View, stamp: string): Promise<CachedResponse | undefined> {
     const leaseMs = this.#options.leaseMs
     if (leaseMs === undefined || store.lease === undefined) return undefined
     try {
-      if (await store.lease(leaseKey(view), leaseMs)) return undefined
+      if (await store.lease(leaseKey(view), stamp, leaseMs)) return undefined
       const deadline = performance.now() + leaseMs
       while (performance.now() < deadline) {
         await sleep(LEASE_POLL_MS)
-        const { response } = await store.lookup(view.key, view.dependsOn)
-        if (response) return response
+        const lookup = await store.lookup(view.key, view.dependsOn)
+        if (lookup.response) return lookup.response
+        if ((lookup.sharedStamp ?? lookup.stamp) !== stamp) break
       }
     } catch {}
     return undefined

@@ -14,6 +14,11 @@ export interface Lookup {
    * passes it back: it is what the response about to be loaded will be valid for.
    */
   stamp: string
+  /**
+   * The part of `stamp` every instance sees alike (Redis's generations), where the store adds a
+   * part of its own (the tiered store's L1 generations): what a lease is taken under.
+   */
+  sharedStamp?: string
   /** Set when the response came from the tiered store's in-process L1 (no I/O). */
   tier?: 'l1'
   /** When the stored response expires (ms since the epoch), where the store records it. */
@@ -39,10 +44,10 @@ export interface CacheStore {
    */
   invalidate: (generations: readonly string[]) => void | Promise<void>
   /**
-   * Shared stores only: takes `key` for `ms` if nobody holds it (one instance loads, the others
-   * wait for its fill). True when this caller got it.
+   * Shared stores only: takes the lease `key` for the generations in `stamp`, for `ms`, if nobody
+   * holds it (one instance loads, the others wait for its fill). True when this caller got it.
    */
-  lease?: (key: string, ms: number) => Promise<boolean>
+  lease?: (key: string, stamp: string, ms: number) => Promise<boolean>
 
   // For the cache panel (off the request path): metadata only, never a stored response's bytes.
   /** A key's remaining life and size, or `undefined` when nothing is stored under it. */

@@ -57,7 +57,7 @@ export class TieredStore implements CacheStore {
     return this.#l2.lookup(key, generations).then((lookup) => {
       // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
       if (lookup.response) this.#copyToL1(key, generations, l1Stamp, lookup.response, true, (lookup.expiresAt ?? NaN) - Date.now())
-      return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}` }
+      return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
     })
   }
 
@@ -75,8 +75,8 @@ export class TieredStore implements CacheStore {
     await this.#bus.publish(generations)
   }
 
-  lease (key: string, ms: number): Promise<boolean> {
-    return this.#l2.lease(key, ms)
+  lease (key: string, stamp: string, ms: number): Promise<boolean> {
+    return this.#l2.lease(key, stamp, ms)
   }
 
   inspect (key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {

@@ -124,3 +124,41 @@ t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection: L1
   t.comment(`L1 on ${tookMs.toFixed(0)} ms after Redis accepted the channel`)
   t.equal(tierOf(await app.inject(url)), 'L1')
 })
+
+for (const mode of ['redis', 'tiered'] as const) {
+  t.test(`${mode}: a lease is for one stamp: once a write lands, nobody waits out the holder's lease`, async (t) => {
+    const redis = await startRedisServer(t)
+    const shared = { ...await cacheEnv(t, mode, redis.url), DATABASE_URL: await createTestDatabase(t), CACHE_LEASE_MS: '30000' }
+    const [a, b] = [await buildTestApp(t, shared), await buildTestApp(t, shared)]
+    const event = await postEvent(a, { name: 'before' })
+    const url = `/events/${event.id}`
+    let release = () => {}
+    const held = new Promise<void>((resolve) => { release = resolve })
+    let loaded = () => {}
+    const holderLoaded = new Promise<void>((resolve) => { loaded = resolve })
+    a.cache.beforeFill = async () => {
+      loaded()
+      await held
+    }
+    // a takes the lease and loads, then holds its fill; b finds the lease taken and waits for it.
+    const holder = a.inject(url)
+    await holderLoaded
+    const waiter = b.inject(url)
+    await sleep(100)
+
+    t.equal((await b.inject({ method: 'PATCH', url, payload: { name: 'after' } })).statusCode, 200)
+    const wrote = performance.now()
+    const fresh = await b.inject(url)
+    const freshMs = performance.now() - wrote
+    t.equal(fresh.json().name, 'after')
+    t.ok(freshMs < 5_000, `a read after the write takes a lease of its own (${freshMs.toFixed(0)} ms; the lease is 30 s)`)
+    const waited = await waiter
+    const waiterMs = performance.now() - wrote
+    t.equal(waited.statusCode, 200)
+    t.ok(waiterMs < 5_000, `the waiter stops waiting once it sees the write (${waiterMs.toFixed(0)} ms after it)`)
+    release()
+    t.equal((await holder).statusCode, 200, 'the holder answers; its fill is refused')
+    a.cache.beforeFill = undefined
+    t.equal((await a.inject(url)).json().name, 'after', 'and never lands')
+  })
+}
