@@ -68,7 +68,9 @@ export default fp(async function cache (app) {
     ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
     ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS }),
     // Only a store that can fail owes invalidations.
-    ...(breakers !== undefined && { journal: owedInvalidations(app.pg.pool, `${config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:`) })
+    ...(breakers !== undefined && {
+      journal: owedInvalidations(app.pg.pool, `${config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:`)
+    })
   })
   app.decorate('cache', responseCache)
   await responseCache.restoreOwed()

@@ -61,7 +61,8 @@ for (const mode of CACHE_TEST_MODES.filter((mode) => mode !== 'memory')) {
     const app = await buildTestApp(t, { ...await cacheEnv(t, mode), CACHE_LEASE_MS: '5000' })
     const event = await postEvent(app)
     for (const url of ['/events', '/events?limit=5', `/events/${event.id}/guests`]) await app.inject(url)
-    const flush = async (route: string) => (await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route } })).json()
+    const flush = async (route: string) =>
+      (await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route } })).json()
     // Each miss took a lease that lives on for CACHE_LEASE_MS beside the entry it filled.
     t.same(await flush('GET /events'), { route: 'GET /events', flushed: 2 })
     t.same(await flush('GET /events/:id/guests'), { route: 'GET /events/:id/guests', flushed: 1 })

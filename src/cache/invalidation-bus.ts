@@ -100,7 +100,8 @@ export class InvalidationBus {
     } catch (error) {
       // A connection lost meanwhile resubscribes on 'ready'; one still up would never try again.
       if (epoch !== this.#epoch || this.#closed) return
-      this.#log.warn({ err: error, retryInMs: this.#retryDelayMs }, 'invalidation subscriber could not subscribe; L1 stays off until it does')
+      this.#log.warn({ err: error, retryInMs: this.#retryDelayMs },
+        'invalidation subscriber could not subscribe; L1 stays off until it does')
       clearTimeout(this.#retryTimer)
       this.#retryTimer = setTimeout(() => { this.#subscribe().catch(() => {}) }, this.#retryDelayMs)
       this.#retryTimer.unref()

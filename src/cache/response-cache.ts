@@ -155,9 +155,11 @@ export class ResponseCache {
     const owed = this.#unsettledCount
     if (owed === 0) return
     if (this.#options.journal) {
-      this.#options.log.warn({ generations: owed }, 'cache invalidations still owed at shutdown: journaled in PostgreSQL, replayed by the next instance to start')
+      this.#options.log.warn({ generations: owed },
+        'cache invalidations still owed at shutdown: journaled in PostgreSQL, replayed by the next instance to start')
     } else {
-      this.#options.log.error({ generations: owed }, 'cache invalidations still owed at shutdown are lost: views depending on them may be served stale until their TTL')
+      this.#options.log.error({ generations: owed },
+        'cache invalidations still owed at shutdown are lost: their views may be served stale until their TTL')
     }
   }
 
@@ -273,7 +275,8 @@ export class ResponseCache {
       }
       await journal.settle(paid)
     }).catch((error: unknown) => {
-      this.#options.log.warn({ err: error, generations: generations.length }, 'could not journal owed cache invalidations')
+      this.#options.log.warn({ err: error, generations: generations.length },
+        'could not journal owed cache invalidations')
     })
     this.#trackJournalWork(work)
   }
@@ -290,7 +293,8 @@ export class ResponseCache {
     }
     if (ids.length === 0) return
     this.#trackJournalWork(journal.settle(ids).catch((error: unknown) => {
-      this.#options.log.warn({ err: error, rows: ids.length }, 'could not settle replayed cache invalidations in the journal')
+      this.#options.log.warn({ err: error, rows: ids.length },
+        'could not settle replayed cache invalidations in the journal')
     }))
   }
 
@@ -327,7 +331,9 @@ export class ResponseCache {
   #replay (final = false): Promise<void> {
     const store = this.#store
     const breakers = this.#breakers
-    if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) return Promise.resolve()
+    if (store === undefined || breakers === undefined || this.#owed.size === 0 || this.#replayRunning) {
+      return Promise.resolve()
+    }
     const answering = [...breakers.byShard(this.#owed)].filter(([breaker]) => final || !breaker.isOpen)
     let failed = false
     const running = Promise.all(answering.map(async ([breaker, generations]) => {

@@ -33,7 +33,8 @@ export class CountingQueryable implements Transactional {
     return this.#withClient(async (client) => {
       const run = (text: string) => this.#counted(() => client.query(text))
       const tx: Queryable = {
-        query: <Row extends QueryResultRow>(query: QueryConfig<unknown[]>) => this.#counted(() => client.query<Row>(query))
+        query: <Row extends QueryResultRow>(query: QueryConfig<unknown[]>) =>
+          this.#counted(() => client.query<Row>(query))
       }
       await run('BEGIN')
       let result: T

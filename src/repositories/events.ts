@@ -47,7 +47,11 @@ export async function createEvent (db: Queryable, event: CreateEvent): Promise<E
  * wait). So the guests read in that statement are all the guests whose cached views embed the event.
  */
 async function lockEvent (tx: Queryable, id: number): Promise<boolean> {
-  const { rows } = await tx.query({ name: 'events-lock', text: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE', values: [id] })
+  const { rows } = await tx.query({
+    name: 'events-lock',
+    text: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE',
+    values: [id]
+  })
   return rows.length > 0
 }
 
@@ -58,7 +62,11 @@ export interface UpdatedEvent {
 }
 
 /** Changes the fields given (PATCH), or all of them (PUT passes a whole event). */
-export async function updateEvent (db: Transactional, id: number, changes: UpdateEvent): Promise<UpdatedEvent | undefined> {
+export async function updateEvent (
+  db: Transactional,
+  id: number,
+  changes: UpdateEvent
+): Promise<UpdatedEvent | undefined> {
   return db.transaction(async (tx) => {
     if (!await lockEvent(tx, id)) return undefined
     // No column is nullable, so NULL can stand for "not given" in a single static statement.
@@ -73,7 +81,8 @@ export async function updateEvent (db: Transactional, id: number, changes: Updat
           WHERE id = $1
           RETURNING ${EVENT}
         )
-        SELECT updated.*, ARRAY(SELECT g.id FROM guests g WHERE g.event_id = $1 ORDER BY g.id) AS guest_ids FROM updated`,
+        SELECT updated.*, ARRAY(SELECT g.id FROM guests g WHERE g.event_id = $1 ORDER BY g.id) AS guest_ids
+        FROM updated`,
       values: [id, changes.name ?? null, changes.date ?? null, changes.location ?? null, changes.description ?? null]
     })
     const { guest_ids: guestIds, ...event } = rows[0] as Event & { guest_ids: number[] }

@@ -7,19 +7,25 @@ export function owedInvalidations (db: Queryable, namespace: string): OwedJourna
     async record (generations) {
       const { rows } = await db.query<OwedRow>({
         name: 'owed-record',
-        text: 'INSERT INTO cache_owed_invalidations (generation) SELECT unnest($1::text[]) RETURNING id::float8 AS id, generation',
+        text: `INSERT INTO cache_owed_invalidations (generation) SELECT unnest($1::text[])
+          RETURNING id::float8 AS id, generation`,
         values: [generations]
       })
       return rows
     },
     async settle (ids) {
       if (ids.length === 0) return
-      await db.query({ name: 'owed-settle', text: 'DELETE FROM cache_owed_invalidations WHERE id = ANY($1::bigint[])', values: [ids] })
+      await db.query({
+        name: 'owed-settle',
+        text: 'DELETE FROM cache_owed_invalidations WHERE id = ANY($1::bigint[])',
+        values: [ids]
+      })
     },
     async load () {
       const { rows } = await db.query<OwedRow>({
         name: 'owed-load',
-        text: 'SELECT id::float8 AS id, generation FROM cache_owed_invalidations WHERE starts_with(generation, $1) ORDER BY id',
+        text: `SELECT id::float8 AS id, generation FROM cache_owed_invalidations
+          WHERE starts_with(generation, $1) ORDER BY id`,
         values: [namespace]
       })
       return rows

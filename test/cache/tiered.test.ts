@@ -106,18 +106,22 @@ t.test('CACHE_LEASE_MS: two instances missing one cold key load it once', async 
   t.equal(await coldStampede(t, {}), 2, 'without it: one load per instance')
 })
 
-t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection: L1 comes on without a reconnect', async (t) => {
+t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection, without a reconnect', async (t) => {
   const redis = await startRedisServer(t)
   // Redis's ACLs refuse every channel to the app's user: SUBSCRIBE fails, the connection stays up.
   await redis.command('ACL', 'SETUSER', 'default', 'resetchannels')
   const logs = logCollector()
-  const app = await buildTestApp(t, { ...await cacheEnv(t, 'tiered', redis.url), LOG_LEVEL: 'warn' }, { logStream: logs.stream })
+  const env = { ...await cacheEnv(t, 'tiered', redis.url), LOG_LEVEL: 'warn' }
+  const app = await buildTestApp(t, env, { logStream: logs.stream })
   // Written in SQL: an API write would publish, which the same ACL refuses.
-  const { rows } = await app.pg.pool.query("INSERT INTO events (name, date, location) VALUES ('e', now(), 'l') RETURNING id")
+  const { rows } = await app.pg.pool.query(
+    "INSERT INTO events (name, date, location) VALUES ('e', now(), 'l') RETURNING id"
+  )
   const url = `/events/${rows[0].id}`
   t.equal(tierOf(await app.inject(url)), 'MISS')
   t.equal(tierOf(await app.inject(url)), 'L2', 'L1 is off while the bus is not listening')
-  t.ok(logs.lines.some((line) => line.msg === 'invalidation subscriber could not subscribe; L1 stays off until it does'), 'and says so')
+  const refused = 'invalidation subscriber could not subscribe; L1 stays off until it does'
+  t.ok(logs.lines.some((line) => line.msg === refused), 'and says so')
 
   await redis.command('ACL', 'SETUSER', 'default', 'allchannels')
   const tookMs = await until(async () => tierOf(await app.inject(url)) === 'L1', 10_000, 50)
@@ -128,7 +132,11 @@ t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection: L1
 for (const mode of ['redis', 'tiered'] as const) {
   t.test(`${mode}: a lease is for one stamp: once a write lands, nobody waits out the holder's lease`, async (t) => {
     const redis = await startRedisServer(t)
-    const shared = { ...await cacheEnv(t, mode, redis.url), DATABASE_URL: await createTestDatabase(t), CACHE_LEASE_MS: '30000' }
+    const shared = {
+      ...await cacheEnv(t, mode, redis.url),
+      DATABASE_URL: await createTestDatabase(t),
+      CACHE_LEASE_MS: '30000'
+    }
     const [a, b] = [await buildTestApp(t, shared), await buildTestApp(t, shared)]
     const event = await postEvent(a, { name: 'before' })
     const url = `/events/${event.id}`
@@ -151,7 +159,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     const fresh = await b.inject(url)
     const freshMs = performance.now() - wrote
     t.equal(fresh.json().name, 'after')
-    t.ok(freshMs < 5_000, `a read after the write takes a lease of its own (${freshMs.toFixed(0)} ms; the lease is 30 s)`)
+    t.ok(freshMs < 5_000, `a read after the write takes a lease of its own (${freshMs.toFixed(0)} ms; lease 30 s)`)
     const waited = await waiter
     const waiterMs = performance.now() - wrote
     t.equal(waited.statusCode, 200)
