@@ -1,12 +1,13 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Cluster, Redis } from 'ioredis'
+import type { Config } from '../src/config.ts'
+import { GuardedStore } from '../src/cache/guarded-store.ts'
 import { InvalidationBus } from '../src/cache/invalidation-bus.ts'
 import { MemoryStore } from '../src/cache/memory-store.ts'
+import { OwedLedger } from '../src/cache/owed-ledger.ts'
 import { RedisStore } from '../src/cache/redis-store.ts'
 import { ResponseCache } from '../src/cache/response-cache.ts'
-import { ShardBreakers } from '../src/cache/shard-breakers.ts'
-import type { CacheStore } from '../src/cache/store.ts'
 import { TieredStore } from '../src/cache/tiered-store.ts'
 import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
 import { owedInvalidations } from '../src/repositories/owed-invalidations.ts'
@@ -15,93 +16,77 @@ import { invalidationSubscriber } from './redis.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
-    cache: ResponseCache
+    cache: ResponseCache<FastifyRequest>
   }
 }
 
 /**
  * The response cache for CACHE_MODE (off, memory, redis or tiered). In redis and tiered modes
- * Redis is optional at run time.
+ * Redis is optional at run time: its store sits behind per-shard breakers, and what it misses of
+ * the writes is owed, journaled in PostgreSQL, and replayed.
  */
 export default fp(async function cache (app) {
   const config = app.config
-  const maxTtlMs = Math.max(config.CACHE_TTL, config.CACHE_NEGATIVE_TTL) * 1000
-  const memory = () => new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
-
-  let store: CacheStore | undefined
-  let breakers: ShardBreakers | undefined
-  if (config.CACHE_MODE === 'memory') {
-    store = memory()
-  } else if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') {
-    if (!app.hasDecorator('redis')) throw new Error(`CACHE_MODE=${config.CACHE_MODE} needs the redis plugin registered first`)
-    // WAIT answers within half the command timeout, so its count comes back before the client gives up.
-    const durability = config.CACHE_INVALIDATION_REPLICAS > 0 ? { replicas: config.CACHE_INVALIDATION_REPLICAS, waitMs: Math.max(1, Math.floor(config.REDIS_COMMAND_TIMEOUT_MS / 2)) } : undefined
-    const shared = new RedisStore(app.redis, maxTtlMs, durability)
-    store = config.CACHE_MODE === 'redis'
-      ? shared
-      : await tiered(app, shared, memory(), (generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
-    breakers = new ShardBreakers({
-      threshold: 3,
-      cooldownMs: 500,
-      maxCooldownMs: 5_000,
+  const tiered = config.CACHE_MODE === 'tiered' ? tieredStore(app) : undefined
+  const store = config.usesRedis
+    ? new GuardedStore(tiered ?? redisStore(app), {
       shardOf: shardOf(app.redis),
       probe: (shard) => ping(app.redis, shard),
-      onChange: (shard, state, reason) => {
-        if (state === 'open') app.log.warn({ reason, shard }, 'cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)')
-        else app.log.info({ reason, shard }, 'cache circuit breaker closed: Redis answers again')
-        // What was owed to this shard can be paid now.
-        if (state === 'closed') responseCache.replayOwedInvalidations()
-      }
+      log: app.log
     })
-  }
-
-  const responseCache = new ResponseCache({
+    : config.CACHE_MODE === 'memory' ? new GuardedStore(memoryStore(config)) : undefined
+  const ledger = store?.canFail
+    ? new OwedLedger({
+      store,
+      journal: owedInvalidations(app.pg.pool, `${config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:`),
+      log: app.log
+    })
+    : undefined
+  const responseCache = new ResponseCache<FastifyRequest>({
     mode: config.CACHE_MODE,
     store,
-    breakers,
+    ...(ledger && { ledger }),
     prefix: config.CACHE_PREFIX,
     ttlSeconds: config.CACHE_TTL,
     negativeTtlSeconds: config.CACHE_NEGATIVE_TTL,
     invalidate: config.CACHE_INVALIDATE,
     fence: config.CACHE_FENCE,
-    log: app.log,
     ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
-    ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS }),
-    // Only a store that can fail owes invalidations.
-    ...(breakers !== undefined && {
-      journal: owedInvalidations(app.pg.pool, `${config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:`)
-    })
+    ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })
   app.decorate('cache', responseCache)
+
+  await tiered?.start((generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
   await responseCache.restoreOwed()
   // The last replay needs Redis and the journal needs the pool: both close after this plugin's hook.
-  app.addHook('onClose', async () => {
-    await responseCache.close()
-    breakers?.dispose()
-    await store?.close()
-  })
+  app.addHook('onClose', () => responseCache.close())
 }, { name: 'cache', dependencies: ['request-db'] })
 
+function memoryStore (config: Config): MemoryStore {
+  return new MemoryStore({ maxBytes: config.CACHE_MEMORY_MAX_BYTES, maxEntries: config.CACHE_MEMORY_MAX_ENTRIES })
+}
+
+function redisStore (app: FastifyInstance): RedisStore {
+  if (!app.hasDecorator('redis')) throw new Error(`CACHE_MODE=${app.config.CACHE_MODE} needs the redis plugin registered first`)
+  const { CACHE_TTL, CACHE_NEGATIVE_TTL, CACHE_INVALIDATION_REPLICAS, REDIS_COMMAND_TIMEOUT_MS } = app.config
+  // WAIT answers within half the command timeout, so its count comes back before the client gives up.
+  const durability = CACHE_INVALIDATION_REPLICAS > 0
+    ? { replicas: CACHE_INVALIDATION_REPLICAS, waitMs: Math.max(1, Math.floor(REDIS_COMMAND_TIMEOUT_MS / 2)) }
+    : undefined
+  return new RedisStore(app.redis, Math.max(CACHE_TTL, CACHE_NEGATIVE_TTL) * 1000, durability)
+}
+
 /** L1 over Redis, kept consistent across instances by the invalidation bus on its own connection. */
-async function tiered (app: FastifyInstance, l2: RedisStore, l1: MemoryStore, onRemote: (generations: readonly string[], lagMs: number) => void): Promise<TieredStore> {
+function tieredStore (app: FastifyInstance): TieredStore {
+  const l2 = redisStore(app)
   // Subscribing takes a connection over for good; its reconnects resubscribe through the bus.
-  const subscriber = invalidationSubscriber(app.redis, app.config)
-  const bus: InvalidationBus = new InvalidationBus({
+  const bus = new InvalidationBus({
     publisher: app.redis,
-    subscriber,
+    subscriber: invalidationSubscriber(app.redis, app.config),
     channel: `${app.config.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}:invalidations`,
-    log: app.log,
-    listener: {
-      remote: (generations, lagMs) => {
-        store.dropRemote(generations)
-        onRemote(generations, lagMs)
-      },
-      reset: () => store.dropAll()
-    }
+    log: app.log
   })
-  const store = new TieredStore({ l1, l2, bus, l1TtlMs: app.config.CACHE_L1_TTL * 1000 })
-  await bus.start(1_000)
-  return store
+  return new TieredStore({ l1: memoryStore(app.config), l2, bus, l1TtlMs: app.config.CACHE_L1_TTL * 1000 })
 }
 
 /**

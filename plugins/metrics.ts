@@ -35,7 +35,7 @@ export default fp(async function metrics (app) {
   new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
     name: 'eventcache_cache_breaker_open',
     help: '1 while a Redis shard\'s circuit breaker is open or an invalidation is owed (part of the cache served from PostgreSQL), else 0',
-    collect () { this.set(cache.breakerState === 'open' ? 1 : 0) }
+    collect () { this.set(cache.partlyBypassed === true ? 1 : 0) }
   })
   const durations = new client.Histogram({
     name: 'http_request_duration_seconds',

@@ -71,7 +71,7 @@ export default fp(async function rateLimit (app) {
         super(
           redis && new RedisStore(false, false, redis, `${CACHE_PREFIX}:rate-limit:`),
           new LocalStore(false, false, 10_000),
-          () => redis?.status === 'ready' && cache.breakerState !== 'open'
+          () => redis?.status === 'ready' && cache.partlyBypassed !== true
         )
       }
     }

@@ -60,7 +60,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(auth)
   await app.register(postgres)
   await app.register(requestDb)
-  if (config.CACHE_MODE === 'redis' || config.CACHE_MODE === 'tiered') await app.register(redis)
+  if (config.usesRedis) await app.register(redis)
   await app.register(cache)
   await app.register(rateLimit)
   if (config.METRICS) await app.register(metrics)

@@ -66,6 +66,7 @@ export type Config = Omit<ConfigInput, 'CACHE_MODE' | 'PUBLIC_URL' | 'DOCS'> & {
   CACHE_MODE: CacheMode
   PUBLIC_URL: string
   DOCS: boolean
+  usesRedis: boolean
 }
 
 export class ConfigError extends Error {
@@ -109,6 +110,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
   return {
     ...input,
     CACHE_MODE: cacheMode,
+    usesRedis,
     PUBLIC_URL: input.PUBLIC_URL ?? `http://${publicHost(input.HOST)}:${input.PORT}`,
     // The API documentation is public in development and opt-in in production.
     DOCS: input.DOCS ?? input.NODE_ENV !== 'production'

@@ -2,10 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
-
-/** How long after a failed SUBSCRIBE it is tried again, doubled after each failure up to the max. */
-const SUBSCRIBE_RETRY_MS = 100
-const MAX_SUBSCRIBE_RETRY_MS = 5_000
+import { SUBSCRIBE_RETRY } from './tuning.ts'
 
 /** What the bus tells the tiered store. */
 export interface BusListener {
@@ -28,7 +25,7 @@ export class InvalidationBus {
   readonly #publisher: Redis | Cluster
   readonly #subscriber: Redis
   readonly #channel: string
-  readonly #listener: BusListener
+  #listener: BusListener | undefined
   readonly #log: FastifyBaseLogger
   /** Tells this instance's own messages apart (they were applied locally before publishing). */
   readonly #instance = randomBytes(6).toString('base64url')
@@ -37,22 +34,13 @@ export class InvalidationBus {
   #closed = false
   /** A SUBSCRIBE the connection refused or let time out, tried again on this connection. */
   #retryTimer: NodeJS.Timeout | undefined
-  #retryDelayMs = SUBSCRIBE_RETRY_MS
+  #retryDelayMs: number = SUBSCRIBE_RETRY.delayMs
 
-  constructor (options: { publisher: Redis | Cluster, subscriber: Redis, channel: string, listener: BusListener, log: FastifyBaseLogger }) {
+  constructor (options: { publisher: Redis | Cluster, subscriber: Redis, channel: string, log: FastifyBaseLogger }) {
     this.#publisher = options.publisher
     this.#subscriber = options.subscriber
     this.#channel = options.channel
-    this.#listener = options.listener
     this.#log = options.log
-
-    this.#subscriber.on('message', (channel: string, message: string) => {
-      if (channel === this.#channel) this.#receive(message)
-    })
-    // #subscribe reports its own failures.
-    this.#subscriber.on('ready', () => { this.#subscribe().catch(() => {}) })
-    // 'close' fires on every lost connection, before any reconnect.
-    this.#subscriber.on('close', () => this.#lost('subscriber connection closed'))
     this.#subscriber.on('error', (error: Error) => this.#log.debug({ err: error }, 'invalidation subscriber error'))
   }
 
@@ -67,11 +55,19 @@ export class InvalidationBus {
   }
 
   /**
-   * Subscribes now if the connection is already up (otherwise 'ready' will), and waits at most
-   * `waitMs` for the subscription, so that L1 serves from the first requests when Redis is there
-   * and a Redis that is down does not hold the boot.
+   * Starts telling `listener`: subscribes now if the connection is already up (otherwise 'ready'
+   * will), and waits at most `waitMs` for the subscription, so that L1 serves from the first
+   * requests when Redis is there and a Redis that is down does not hold the boot.
    */
-  async start (waitMs: number): Promise<void> {
+  async start (listener: BusListener, waitMs: number): Promise<void> {
+    this.#listener = listener
+    this.#subscriber.on('message', (channel: string, message: string) => {
+      if (channel === this.#channel) this.#receive(message)
+    })
+    // #subscribe reports its own failures.
+    this.#subscriber.on('ready', () => { this.#subscribe().catch(() => {}) })
+    // 'close' fires on every lost connection, before any reconnect.
+    this.#subscriber.on('close', () => this.#lost('subscriber connection closed'))
     if (this.#subscriber.status === 'ready') await this.#subscribe()
     const deadline = Date.now() + waitMs
     while (!this.#listening && Date.now() < deadline) await sleep(10)
@@ -105,12 +101,12 @@ export class InvalidationBus {
       clearTimeout(this.#retryTimer)
       this.#retryTimer = setTimeout(() => { this.#subscribe().catch(() => {}) }, this.#retryDelayMs)
       this.#retryTimer.unref()
-      this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, MAX_SUBSCRIBE_RETRY_MS)
+      this.#retryDelayMs = Math.min(this.#retryDelayMs * 2, SUBSCRIBE_RETRY.maxDelayMs)
       return
     }
     // A disconnect while subscribing started a new epoch: this subscription is not the live one.
     if (epoch !== this.#epoch || this.#closed) return
-    this.#retryDelayMs = SUBSCRIBE_RETRY_MS
+    this.#retryDelayMs = SUBSCRIBE_RETRY.delayMs
     this.#listening = true
     this.#log.info({ channel: this.#channel }, 'invalidation subscriber listening: L1 on')
   }
@@ -120,7 +116,7 @@ export class InvalidationBus {
     clearTimeout(this.#retryTimer)
     const wasListening = this.#listening
     this.#listening = false
-    this.#listener.reset(reason)
+    this.#listener?.reset(reason)
     if (wasListening && !this.#closed) this.#log.warn({ reason }, 'invalidation subscriber lost: L1 flushed and off until it resubscribes')
   }
 
@@ -129,6 +125,6 @@ export class InvalidationBus {
     const [instance, sentAt] = message.slice(0, headerEnd).split(' ')
     if (instance === this.#instance) return
     const lagMs = performance.timeOrigin + performance.now() - Number(sentAt)
-    this.#listener.remote(message.slice(headerEnd + 1).split('\n'), lagMs)
+    this.#listener?.remote(message.slice(headerEnd + 1).split('\n'), lagMs)
   }
 }

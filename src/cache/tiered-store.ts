@@ -2,6 +2,7 @@ import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
 import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import { BUS_START_WAIT_MS } from './tuning.ts'
 
 /** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
 const TIERS = '#'
@@ -33,14 +34,18 @@ export class TieredStore implements CacheStore {
     this.#l1TtlMs = options.l1TtlMs
   }
 
-  /** Called by the bus: another instance's write. */
-  dropRemote (generations: readonly string[]): void {
-    this.#l1.invalidate(generations)
-  }
-
-  /** Called by the bus when messages may have been lost. */
-  dropAll (): void {
-    this.#l1.clear()
+  /**
+   * Starts listening to the bus: another instance's write drops the L1 copies it changed (then
+   * `onRemote` hears of it), and a lost subscription drops them all (messages may have been lost).
+   */
+  async start (onRemote: (generations: readonly string[], lagMs: number) => void): Promise<void> {
+    await this.#bus.start({
+      remote: (generations, lagMs) => {
+        this.#l1.invalidate(generations)
+        onRemote(generations, lagMs)
+      },
+      reset: () => this.#l1.clear()
+    }, BUS_START_WAIT_MS)
   }
 
   get l1Size (): { entries: number, bytes: number } {

@@ -38,7 +38,7 @@ export class RequestRecorder {
   }
 
   /** The cache observer that feeds the per-request stories. */
-  readonly observer: CacheObserver = {
+  readonly observer: CacheObserver<FastifyRequest> = {
     served: (request, view, outcome, cacheMs) => {
       // Reported when the response is sent, after a miss's fill: the lookup came first.
       this.#push(request, { op: 'lookup', key: view.key, result: outcome, ms: round(cacheMs) }, true)

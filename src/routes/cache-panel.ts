@@ -51,7 +51,7 @@ const cachePanel: FastifyPluginAsyncTypebox<{ recorder: RequestRecorder, token: 
     reply.header('cache-control', 'no-store')
     return {
       mode: cache.mode,
-      breaker: cache.breakerState ?? null,
+      breaker: cache.partlyBypassed === undefined ? null : cache.partlyBypassed ? 'open' : 'closed',
       requests: recorder.requests,
       routes: recorder.tallies,
       generations: generationKeys.map((generation, i) => ({ key: generation, value: values[i] ?? '' })),

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import { createEvent, deleteEvent, findEvent, listEvents, updateEvent } from '../repositories/events.ts'
@@ -20,7 +21,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'List events by id', querystring: EventListQuerySchema, response: { 200: EventListSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const page = request.query
-    return cache.serve(request, reply, views.events(page), async (db) => toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
+    return serveFromCache(request, reply, views.events(page), async (db) => toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
   })
 
   app.post('/', {
@@ -35,7 +36,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Get an event', params: EventParamsSchema, response: { 200: EventSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const { id } = request.params
-    return cache.serve(request, reply, views.event(id), async (db) => {
+    return serveFromCache(request, reply, views.event(id), async (db) => {
       const event = await findEvent(db, id)
       if (!event) throw notFound('event', id)
       return event
@@ -79,7 +80,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const { id } = request.params
     const page = request.query
-    return cache.serve(request, reply, views.eventGuests(id, page), async (db) => {
+    return serveFromCache(request, reply, views.eventGuests(id, page), async (db) => {
       const found = await listEventGuests(db, id, page, QUERY_MODE)
       if (!found) throw notFound('event', id)
       return toPage(PUBLIC_URL, `/events/${id}/guests`, page, found)

@@ -1,5 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import { createGuest, deleteGuest, findGuest, listGuests, updateGuest } from '../repositories/guests.ts'
@@ -17,7 +18,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'List guests by id, each with its event', querystring: GuestListQuerySchema, response: { 200: GuestListSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const page = request.query
-    return cache.serve(request, reply, views.guests(page), async (db) => toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
+    return serveFromCache(request, reply, views.guests(page), async (db) => toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
   })
 
   app.post('/', {
@@ -32,7 +33,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
     schema: { tags, summary: 'Get a guest with its event', params: GuestParamsSchema, response: { 200: GuestSchema, ...ErrorResponses } }
   }, async (request, reply) => {
     const { id } = request.params
-    return cache.serve(request, reply, views.guest(id), async (db) => {
+    return serveFromCache(request, reply, views.guest(id), async (db) => {
       const guest = await findGuest(db, id, QUERY_MODE)
       if (!guest) throw notFound('guest', id)
       return guest

@@ -129,9 +129,9 @@ for (const mode of ['redis', 'tiered'] as const) {
     await redis.command('CLIENT', 'PAUSE', 200, 'WRITE')
     const firstWrite = await app.inject({ method: 'PATCH', url: `/events/${first.id}`, payload: { name: 'first after' } })
     t.equal(firstWrite.statusCode, 200)
-    t.equal(app.cache.breakerState, 'open', 'the failed invalidation opened the breaker')
+    t.equal(app.cache.partlyBypassed, true, 'the failed invalidation opened the breaker')
 
-    t.ok(await until(async () => app.cache.breakerState === 'closed', 10_000) < 10_000, 'the probe closes the breaker')
+    t.ok(await until(async () => app.cache.partlyBypassed === false, 10_000) < 10_000, 'the probe closes the breaker')
     t.ok(secondWrite !== undefined, 'the second write landed during the replay')
     // Redis had just answered the probe, so the second write's invalidation went straight to it.
     t.same(invalidations, ['owed', 'done'], 'the first write owed its invalidation, the second did not')

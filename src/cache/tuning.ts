@@ -1,0 +1,31 @@
+/**
+ * The cache's tuning, in one place. None of it is configuration: these are the values the cache
+ * is designed and tested around (the settings users touch are in ConfigSchema, src/config.ts).
+ */
+
+/** A shard's circuit breaker: failures in a row that open it, and its probe's back-off. */
+export const BREAKER = { threshold: 3, cooldownMs: 500, maxCooldownMs: 5_000 } as const
+
+/**
+ * Owed invalidations: replayed this long after they are owed, the delay doubling after each
+ * replay that fails, up to the max; closing spends at most `finalMs` on a last replay.
+ */
+export const OWED_REPLAY = { delayMs: 500, maxDelayMs: 5_000, finalMs: 1_000 } as const
+
+/**
+ * Counters keying single-flight while the store cannot be asked: one per generation written
+ * lately is plenty (a dropped one only stops a request joining a load it could have joined).
+ */
+export const BYPASS_GENERATIONS = 10_000
+
+/** How often an instance waiting on another's lease looks for the entry it is filling. */
+export const LEASE_POLL_MS = 10
+
+/** Entries expire up to this share of their TTL early, never later: those filled together spread out. */
+export const TTL_JITTER = 0.1
+
+/** Tiered mode: how long the boot waits for the invalidation bus's subscription (L1 is off until then). */
+export const BUS_START_WAIT_MS = 1_000
+
+/** Tiered mode: a refused SUBSCRIBE is tried again after this long, doubling up to the max. */
+export const SUBSCRIBE_RETRY = { delayMs: 100, maxDelayMs: 5_000 } as const
