@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Cluster, Redis } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
 import type { Config } from '../src/config.ts'
 import { isCluster, parseClusterNodes } from '../src/redis-cluster.ts'
 
@@ -52,17 +52,29 @@ export default fp(async function redis (app) {
   })
 }, { name: 'redis' })
 
+/** What every connection this app opens to a Redis node shares (see the plugin's comment). */
+function nodeOptions (commandTimeoutMs: number) {
+  return {
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 1_000,
+    maxRetriesPerRequest: 0,
+    connectionName: 'eventcache'
+  } as const satisfies RedisOptions
+}
+
+/** Reconnects back off up to 2 s between attempts and never give up. */
+function reconnectDelay (attempt: number): number {
+  return Math.min(100 * attempt, 2_000)
+}
+
 /** The client the plugin decorates the app with (exported for tests that watch one from its start). */
 export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMAND_TIMEOUT_MS }: Config): Redis | Cluster {
   if (REDIS_CLUSTER_NODES) return clusterClient(REDIS_CLUSTER_NODES, REDIS_COMMAND_TIMEOUT_MS)
   if (!REDIS_URL) throw new Error('the redis plugin needs REDIS_URL or REDIS_CLUSTER_NODES')
   return new Redis(REDIS_URL, {
+    ...nodeOptions(REDIS_COMMAND_TIMEOUT_MS),
     enableOfflineQueue: false,
-    commandTimeout: REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
-    retryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
-    connectionName: 'eventcache'
+    retryStrategy: reconnectDelay
   })
 }
 
@@ -75,24 +87,21 @@ export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMA
  *   back-off as the single client, never giving up.
  * - `enableReadyCheck: false`: ioredis' own check sends CLUSTER INFO to a random node right after
  *   the slot map arrives, and with the offline queue off it is refused when that node's connection
- *   is still opening; a refused check drops every connection and reconnects after the back-off.
- *   Measured on 200 fresh clients of an idle 3-master cluster: 39 started over and took
- *   100-1,057 ms to be ready (past the boot wait under load); without the check none started over
- *   and none took more than 22 ms. `usable` asks every master for `cluster_state:ok` instead.
+ *   is still opening; a refused check drops every connection and reconnects after the back-off,
+ *   which can hold a fresh client past the boot wait. `usable` asks every master for
+ *   `cluster_state:ok` instead.
  * - `slotsRefreshTimeout`: asking a node for the slot map gives up after a second (the node
  *   connect timeout), then the next node is asked.
  * - `retryDelayOnFailover: 0`: by default a command for a slot whose master connection is gone is
  *   retried every 100 ms until its command timeout ends it, so while a master is down each of its
- *   requests costs the whole REDIS_COMMAND_TIMEOUT_MS (measured: 1,000 ms each with a 1 s timeout).
- *   At 0 it fails at once (1-30 ms) and the request is a BYPASS. The slot map still heals: a
- *   command sent to another master comes back MOVED, which ioredis follows and which refreshes
- *   the map, as does the periodic refresh.
+ *   requests would cost the whole REDIS_COMMAND_TIMEOUT_MS. At 0 it fails at once and the request
+ *   is a BYPASS. The slot map still heals: a command sent to another master comes back MOVED,
+ *   which ioredis follows and which refreshes the map, as does the periodic refresh.
  * - `slotsRefreshInterval`: ioredis 6 has no periodic refresh unless asked. A pipeline follows a
  *   MOVED only when every one of its commands got the same one, so an invalidation ending in
  *   `WAIT` (CACHE_INVALIDATION_REPLICAS) sent to a master that has become a replica fails without
  *   correcting the map; while that master's breaker is open nothing else goes to its slots, and
- *   the owed replay would fail on the stale map forever (seen in the failover test). Every 5 s
- *   the map is asked again.
+ *   the owed replay would fail on the stale map forever. Every 5 s the map is asked again.
  * - `redisOptions`: per node, the single client's command timeout, connect timeout and no resend.
  * The boot waits (the same second at most) for the cluster, a connection to every master and
  * `cluster_state:ok` on each (see `usable`).
@@ -100,24 +109,17 @@ export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMA
 function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
   const cluster = new Cluster(parseClusterNodes(nodes), {
     enableOfflineQueue: false,
-    clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 2_000),
+    clusterRetryStrategy: reconnectDelay,
     enableReadyCheck: false,
     slotsRefreshTimeout: 1_000,
     retryDelayOnFailover: 0,
     slotsRefreshInterval: 5_000,
-    redisOptions: {
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: 1_000,
-      maxRetriesPerRequest: 0,
-      connectionName: 'eventcache'
-    }
+    redisOptions: nodeOptions(commandTimeoutMs)
   })
   // ioredis opens a node's connection when the first command goes to that node, and with the
   // offline queue off a command that finds its node still connecting fails ("Connection is
-  // closed."; the default retryDelayOnFailover would have hidden it behind a 100 ms retry).
-  // Measured on a fresh client: 13 to 17 of the first 20 cache operations failed, opening the
-  // breaker. So connect to each node as soon as the cluster learns of it (at start, and after a
-  // topology change or a reconnect).
+  // closed."), opening the breaker on a fresh client. So connect to each node as soon as the
+  // cluster learns of it (at start, and after a topology change or a reconnect).
   cluster.on('+node', (node: Redis) => { node.connect().catch(() => {}) })
   return cluster
 }
@@ -140,15 +142,13 @@ export function invalidationSubscriber (client: Redis | Cluster, config: Config)
   const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES!)
   let current = 0
   const subscriber: Redis = new Redis(nodes[0]!.port, nodes[0]!.host, {
+    ...nodeOptions(config.REDIS_COMMAND_TIMEOUT_MS),
     ...options,
     enableOfflineQueue: false,
-    commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,
-    connectTimeout: 1_000,
-    maxRetriesPerRequest: 0,
     retryStrategy: (attempt) => {
       current = (current + 1) % nodes.length
       Object.assign(subscriber.options, nodes[current])
-      return Math.min(100 * attempt, 2_000)
+      return reconnectDelay(attempt)
     }
   })
   return subscriber

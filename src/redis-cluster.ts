@@ -51,12 +51,12 @@ export function slotOf (key: string): number {
 }
 
 /**
- * Positions of `keys` grouped so that each group is in one slot: keys with the same hashed part
+ * Positions of `keys` grouped by hash tag, so each group is in one slot: keys with the same hashed part
  * share a slot by definition. Grouping by hashed part rather than by the CRC16 slot number needs
  * no hashing of our own; two different tags that happen to share a slot only make one more group,
  * sent in parallel with the others (the cache's keys have few distinct tags per operation).
  */
-export function groupBySlot (keys: readonly string[]): number[][] {
+export function groupByHashTag (keys: readonly string[]): number[][] {
   const groups = new Map<string, number[]>()
   keys.forEach((key, index) => {
     const part = hashedPart(key)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { assertClusterReady, groupBySlot, isCluster, masters } from '../redis-cluster.ts'
+import { assertClusterReady, groupByHashTag, isCluster, masters } from '../redis-cluster.ts'
 import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
 
 const NEWLINE = 0x0a
@@ -182,7 +182,7 @@ export class RedisStore implements CacheStore {
     if (keys.length === 0) return []
     if (!isCluster(redis)) return [keys.map((_, position) => position)]
     assertClusterReady(redis)
-    return groupBySlot(keys)
+    return groupByHashTag(keys)
   }
 
   /** Unfenced (CACHE_FENCE=false): stamp with whatever is current now, as a naive cache would. */

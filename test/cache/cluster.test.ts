@@ -3,7 +3,7 @@ import t from 'tap'
 import { createRedisClient, usable } from '../../plugins/redis.ts'
 import { loadConfig } from '../../src/config.ts'
 import { keyspace } from '../../src/cache/views.ts'
-import { groupBySlot, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
+import { groupByHashTag, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
 import { buildTestApp, cacheEnv, createTestDatabase, eventInput, logCollector, postEvent, postGuest, readLog, until, waitForHit } from '../helper.ts'
 import { keySlot, masterOf, onNode, portOf, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
 
@@ -34,7 +34,7 @@ t.test('slot grouping follows the cluster\'s hash tag rule', async (t) => {
   t.equal(hashedPart('a{}{c}'), 'a{}{c}', 'an empty tag hashes the whole key')
   t.equal(hashedPart('a{b'), 'a{b', 'an unclosed tag hashes the whole key')
   t.equal(hashedPart('plain'), 'plain')
-  t.same(groupBySlot(['x:{e:1}:gen', 'x:{events}:gen', 'x:{e:1}:guests-gen', 'x:{g:2}:gen']), [[0, 2], [1], [3]], 'positions, grouped, in order')
+  t.same(groupByHashTag(['x:{e:1}:gen', 'x:{events}:gen', 'x:{e:1}:guests-gen', 'x:{g:2}:gen']), [[0, 2], [1], [3]], 'positions, grouped, in order')
   t.same(parseClusterNodes('127.0.0.1:7000,redis-b:7001'), [{ host: '127.0.0.1', port: 7000 }, { host: 'redis-b', port: 7001 }])
   t.throws(() => parseClusterNodes('127.0.0.1:70000'), /out of range/)
 })
