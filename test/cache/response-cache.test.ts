@@ -1,0 +1,233 @@
+// The cache core on its own, with no Fastify and no HTTP: the read path and invalidation against a
+// MemoryStore, and against a store that fails on purpose (standing in for a Redis that is down).
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { GuardedStore, type CacheLog } from '../../src/cache/guarded-store.ts'
+import { etagOf } from '../../src/cache/http.ts'
+import { MemoryStore } from '../../src/cache/memory-store.ts'
+import { OwedLedger } from '../../src/cache/owed-ledger.ts'
+import { ResponseCache, type CacheOutcome, type Served } from '../../src/cache/response-cache.ts'
+import type { CachedResponse, CacheStore, Lookup } from '../../src/cache/store.ts'
+import { keyspace } from '../../src/cache/views.ts'
+
+const OPTIONS = { prefix: 'core', ttlSeconds: 60, negativeTtlSeconds: 5, invalidate: true, fence: true }
+const { views, invalidations } = keyspace(OPTIONS.prefix)
+const memory = () => new MemoryStore({ maxBytes: 1 << 20, maxEntries: 1_000 })
+
+function response (text: string, status = 200): CachedResponse {
+  const body = Buffer.from(JSON.stringify({ text }))
+  return { status, etag: etagOf(body), body }
+}
+
+/** A produce that counts its loads and answers with the current `value`. */
+function source (initial: string) {
+  const state = { value: initial, loads: 0, delayMs: 0 }
+  const produce = async () => {
+    state.loads++
+    const value = state.value
+    if (state.delayMs > 0) await sleep(state.delayMs)
+    return response(value)
+  }
+  return { state, produce }
+}
+
+const text = ({ response }: Served) => JSON.parse(response.body.toString()).text as string
+
+/** A store that can be made to fail: every call rejects while `down`, as a Redis that stopped answering. */
+class FailingStore implements CacheStore {
+  down = false
+  readonly inner = memory()
+  calls = 0
+
+  async #guard<T> (work: () => T): Promise<T> {
+    this.calls++
+    await sleep(1)
+    if (this.down) throw new Error('store down on purpose')
+    return work()
+  }
+
+  lookup (key: string, generations: readonly string[]): Promise<Lookup> {
+    return this.#guard(() => this.inner.lookup(key, generations))
+  }
+
+  fill (key: string, generations: readonly string[], stamp: string, value: CachedResponse, ttlMs: number,
+    fenced: boolean): Promise<boolean> {
+    return this.#guard(() => this.inner.fill(key, generations, stamp, value, ttlMs, fenced))
+  }
+
+  invalidate (generations: readonly string[]): Promise<void> {
+    return this.#guard(() => this.inner.invalidate(generations))
+  }
+
+  inspect (key: string) { return this.inner.inspect(key) }
+  generationValues (generations: readonly string[]) { return this.inner.generationValues(generations) }
+  flush (pattern: string) { return this.inner.flush(pattern) }
+  async close () {}
+}
+
+function logCapture () {
+  const lines: Array<{ level: string, message: string }> = []
+  const log: CacheLog = {
+    info: (_details, message) => lines.push({ level: 'info', message }),
+    warn: (_details, message) => lines.push({ level: 'warn', message }),
+    error: (_details, message) => lines.push({ level: 'error', message })
+  }
+  return { lines, log }
+}
+
+/** The core over a store that fails on purpose, behind its breaker and with a ledger (no journal). */
+function failingCache () {
+  const failing = new FailingStore()
+  const { lines, log } = logCapture()
+  const store = new GuardedStore(failing, {
+    shardOf: () => 'only',
+    probe: async () => { if (failing.down) throw new Error('still down') },
+    log
+  })
+  const ledger = new OwedLedger({ store, log })
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'redis', store, ledger })
+  return { failing, cache, lines }
+}
+
+t.test('memory: a miss loads and stores, the next read is a hit with the same bytes and no load', async (t) => {
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
+  const outcomes: CacheOutcome[] = []
+  cache.observe({ served: (_context, _view, outcome) => outcomes.push(outcome) })
+  const { state, produce } = source('first')
+  const view = views.event(1)
+
+  const miss = await cache.read(view, produce, {})
+  t.equal(miss.outcome, 'MISS')
+  t.equal(text(miss), 'first')
+  const hit = cache.read(view, produce, {})
+  t.notOk(hit instanceof Promise, 'a memory hit is answered synchronously')
+  t.equal((hit as Served).outcome, 'HIT')
+  t.same((hit as Served).response.body, miss.response.body, 'the stored bytes, as they were produced')
+  t.equal(state.loads, 1, 'one load for two reads')
+  t.same(outcomes, ['MISS', 'HIT'], 'observers hear each outcome')
+})
+
+t.test('memory: concurrent misses share one load; a write makes the next read load again', async (t) => {
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
+  const { state, produce } = source('before')
+  state.delayMs = 20
+  const view = views.event(2)
+
+  const reads = await Promise.all(Array.from({ length: 10 }, () => cache.read(view, produce, {})))
+  t.equal(state.loads, 1, 'ten concurrent misses, one load')
+  t.same(reads.map(text), Array(10).fill('before'))
+
+  state.value = 'after'
+  await cache.invalidate(invalidations.eventChanged(2, []))
+  const after = await cache.read(view, produce, {})
+  t.equal(after.outcome, 'MISS', 'the invalidated view is read again')
+  t.equal(text(after), 'after')
+  t.equal(state.loads, 2)
+})
+
+t.test('the fence: a load that a write overtook is not stored', async (t) => {
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
+  const fills: string[] = []
+  cache.observe({ filled: (_context, _view, result) => fills.push(result) })
+  const { state, produce } = source('old')
+  const view = views.event(3)
+
+  state.delayMs = 30
+  const slow = cache.read(view, produce, {})
+  await sleep(5)
+  state.value = 'new'
+  await cache.invalidate(invalidations.eventChanged(3, []))
+  t.equal(text(await slow), 'old', 'the overtaken read still answers with what it loaded')
+  t.same(fills, ['refused'], 'but its fill is refused')
+
+  state.delayMs = 0
+  const next = await cache.read(view, produce, {})
+  t.equal(next.outcome, 'MISS')
+  t.equal(text(next), 'new', 'no stale write-back')
+})
+
+t.test('a 404 is cached like any response', async (t) => {
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
+  let loads = 0
+  const produce = async () => {
+    loads++
+    return response('not found', 404)
+  }
+  await cache.read(views.event(404), produce, {})
+  const again = await cache.read(views.event(404), produce, {})
+  t.equal(again.outcome, 'HIT')
+  t.equal(again.response.status, 404)
+  t.equal(loads, 1)
+})
+
+t.test('off: every read loads, and invalidating is a no-op', async (t) => {
+  const cache = new ResponseCache({ ...OPTIONS, mode: 'off', store: undefined })
+  const { state, produce } = source('x')
+  const first = await cache.read(views.event(5), produce, {})
+  const second = await cache.read(views.event(5), produce, {})
+  t.same([first.outcome, second.outcome], ['OFF', 'OFF'])
+  t.equal(first.cacheMs, undefined, 'no cache step to time')
+  t.equal(state.loads, 2)
+  await cache.invalidate(invalidations.eventChanged(5, []))
+  t.equal(cache.partlyBypassed, undefined, 'nothing that can fail')
+})
+
+t.test('a failing store: reads become BYPASS, the breaker opens, and loads are still shared', async (t) => {
+  const { failing, cache, lines } = failingCache()
+  t.teardown(() => cache.close())
+  const { state, produce } = source('from the database')
+  const view = views.event(6)
+
+  failing.down = true
+  for (let i = 0; i < 3; i++) t.equal((await cache.read(view, produce, {})).outcome, 'BYPASS')
+  t.equal(cache.partlyBypassed, true, 'three failures open the breaker')
+  t.ok(lines.some(({ message }) => message.startsWith('cache circuit breaker opened')), 'and say so')
+
+  const asked = failing.calls
+  state.delayMs = 20
+  const reads = await Promise.all(Array.from({ length: 5 }, () => cache.read(view, produce, {})))
+  t.same(reads.map(({ outcome }) => outcome), Array(5).fill('BYPASS'))
+  t.equal(failing.calls, asked, 'an open breaker: the store is not asked at all')
+  t.equal(state.loads, 4, 'five concurrent bypassed reads, one load')
+})
+
+t.test('a failing store: an invalidation is owed, its views bypass the cache until it is replayed', async (t) => {
+  const { failing, cache } = failingCache()
+  t.teardown(() => cache.close())
+  const { state, produce } = source('v1')
+  const owedView = views.event(7)
+  const otherView = views.event(8)
+  await cache.read(owedView, produce, {})
+  await cache.read(otherView, produce, {})
+  const results: string[] = []
+  cache.observe({ invalidated: (_context, _generations, result) => results.push(result) })
+
+  failing.down = true
+  state.value = 'v2'
+  await cache.invalidate(invalidations.eventChanged(7, []))
+  t.same(results, ['owed'], 'the invalidation could not be sent')
+  t.equal(cache.partlyBypassed, true)
+
+  failing.down = false
+  // The breaker is open and its probe not yet due: what depends on the owed generation bypasses.
+  const owedRead = await cache.read(owedView, produce, {})
+  t.equal(owedRead.outcome, 'BYPASS')
+  t.equal(text(owedRead), 'v2', 'read from the database, never the old entry')
+
+  const deadline = Date.now() + 10_000
+  while (cache.partlyBypassed && Date.now() < deadline) await sleep(20)
+  t.equal(cache.partlyBypassed, false, 'the probe closed the breaker and the replay paid what was owed')
+  const replayed = await cache.read(owedView, produce, {})
+  t.equal(replayed.outcome, 'MISS', 'the replayed invalidation made the old entry dead')
+  t.equal(text(replayed), 'v2')
+  t.equal((await cache.read(otherView, produce, {})).outcome, 'HIT', 'an unrelated view kept its entry')
+})
+
+t.test('closing with invalidations still owed and no journal says they are lost', async (t) => {
+  const { failing, cache, lines } = failingCache()
+  failing.down = true
+  await cache.invalidate(invalidations.eventChanged(9, []))
+  await cache.close()
+  const lost = lines.filter(({ level, message }) => level === 'error' && message.includes('owed at shutdown are lost'))
+  t.equal(lost.length, 1, 'one error line at shutdown')
+})
