@@ -67,7 +67,9 @@ function memoryStore (config: Config): MemoryStore {
 }
 
 function redisStore (app: FastifyInstance): RedisStore {
-  if (!app.hasDecorator('redis')) throw new Error(`CACHE_MODE=${app.config.CACHE_MODE} needs the redis plugin registered first`)
+  if (!app.hasDecorator('redis')) {
+    throw new Error(`CACHE_MODE=${app.config.CACHE_MODE} needs the redis plugin registered first`)
+  }
   const { CACHE_TTL, CACHE_NEGATIVE_TTL, CACHE_INVALIDATION_REPLICAS, REDIS_COMMAND_TIMEOUT_MS } = app.config
   // WAIT answers within half the command timeout, so its count comes back before the client gives up.
   const durability = CACHE_INVALIDATION_REPLICAS > 0
@@ -112,7 +114,9 @@ async function ping (redis: Redis | Cluster, shard: string): Promise<void> {
   assertClusterReady(redis)
   const node = redis.nodes('master').find(({ options }) => `${options.host}:${options.port}` === shard)
   if (node !== undefined) await node.ping()
-  else if (redis.slots.some((owners) => owners[0] === shard)) throw new Error(`${shard} serves slots but has no connection`)
+  else if (redis.slots.some((owners) => owners[0] === shard)) {
+    throw new Error(`${shard} serves slots but has no connection`)
+  }
 }
 
 /** "20" → always 20 ms; "0-20" → a random whole number of ms from 0 to 20. */

@@ -14,7 +14,10 @@ export default fp(async function errors (app) {
     }
     if (error instanceof DatabaseUnavailableError) {
       request.log.warn({ err: error }, 'database unavailable')
-      return reply.code(503).header('retry-after', '1').send(errorBody(503, 'The database is unavailable; retry shortly'))
+      return reply
+        .code(503)
+        .header('retry-after', '1')
+        .send(errorBody(503, 'The database is unavailable; retry shortly'))
     }
     request.log.error({ err: error }, 'request failed')
     return reply.code(500).send(errorBody(500, 'Internal Server Error'))

@@ -26,15 +26,35 @@ export default fp(async function metrics (app) {
   })
   const client = app.metrics.client
 
-  const reads = new client.Counter({ name: 'eventcache_cache_reads_total', help: 'Cached reads by route and X-Cache outcome', labelNames: ['route', 'outcome'] })
-  const fills = new client.Counter({ name: 'eventcache_cache_fills_total', help: 'Stores after a miss: stored, refused by the fence, or failed', labelNames: ['route', 'result'] })
-  const waits = new client.Counter({ name: 'eventcache_cache_flight_waits_total', help: 'Misses that waited for another request\'s load (single-flight)', labelNames: ['route'] })
-  const invalidations = new client.Counter({ name: 'eventcache_cache_invalidations_total', help: 'Invalidations after writes: done, or owed to an unreachable Redis', labelNames: ['result'] })
-  const generations = new client.Counter({ name: 'eventcache_cache_invalidated_generations_total', help: 'Generations given a new value by invalidations' })
+  const reads = new client.Counter({
+    name: 'eventcache_cache_reads_total',
+    help: 'Cached reads by route and X-Cache outcome',
+    labelNames: ['route', 'outcome']
+  })
+  const fills = new client.Counter({
+    name: 'eventcache_cache_fills_total',
+    help: 'Stores after a miss: stored, refused by the fence, or failed',
+    labelNames: ['route', 'result']
+  })
+  const waits = new client.Counter({
+    name: 'eventcache_cache_flight_waits_total',
+    help: 'Misses that waited for another request\'s load (single-flight)',
+    labelNames: ['route']
+  })
+  const invalidations = new client.Counter({
+    name: 'eventcache_cache_invalidations_total',
+    help: 'Invalidations after writes: done, or owed to an unreachable Redis',
+    labelNames: ['result']
+  })
+  const generations = new client.Counter({
+    name: 'eventcache_cache_invalidated_generations_total',
+    help: 'Generations given a new value by invalidations'
+  })
   const { cache } = app
   new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
     name: 'eventcache_cache_breaker_open',
-    help: '1 while a Redis shard\'s circuit breaker is open or an invalidation is owed (part of the cache served from PostgreSQL), else 0',
+    help: '1 while a Redis shard\'s circuit breaker is open or an invalidation is owed ' +
+      '(part of the cache served from PostgreSQL), else 0',
     collect () { this.set(cache.partlyBypassed === true ? 1 : 0) }
   })
   const durations = new client.Histogram({
@@ -44,7 +64,11 @@ export default fp(async function metrics (app) {
   })
   /** Route pattern → measured or not (tooling), decided once per pattern. */
   const measured = new Map<string, boolean>()
-  const queries = new client.Counter({ name: 'eventcache_db_queries_total', help: 'PostgreSQL queries by route', labelNames: ['route'] })
+  const queries = new client.Counter({
+    name: 'eventcache_db_queries_total',
+    help: 'PostgreSQL queries by route',
+    labelNames: ['route']
+  })
   const databaseTime = new client.Histogram({
     name: 'eventcache_db_request_duration_seconds',
     help: 'Time a request spent in PostgreSQL queries, for requests that queried',
@@ -76,7 +100,10 @@ export default fp(async function metrics (app) {
     if (pattern !== undefined) {
       let measures = measured.get(pattern)
       if (measures === undefined) measured.set(pattern, measures = !TOOLING.some((tooling) => tooling.test(pattern)))
-      if (measures) durations.observe({ method: request.method, route: pattern, status_code: reply.statusCode }, reply.elapsedTime / 1000)
+      if (measures) {
+        const labels = { method: request.method, route: pattern, status_code: reply.statusCode }
+        durations.observe(labels, reply.elapsedTime / 1000)
+      }
     }
     const work = databaseWork(request)
     if (work.queries > 0) {

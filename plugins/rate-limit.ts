@@ -12,8 +12,17 @@ interface Store {
 // instances, the local one is an LRU in this process. The Redis one works on a Redis Cluster as
 // it is: each call is one Lua script on one key, so it never spans slots.
 const require = createRequire(import.meta.url)
-const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, size?: number) => Store
-const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (continueExceeding: boolean, exponentialBackoff: boolean, redis: unknown, key: string) => Store
+const LocalStore = require('@fastify/rate-limit/store/LocalStore.js') as new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  size?: number
+) => Store
+const RedisStore = require('@fastify/rate-limit/store/RedisStore.js') as new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  redis: unknown,
+  key: string
+) => Store
 
 /**
  * Counts in Redis while Redis answers, in this process otherwise: a Redis outage degrades the limit

@@ -68,7 +68,11 @@ function reconnectDelay (attempt: number): number {
 }
 
 /** The client the plugin decorates the app with (exported for tests that watch one from its start). */
-export function createRedisClient ({ REDIS_URL, REDIS_CLUSTER_NODES, REDIS_COMMAND_TIMEOUT_MS }: Config): Redis | Cluster {
+export function createRedisClient ({
+  REDIS_URL,
+  REDIS_CLUSTER_NODES,
+  REDIS_COMMAND_TIMEOUT_MS
+}: Config): Redis | Cluster {
   if (REDIS_CLUSTER_NODES) return clusterClient(REDIS_CLUSTER_NODES, REDIS_COMMAND_TIMEOUT_MS)
   if (!REDIS_URL) throw new Error('the redis plugin needs REDIS_URL or REDIS_CLUSTER_NODES')
   return new Redis(REDIS_URL, {
@@ -165,8 +169,10 @@ export async function usable (client: Redis | Cluster): Promise<void> {
     if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve))
     if (!isCluster(client)) return
     const masters = client.nodes('master')
-    await Promise.all(masters.map((node) => node.status === 'ready' || new Promise((resolve) => node.once('ready', resolve))))
-    const ok = await Promise.all(masters.map((node) => node.cluster('INFO').then((info) => /^cluster_state:ok\r?$/m.test(info), () => false)))
+    await Promise.all(masters.map((node) =>
+      node.status === 'ready' || new Promise((resolve) => node.once('ready', resolve))))
+    const ok = await Promise.all(masters.map((node) =>
+      node.cluster('INFO').then((info) => /^cluster_state:ok\r?$/m.test(info), () => false)))
     if (masters.length > 0 && ok.every(Boolean)) return
     await sleep(100)
   }

@@ -9,7 +9,8 @@ export default fp(async function swagger (app) {
       openapi: '3.0.3',
       info: {
         title: 'eventcache',
-        description: 'Events and guests on PostgreSQL, cached in Redis. Responses carry X-DB-Queries and Server-Timing.',
+        description: 'Events and guests on PostgreSQL, cached in Redis. ' +
+          'Responses carry X-DB-Queries and Server-Timing.',
         version: '0.1.0'
       },
       servers: [{ url: app.config.PUBLIC_URL }],

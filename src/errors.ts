@@ -33,7 +33,8 @@ export const formatSchemaErrors: SchemaErrorFormatter = (errors, dataVar: Schema
       clauses.set(`${path}/${property}`, `${path}/${property} is not allowed`)
     } else if (error.keyword === 'anyOf') {
       const alternatives = errors
-        .filter((other) => other.instancePath === error.instancePath && other.schemaPath.startsWith(error.schemaPath.replace(/anyOf$/, 'anyOf/')))
+        .filter((other) => other.instancePath === error.instancePath &&
+          other.schemaPath.startsWith(error.schemaPath.replace(/anyOf$/, 'anyOf/')))
         .map((other) => other.message)
       clauses.set(path, `${path} ${alternatives.join(' or ')}`)
     } else if (!clauses.has(path)) {

@@ -13,7 +13,12 @@ export interface Page<Item> {
  * and dropping `offset` when it would be 0), so the Django original's clients page the same way.
  * Links are built from the validated parameters only: nothing else the client sent leaks into them.
  */
-export function toPage<Item> (publicUrl: string, path: string, params: PageParams, found: { count: number, results: Item[] }): Page<Item> {
+export function toPage<Item> (
+  publicUrl: string,
+  path: string,
+  params: PageParams,
+  found: { count: number, results: Item[] }
+): Page<Item> {
   const { limit, offset } = params
   const link = (newOffset: number) => `${publicUrl}${path}?limit=${limit}${newOffset > 0 ? `&offset=${newOffset}` : ''}`
   return {

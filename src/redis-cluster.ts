@@ -19,7 +19,9 @@ export function parseClusterNodes (spec: string): ClusterNodeAddress[] {
   return spec.split(',').map((entry) => {
     const colon = entry.lastIndexOf(':')
     const port = Number(entry.slice(colon + 1))
-    if (!Number.isInteger(port) || port < 1 || port > 65_535) throw new Error(`the port of ${entry} is out of range (1-65535)`)
+    if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+      throw new Error(`the port of ${entry} is out of range (1-65535)`)
+    }
     return { host: entry.slice(0, colon), port }
   })
 }

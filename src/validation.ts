@@ -30,7 +30,8 @@ function finiteNumbersOnly (validate: ValidateFunction): (data: unknown) => bool
       checked.errors = validate.errors
       return false
     }
-    const infinite = Object.entries(data as Record<string, unknown>).find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
+    const infinite = Object.entries(data as Record<string, unknown>)
+      .find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
     checked.errors = infinite === undefined ? null : [notFinite(infinite[0])]
     return infinite === undefined
   }
@@ -39,5 +40,11 @@ function finiteNumbersOnly (validate: ValidateFunction): (data: unknown) => bool
 }
 
 function notFinite (field: string): ErrorObject {
-  return { instancePath: `/${field}`, schemaPath: '#/type', keyword: 'type', params: { type: 'integer' }, message: 'must be a finite integer' }
+  return {
+    instancePath: `/${field}`,
+    schemaPath: '#/type',
+    keyword: 'type',
+    params: { type: 'integer' },
+    message: 'must be a finite integer'
+  }
 }

@@ -96,7 +96,13 @@ export class GuardedStore {
     })
   }
 
-  async fill (view: View, stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<FillResult> {
+  async fill (
+    view: View,
+    stamp: string,
+    response: CachedResponse,
+    ttlMs: number,
+    fenced: boolean
+  ): Promise<FillResult> {
     try {
       return await this.store.fill(view.key, view.dependsOn, stamp, response, ttlMs, fenced) ? 'stored' : 'refused'
     } catch (error) {
@@ -111,7 +117,10 @@ export class GuardedStore {
    * failed: in tiered mode the other instances hear of an invalidation only once it all went through.
    * @param owe called (synchronously) with what Redis may not have the new value of
    */
-  async invalidate (generations: readonly string[], owe: (generations: readonly string[]) => void): Promise<'done' | 'owed'> {
+  async invalidate (
+    generations: readonly string[],
+    owe: (generations: readonly string[]) => void
+  ): Promise<'done' | 'owed'> {
     const breakers = this.#breakers
     if (breakers === undefined) {
       await this.store.invalidate(generations)

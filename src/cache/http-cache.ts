@@ -26,7 +26,9 @@ export function serveFromCache (
   load: Loader
 ): FastifyReply | Promise<FastifyReply> {
   const served = request.server.cache.read(view, () => produce(request, reply, load), request)
-  return served instanceof Promise ? served.then((answer) => send(request, reply, answer)) : send(request, reply, served)
+  return served instanceof Promise
+    ? served.then((answer) => send(request, reply, answer))
+    : send(request, reply, served)
 }
 
 /** Loads, and serialises with the route's own response schema; a 404 becomes a cacheable error body. */
@@ -54,7 +56,11 @@ function representationFor (response: CachedResponse, _request: FastifyRequest):
   return response
 }
 
-function send (request: FastifyRequest, reply: FastifyReply, { response, outcome, cacheMs, tier }: Served): FastifyReply {
+function send (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  { response, outcome, cacheMs, tier }: Served
+): FastifyReply {
   const representation = representationFor(response, request)
   reply.header('x-cache', outcome).header('etag', representation.etag)
   if (cacheMs !== undefined) {

@@ -117,7 +117,9 @@ export class InvalidationBus {
     const wasListening = this.#listening
     this.#listening = false
     this.#listener?.reset(reason)
-    if (wasListening && !this.#closed) this.#log.warn({ reason }, 'invalidation subscriber lost: L1 flushed and off until it resubscribes')
+    if (wasListening && !this.#closed) {
+      this.#log.warn({ reason }, 'invalidation subscriber lost: L1 flushed and off until it resubscribes')
+    }
   }
 
   #receive (message: string): void {

@@ -84,17 +84,37 @@ export class RedisStore implements CacheStore {
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
     if (storedStamp !== stamp) return { stamp }
-    return { response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) }, stamp, expiresAt: Number(expiresAt) }
+    return {
+      response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) },
+      stamp,
+      expiresAt: Number(expiresAt)
+    }
   }
 
-  async fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+  async fill (
+    key: string,
+    generations: readonly string[],
+    stamp: string,
+    response: CachedResponse,
+    ttlMs: number,
+    fenced: boolean
+  ): Promise<boolean> {
     const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
     const fresh = observed.map(() => newToken())
     const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')
     // The expiry travels with the entry so that an in-process copy (tiered mode) never outlives it.
     const header = Buffer.from(`${response.status} ${response.etag} ${finalStamp} ${Date.now() + ttlMs}\n`, 'latin1')
     const payload = Buffer.concat([header, response.body])
-    const stored = await this.#fencedFill(1 + generations.length, key, ...generations, ttlMs, this.#generationTtlMs, payload, ...observed, ...fresh)
+    const stored = await this.#fencedFill(
+      1 + generations.length,
+      key,
+      ...generations,
+      ttlMs,
+      this.#generationTtlMs,
+      payload,
+      ...observed,
+      ...fresh
+    )
     return stored === 1
   }
 
@@ -125,11 +145,19 @@ export class RedisStore implements CacheStore {
       if (failed) throw failed[0]
       if (durability) {
         const acknowledged = results!.at(-1)![1] as number
-        if (acknowledged < durability.replicas) throw new Error(`invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`)
+        if (acknowledged < durability.replicas) {
+          throw new Error(
+            `invalidation reached ${acknowledged} of ${durability.replicas} replicas within ${durability.waitMs} ms`
+          )
+        }
       }
     }))
-    const failed = groups.flatMap((group, i) => results[i]!.status === 'rejected' ? group.map((position) => generations[position]!) : [])
-    if (failed.length > 0) throw new InvalidationError(failed, (results.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason)
+    const failed = groups.flatMap((group, i) =>
+      results[i]!.status === 'rejected' ? group.map((position) => generations[position]!) : [])
+    if (failed.length > 0) {
+      const rejected = results.find((result) => result.status === 'rejected') as PromiseRejectedResult
+      throw new InvalidationError(failed, rejected.reason)
+    }
   }
 
   async lease (key: string, stamp: string, ms: number): Promise<boolean> {
@@ -164,7 +192,8 @@ export class RedisStore implements CacheStore {
       do {
         const [next, keys] = await server.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
         cursor = next
-        const unlinked = await Promise.all(this.#bySlot(keys).map((group) => redis.unlink(...group.map((position) => keys[position]!))))
+        const unlinked = await Promise.all(this.#bySlot(keys).map((group) =>
+          redis.unlink(...group.map((position) => keys[position]!))))
         flushed += unlinked.reduce((sum, count) => sum + count, 0)
       } while (cursor !== '0')
     }

@@ -35,7 +35,12 @@ export interface CacheObserver<Context> {
   filled?: (context: Context, view: View, result: FillResult, ms: number) => void
   /** A miss that waited for another request's load instead of querying. */
   joinedFlight?: (context: Context, view: View) => void
-  invalidated?: (context: Context | undefined, generations: readonly string[], result: 'done' | 'owed', ms: number) => void
+  invalidated?: (
+    context: Context | undefined,
+    generations: readonly string[],
+    result: 'done' | 'owed',
+    ms: number
+  ) => void
   /** Tiered mode: another instance's invalidation reached this one, `lagMs` after it was published. */
   remoteInvalidated?: (generations: readonly string[], lagMs: number) => void
 }
@@ -134,7 +139,9 @@ export class ResponseCache<Context extends object = object> {
     const started = performance.now()
     const pending = this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view)
     if (!(pending instanceof Promise)) {
-      if (pending?.response) return this.#served(context, view, pending.response, 'HIT', performance.now() - started, pending.tier)
+      if (pending?.response) {
+        return this.#served(context, view, pending.response, 'HIT', performance.now() - started, pending.tier)
+      }
       return this.#miss(store, view, pending, performance.now() - started, produce, context)
     }
     return pending.then((lookup) => {
@@ -157,7 +164,9 @@ export class ResponseCache<Context extends object = object> {
     // The write has committed: what Redis may not have is owed, and the views depending on it
     // are not read from the cache until it has been replayed.
     const result = await store.invalidate(generations, (owed) => this.#ledger?.owe(owed))
-    for (const observer of this.#observers) observer.invalidated?.(context, generations, result, performance.now() - started)
+    for (const observer of this.#observers) {
+      observer.invalidated?.(context, generations, result, performance.now() - started)
+    }
   }
 
   /** Tiered mode: the invalidation bus delivered another instance's invalidation (already applied to L1). */
@@ -202,7 +211,14 @@ export class ResponseCache<Context extends object = object> {
     return this.#served(context, view, value, 'MISS', lookupMs)
   }
 
-  #served (context: Context, view: View, response: CachedResponse, outcome: CacheOutcome, cacheMs: number, tier?: 'l1'): Served {
+  #served (
+    context: Context,
+    view: View,
+    response: CachedResponse,
+    outcome: CacheOutcome,
+    cacheMs: number,
+    tier?: 'l1'
+  ): Served {
     for (const observer of this.#observers) observer.served?.(context, view, outcome, cacheMs)
     return { response, outcome, cacheMs, tier }
   }
@@ -247,7 +263,13 @@ export class ResponseCache<Context extends object = object> {
    * With it, the late store is refused (or lands stamped with generations that are already
    * dead), because the response says which generations it was loaded under.
    */
-  async #fill (context: Context, store: GuardedStore, view: View, stamp: string, response: CachedResponse): Promise<void> {
+  async #fill (
+    context: Context,
+    store: GuardedStore,
+    view: View,
+    stamp: string,
+    response: CachedResponse
+  ): Promise<void> {
     const ttlSeconds = response.status === 404 ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
     const started = performance.now()

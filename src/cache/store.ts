@@ -37,7 +37,14 @@ export interface CacheStore {
    * With `fenced`, refuses (returns false) when any of them changed since `stamp` was read:
    * the fence, explained at ResponseCache.#fill.
    */
-  fill: (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
+  fill: (
+    key: string,
+    generations: readonly string[],
+    stamp: string,
+    response: CachedResponse,
+    ttlMs: number,
+    fenced: boolean
+  ) => boolean | Promise<boolean>
   /**
    * Gives each generation a new value, so every response stored under the old one is dead.
    * A shared store rejects with an InvalidationError naming the generations it could not change.
@@ -65,7 +72,10 @@ export class InvalidationError extends Error {
   readonly generations: readonly string[]
 
   constructor (generations: readonly string[], cause: unknown) {
-    super(`invalidation of ${generations.length} generation(s) failed: ${(cause as Error).message ?? String(cause)}`, { cause })
+    super(
+      `invalidation of ${generations.length} generation(s) failed: ${(cause as Error).message ?? String(cause)}`,
+      { cause }
+    )
     this.generations = generations
   }
 }

@@ -61,12 +61,21 @@ export class TieredStore implements CacheStore {
     }
     return this.#l2.lookup(key, generations).then((lookup) => {
       // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
-      if (lookup.response) this.#copyToL1(key, generations, l1Stamp, lookup.response, true, (lookup.expiresAt ?? NaN) - Date.now())
+      if (lookup.response) {
+        this.#copyToL1(key, generations, l1Stamp, lookup.response, true, (lookup.expiresAt ?? NaN) - Date.now())
+      }
       return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
     })
   }
 
-  async fill (key: string, generations: readonly string[], stamp: string, response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+  async fill (
+    key: string,
+    generations: readonly string[],
+    stamp: string,
+    response: CachedResponse,
+    ttlMs: number,
+    fenced: boolean
+  ): Promise<boolean> {
     const split = stamp.lastIndexOf(TIERS)
     const stored = await this.#l2.fill(key, generations, stamp.slice(0, split), response, ttlMs, fenced)
     if (stored) this.#copyToL1(key, generations, stamp.slice(split + 1), response, fenced, ttlMs)
@@ -105,7 +114,14 @@ export class TieredStore implements CacheStore {
   }
 
   /** A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner. */
-  #copyToL1 (key: string, generations: readonly string[], l1Stamp: string, response: CachedResponse, fenced: boolean, remainingMs: number): void {
+  #copyToL1 (
+    key: string,
+    generations: readonly string[],
+    l1Stamp: string,
+    response: CachedResponse,
+    fenced: boolean,
+    remainingMs: number
+  ): void {
     if (l1Stamp === '' || !this.#bus.listening) return
     const separator = l1Stamp.indexOf(':')
     if (Number(l1Stamp.slice(0, separator)) !== this.#bus.epoch) return

@@ -76,15 +76,31 @@ export function keyspace (prefix: string): Keyspace {
 
   return {
     views: {
-      events: ({ limit, offset }) => ({ key: `${ns}:{events}:l${limit}:o${offset}`, dependsOn: [eventsGeneration], route: 'GET /events' }),
-      event: (id) => ({ key: `${ns}:{e:${id}}`, dependsOn: [eventGeneration(id)], route: 'GET /events/:id' }),
+      events: ({ limit, offset }) => ({
+        key: `${ns}:{events}:l${limit}:o${offset}`,
+        dependsOn: [eventsGeneration],
+        route: 'GET /events'
+      }),
+      event: (id) => ({
+        key: `${ns}:{e:${id}}`,
+        dependsOn: [eventGeneration(id)],
+        route: 'GET /events/:id'
+      }),
       eventGuests: (eventId, { limit, offset }) => ({
         key: `${ns}:{e:${eventId}}:guests:l${limit}:o${offset}`,
         dependsOn: [eventGeneration(eventId), eventGuestsGeneration(eventId)],
         route: 'GET /events/:id/guests'
       }),
-      guests: ({ limit, offset }) => ({ key: `${ns}:{guests}:l${limit}:o${offset}`, dependsOn: [guestsGeneration], route: 'GET /guests' }),
-      guest: (id) => ({ key: `${ns}:{g:${id}}`, dependsOn: [guestGeneration(id)], route: 'GET /guests/:id' })
+      guests: ({ limit, offset }) => ({
+        key: `${ns}:{guests}:l${limit}:o${offset}`,
+        dependsOn: [guestsGeneration],
+        route: 'GET /guests'
+      }),
+      guest: (id) => ({
+        key: `${ns}:{g:${id}}`,
+        dependsOn: [guestGeneration(id)],
+        route: 'GET /guests/:id'
+      })
     },
     namespaces: [
       { route: 'GET /events', pattern: `${ns}:{events}:l*` },
@@ -97,9 +113,18 @@ export function keyspace (prefix: string): Keyspace {
     invalidations: {
       // A new id may have been asked for (and a 404 cached) before it existed.
       eventCreated: (eventId) => [eventsGeneration, eventGeneration(eventId)],
-      eventChanged: (eventId, guestIds) => [eventsGeneration, eventGeneration(eventId), guestsGeneration, ...guestIds.map(guestGeneration)],
+      eventChanged: (eventId, guestIds) => [
+        eventsGeneration,
+        eventGeneration(eventId),
+        guestsGeneration,
+        ...guestIds.map(guestGeneration)
+      ],
       guestCreated: (guestId, eventId) => [guestsGeneration, guestGeneration(guestId), eventGuestsGeneration(eventId)],
-      guestChanged: (guestId, eventIds) => [guestsGeneration, guestGeneration(guestId), ...[...new Set(eventIds)].map(eventGuestsGeneration)]
+      guestChanged: (guestId, eventIds) => [
+        guestsGeneration,
+        guestGeneration(guestId),
+        ...[...new Set(eventIds)].map(eventGuestsGeneration)
+      ]
     }
   }
 }

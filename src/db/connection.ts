@@ -22,7 +22,10 @@ export async function openDatabase (config: DatabaseConfig, log: (message: strin
  * by default, so a stuck database would otherwise hang requests), and UTC sessions so that a
  * plain `YYYY-MM-DD` date means midnight UTC whatever the server's time zone.
  */
-export function poolConfig (url: string, config: Pick<Config, 'DATABASE_POOL_SIZE' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'>): pg.PoolConfig {
+export function poolConfig (
+  url: string,
+  config: Pick<Config, 'DATABASE_POOL_SIZE' | 'DATABASE_CONNECT_TIMEOUT_MS' | 'DATABASE_STATEMENT_TIMEOUT_MS'>
+): pg.PoolConfig {
   return {
     connectionString: url,
     max: config.DATABASE_POOL_SIZE,
@@ -41,7 +44,12 @@ export function poolConfig (url: string, config: Pick<Config, 'DATABASE_POOL_SIZ
 export async function withDatabase<T> (config: Config, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, (message) => console.error(message))
   // Batch work (a million-row seed) is bounded by the operator, not by the request timeouts.
-  const pool = new pg.Pool({ ...poolConfig(database.url, config), statement_timeout: 0, query_timeout: 0, idle_in_transaction_session_timeout: 0 })
+  const pool = new pg.Pool({
+    ...poolConfig(database.url, config),
+    statement_timeout: 0,
+    query_timeout: 0,
+    idle_in_transaction_session_timeout: 0
+  })
   pool.on('error', (error) => console.error(`PostgreSQL pool: ${error.message}`))
   try {
     return await work(pool)

@@ -13,7 +13,11 @@ export async function readMigrations (): Promise<Migration[]> {
   return Promise.all(files.map(async (file) => {
     const match = /^(\d+)_(.+)\.sql$/.exec(file)
     if (!match) throw new Error(`migration file ${file} is not named NNN_name.sql`)
-    return { version: Number(match[1]), name: match[2] ?? file, sql: await readFile(new URL(file, MIGRATIONS_DIR), 'utf8') }
+    return {
+      version: Number(match[1]),
+      name: match[2] ?? file,
+      sql: await readFile(new URL(file, MIGRATIONS_DIR), 'utf8')
+    }
   }))
 }
 
@@ -41,11 +45,17 @@ export async function migrate (pool: pg.Pool): Promise<number[]> {
       await client.query('BEGIN')
       try {
         await client.query(migration.sql)
-        await client.query('INSERT INTO schema_migrations (version, name) VALUES ($1, $2)', [migration.version, migration.name])
+        await client.query(
+          'INSERT INTO schema_migrations (version, name) VALUES ($1, $2)',
+          [migration.version, migration.name]
+        )
         await client.query('COMMIT')
       } catch (error) {
         await client.query('ROLLBACK')
-        throw new Error(`migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`, { cause: error })
+        throw new Error(
+          `migration ${migration.version}_${migration.name} failed: ${(error as Error).message}`,
+          { cause: error }
+        )
       }
       appliedNow.push(migration.version)
     }

@@ -28,7 +28,8 @@ await withDatabase(loadConfig(), async (pool) => {
   const started = performance.now()
   const added = await seed(pool, { events, guestsPerEvent, truncate: values.truncate })
   const seconds = (performance.now() - started) / 1000
-  console.log(`${values.truncate ? 'emptied the tables, then ' : ''}added ${added.events} events and ${added.guests} guests in ${seconds.toFixed(1)} s`)
+  const emptied = values.truncate ? 'emptied the tables, then ' : ''
+  console.log(`${emptied}added ${added.events} events and ${added.guests} guests in ${seconds.toFixed(1)} s`)
 })
 
 function wholeNumber (flag: string, value: string): number {

@@ -42,7 +42,8 @@ export class RequestRecorder {
     served: (request, view, outcome, cacheMs) => {
       // Reported when the response is sent, after a miss's fill: the lookup came first.
       this.#push(request, { op: 'lookup', key: view.key, result: outcome, ms: round(cacheMs) }, true)
-      const tally = this.#tallies.get(view.route) ?? { route: view.route, HIT: 0, MISS: 0, BYPASS: 0, OFF: 0, hitRatio: 0 }
+      const tally = this.#tallies.get(view.route) ??
+        { route: view.route, HIT: 0, MISS: 0, BYPASS: 0, OFF: 0, hitRatio: 0 }
       tally[outcome]++
       const reads = tally.HIT + tally.MISS + tally.BYPASS + tally.OFF
       tally.hitRatio = reads > 0 ? tally.HIT / reads : 0
@@ -56,7 +57,9 @@ export class RequestRecorder {
         this.#touchedGenerations.delete(generation)
         this.#touchedGenerations.add(generation)
       }
-      while (this.#touchedGenerations.size > 20) this.#touchedGenerations.delete(this.#touchedGenerations.values().next().value!)
+      while (this.#touchedGenerations.size > 20) {
+        this.#touchedGenerations.delete(this.#touchedGenerations.values().next().value!)
+      }
       if (request) this.#push(request, { op: 'invalidate', generations: generations.length, result, ms: round(ms) })
     }
   }

@@ -8,10 +8,12 @@ import { findEvent } from './events.ts'
 export type QueryMode = Config['QUERY_MODE']
 
 /** A guest's own columns, with `event_id` for the event to nest. */
-const GUEST = `g.id, g.name, g.email, ${isoTimestamp('g.created_at')} AS created_at, ${isoTimestamp('g.updated_at')} AS updated_at, g.event_id`
+const GUEST = `g.id, g.name, g.email, ${isoTimestamp('g.created_at')} AS created_at, ` +
+  `${isoTimestamp('g.updated_at')} AS updated_at, g.event_id`
 /** The guest's event under `event_*` names (its id is the guest's `event_id`), from events aliased `e`. */
 const JOINED_EVENT = `e.name AS event_name, ${isoTimestamp('e.date')} AS event_date, e.location AS event_location, ` +
-  `e.description AS event_description, ${isoTimestamp('e.created_at')} AS event_created_at, ${isoTimestamp('e.updated_at')} AS event_updated_at`
+  `e.description AS event_description, ${isoTimestamp('e.created_at')} AS event_created_at, ` +
+  `${isoTimestamp('e.updated_at')} AS event_updated_at`
 
 interface GuestRow {
   id: number
@@ -48,7 +50,8 @@ export async function listGuests (db: Queryable, page: PageParams, mode: QueryMo
         text: `SELECT total.count, page.*
           FROM (SELECT count(*)::int AS count FROM guests) AS total
           LEFT JOIN LATERAL (
-            SELECT ${GUEST}, ${JOINED_EVENT} FROM guests g JOIN events e ON e.id = g.event_id ORDER BY g.id LIMIT $1 OFFSET $2
+            SELECT ${GUEST}, ${JOINED_EVENT} FROM guests g JOIN events e ON e.id = g.event_id
+            ORDER BY g.id LIMIT $1 OFFSET $2
           ) AS page ON true`,
         values: [page.limit, page.offset]
       }
@@ -63,7 +66,12 @@ export async function listGuests (db: Queryable, page: PageParams, mode: QueryMo
 }
 
 /** The guests of one event, or `undefined` when the event does not exist. */
-export async function listEventGuests (db: Queryable, eventId: number, page: PageParams, mode: QueryMode): Promise<GuestPage | undefined> {
+export async function listEventGuests (
+  db: Queryable,
+  eventId: number,
+  page: PageParams,
+  mode: QueryMode
+): Promise<GuestPage | undefined> {
   const { rows } = await db.query<PageRow & Nullable<JoinedRow>>(mode === 'join'
     ? {
         name: 'event-guests-list-join',
@@ -94,7 +102,11 @@ export async function listEventGuests (db: Queryable, eventId: number, page: Pag
 
 export async function findGuest (db: Queryable, id: number, mode: QueryMode): Promise<Guest | undefined> {
   const { rows } = await db.query<JoinedRow>(mode === 'join'
-    ? { name: 'guests-find-join', text: `SELECT ${GUEST}, ${JOINED_EVENT} FROM guests g JOIN events e ON e.id = g.event_id WHERE g.id = $1`, values: [id] }
+    ? {
+        name: 'guests-find-join',
+        text: `SELECT ${GUEST}, ${JOINED_EVENT} FROM guests g JOIN events e ON e.id = g.event_id WHERE g.id = $1`,
+        values: [id]
+      }
     : { name: 'guests-find-naive', text: `SELECT ${GUEST} FROM guests g WHERE g.id = $1`, values: [id] })
   const [guest] = await toGuests(db, rows, mode)
   return guest
@@ -185,7 +197,9 @@ const FOREIGN_KEY_VIOLATION = '23503'
 
 function rethrowUnknownEvent (eventId: number | undefined) {
   return (error: unknown): never => {
-    if (eventId !== undefined && (error as { code?: string }).code === FOREIGN_KEY_VIOLATION) throw new UnknownEventError(eventId)
+    if (eventId !== undefined && (error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+      throw new UnknownEventError(eventId)
+    }
     throw error
   }
 }

@@ -5,7 +5,13 @@ import type { FastifyRequest } from 'fastify'
 import { httpError } from '../errors.ts'
 import type { RequestRecorder } from '../panel/recorder.ts'
 import { ErrorSchema } from '../schemas/common.ts'
-import { FlushBodySchema, FlushResultSchema, PanelPageQuerySchema, PanelStateQuerySchema, PanelStateSchema } from '../schemas/panel.ts'
+import {
+  FlushBodySchema,
+  FlushResultSchema,
+  PanelPageQuerySchema,
+  PanelStateQuerySchema,
+  PanelStateSchema
+} from '../schemas/panel.ts'
 
 const PAGE = new URL('../panel/page.html', import.meta.url)
 const Unauthorized = { 401: ErrorSchema }
@@ -15,13 +21,20 @@ const Unauthorized = { 401: ErrorSchema }
  * for scripts too) and POST /_cache/flush. Metadata only: keys, outcomes, timings, TTLs, sizes;
  * never a cached value. With a token configured, every request must carry it.
  */
-const cachePanel: FastifyPluginAsyncTypebox<{ recorder: RequestRecorder, token: string | undefined }> = async (app, { recorder, token }) => {
+interface CachePanelOptions {
+  recorder: RequestRecorder
+  token: string | undefined
+}
+
+const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { recorder, token }) => {
   const { cache } = app
   const page = await readFile(PAGE, 'utf8')
   // The page's one inline script is allowed by its hash, so the CSP needs no 'unsafe-inline'.
   const script = /<script>([\s\S]*?)<\/script>/.exec(page)?.[1] ?? ''
-  const pageCsp = `default-src 'self'; script-src 'sha256-${createHash('sha256').update(script).digest('base64')}'; ` +
-    "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+  const scriptHash = createHash('sha256').update(script).digest('base64')
+  const pageCsp = `default-src 'self'; script-src 'sha256-${scriptHash}'; ` +
+    "style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
   const tags = ['cache panel']
 
   if (token !== undefined) {
@@ -31,20 +44,40 @@ const cachePanel: FastifyPluginAsyncTypebox<{ recorder: RequestRecorder, token: 
       // Compare fixed-length digests: constant time, whatever the lengths of the strings.
       if (given === undefined || !timingSafeEqual(digest(given), expected)) {
         reply.header('www-authenticate', 'Bearer realm="cache panel"')
-        throw httpError(401, 'the cache panel needs a valid token (x-cache-panel-token header, Bearer, or ?token=)', 'EC_PANEL_TOKEN')
+        throw httpError(
+          401,
+          'the cache panel needs a valid token (x-cache-panel-token header, Bearer, or ?token=)',
+          'EC_PANEL_TOKEN'
+        )
       }
     })
   }
 
   app.get('/_cache', {
-    schema: { tags, summary: 'The cache panel (HTML)', querystring: PanelPageQuerySchema, response: { 200: Type.String(), ...Unauthorized } }
-  }, async (_request, reply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-store').header('content-security-policy', pageCsp).send(page))
+    schema: {
+      tags,
+      summary: 'The cache panel (HTML)',
+      querystring: PanelPageQuerySchema,
+      response: { 200: Type.String(), ...Unauthorized }
+    }
+  }, async (_request, reply) => reply
+    .type('text/html; charset=utf-8')
+    .header('cache-control', 'no-store')
+    .header('content-security-policy', pageCsp)
+    .send(page))
 
   app.get('/_cache.json', {
-    schema: { tags, summary: 'What the panel shows, as JSON', querystring: PanelStateQuerySchema, response: { 200: PanelStateSchema, ...Unauthorized } }
+    schema: {
+      tags,
+      summary: 'What the panel shows, as JSON',
+      querystring: PanelStateQuerySchema,
+      response: { 200: PanelStateSchema, ...Unauthorized }
+    }
   }, async (request, reply) => {
     const store = cache.store
-    const generationKeys = [...new Set([...cache.keys.collectionGenerations, ...recorder.touchedGenerations])]
+    const generationKeys = [
+      ...new Set([...cache.keys.collectionGenerations, ...recorder.touchedGenerations])
+    ]
     const values = store ? await store.generationValues(generationKeys) : []
     const { key } = request.query
     const inspected = key && store ? { key, ...await store.inspect(key) } : undefined
@@ -69,7 +102,10 @@ const cachePanel: FastifyPluginAsyncTypebox<{ recorder: RequestRecorder, token: 
     }
   }, async (request) => {
     const namespace = cache.keys.namespaces.find((candidate) => candidate.route === request.body.route)
-    if (!namespace) throw httpError(400, `body/route must be one of ${cache.keys.namespaces.map((n) => `"${n.route}"`).join(', ')}`, 'FST_ERR_VALIDATION')
+    if (!namespace) {
+      const routes = cache.keys.namespaces.map((n) => `"${n.route}"`).join(', ')
+      throw httpError(400, `body/route must be one of ${routes}`, 'FST_ERR_VALIDATION')
+    }
     const flushed = cache.store ? await cache.store.flush(namespace.pattern) : 0
     request.log.info({ route: namespace.route, flushed }, 'cache namespace flushed from the panel')
     return { route: namespace.route, flushed }

@@ -3,10 +3,24 @@ import type { FastifyRequest } from 'fastify'
 import { serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
-import { createEvent, deleteEvent, findEvent, listEvents, updateEvent } from '../repositories/events.ts'
+import {
+  createEvent,
+  deleteEvent,
+  findEvent,
+  listEvents,
+  updateEvent
+} from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
 import { ErrorResponses } from '../schemas/common.ts'
-import { CreateEventSchema, EventListQuerySchema, EventListSchema, EventParamsSchema, EventSchema, UpdateEventSchema, type UpdateEvent } from '../schemas/events.ts'
+import {
+  CreateEventSchema,
+  EventListQuerySchema,
+  EventListSchema,
+  EventParamsSchema,
+  EventSchema,
+  UpdateEventSchema,
+  type UpdateEvent
+} from '../schemas/events.ts'
 import { GuestListQuerySchema, GuestListSchema } from '../schemas/guests.ts'
 import { invalidatingWrite } from './invalidating-write.ts'
 
@@ -18,14 +32,25 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   const { views, invalidations } = cache.keys
 
   app.get('/', {
-    schema: { tags, summary: 'List events by id', querystring: EventListQuerySchema, response: { 200: EventListSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'List events by id',
+      querystring: EventListQuerySchema,
+      response: { 200: EventListSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const page = request.query
-    return serveFromCache(request, reply, views.events(page), async (db) => toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
+    return serveFromCache(request, reply, views.events(page), async (db) =>
+      toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
   })
 
   app.post('/', {
-    schema: { tags, summary: 'Create an event', body: CreateEventSchema, response: { 201: EventSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Create an event',
+      body: CreateEventSchema,
+      response: { 201: EventSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const event = await createEvent(request.db, request.body)
     await cache.invalidate(invalidations.eventCreated(event.id), request)
@@ -33,7 +58,12 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id', {
-    schema: { tags, summary: 'Get an event', params: EventParamsSchema, response: { 200: EventSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Get an event',
+      params: EventParamsSchema,
+      response: { 200: EventSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const { id } = request.params
     return serveFromCache(request, reply, views.event(id), async (db) => {
@@ -52,15 +82,32 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   }
 
   app.put('/:id', {
-    schema: { tags, summary: 'Replace an event', params: EventParamsSchema, body: CreateEventSchema, response: { 200: EventSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Replace an event',
+      params: EventParamsSchema,
+      body: CreateEventSchema,
+      response: { 200: EventSchema, ...ErrorResponses }
+    }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.patch('/:id', {
-    schema: { tags, summary: 'Change some fields of an event', params: EventParamsSchema, body: UpdateEventSchema, response: { 200: EventSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Change some fields of an event',
+      params: EventParamsSchema,
+      body: UpdateEventSchema,
+      response: { 200: EventSchema, ...ErrorResponses }
+    }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.delete('/:id', {
-    schema: { tags, summary: 'Delete an event and its guests', params: EventParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Delete an event and its guests',
+      params: EventParamsSchema,
+      response: { 204: Type.Null(), ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const { id } = request.params
     const deleted = await invalidatingWrite(request, deleteEvent(request.db, id),

@@ -3,9 +3,23 @@ import type { FastifyRequest } from 'fastify'
 import { serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
-import { createGuest, deleteGuest, findGuest, listGuests, updateGuest } from '../repositories/guests.ts'
+import {
+  createGuest,
+  deleteGuest,
+  findGuest,
+  listGuests,
+  updateGuest
+} from '../repositories/guests.ts'
 import { ErrorResponses } from '../schemas/common.ts'
-import { CreateGuestSchema, GuestListQuerySchema, GuestListSchema, GuestParamsSchema, GuestSchema, UpdateGuestSchema, type UpdateGuest } from '../schemas/guests.ts'
+import {
+  CreateGuestSchema,
+  GuestListQuerySchema,
+  GuestListSchema,
+  GuestParamsSchema,
+  GuestSchema,
+  UpdateGuestSchema,
+  type UpdateGuest
+} from '../schemas/guests.ts'
 
 const tags = ['guests']
 
@@ -15,14 +29,25 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   const { views, invalidations } = cache.keys
 
   app.get('/', {
-    schema: { tags, summary: 'List guests by id, each with its event', querystring: GuestListQuerySchema, response: { 200: GuestListSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'List guests by id, each with its event',
+      querystring: GuestListQuerySchema,
+      response: { 200: GuestListSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const page = request.query
-    return serveFromCache(request, reply, views.guests(page), async (db) => toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
+    return serveFromCache(request, reply, views.guests(page), async (db) =>
+      toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
   })
 
   app.post('/', {
-    schema: { tags, summary: 'Add a guest to an event', body: CreateGuestSchema, response: { 201: GuestSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Add a guest to an event',
+      body: CreateGuestSchema,
+      response: { 201: GuestSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const guest = await createGuest(request.db, request.body)
     await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id), request)
@@ -30,7 +55,12 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id', {
-    schema: { tags, summary: 'Get a guest with its event', params: GuestParamsSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Get a guest with its event',
+      params: GuestParamsSchema,
+      response: { 200: GuestSchema, ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const { id } = request.params
     return serveFromCache(request, reply, views.guest(id), async (db) => {
@@ -45,20 +75,38 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
     const updated = await updateGuest(request.db, id, changes)
     if (!updated) throw notFound('guest', id)
     // A move changes two events' guest lists.
-    await cache.invalidate(invalidations.guestChanged(id, [updated.previousEventId, updated.guest.event.id]), request)
+    const eventIds = [updated.previousEventId, updated.guest.event.id]
+    await cache.invalidate(invalidations.guestChanged(id, eventIds), request)
     return updated.guest
   }
 
   app.put('/:id', {
-    schema: { tags, summary: 'Replace a guest', params: GuestParamsSchema, body: CreateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Replace a guest',
+      params: GuestParamsSchema,
+      body: CreateGuestSchema,
+      response: { 200: GuestSchema, ...ErrorResponses }
+    }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.patch('/:id', {
-    schema: { tags, summary: 'Change some fields of a guest (event_id moves it)', params: GuestParamsSchema, body: UpdateGuestSchema, response: { 200: GuestSchema, ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Change some fields of a guest (event_id moves it)',
+      params: GuestParamsSchema,
+      body: UpdateGuestSchema,
+      response: { 200: GuestSchema, ...ErrorResponses }
+    }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
   app.delete('/:id', {
-    schema: { tags, summary: 'Delete a guest', params: GuestParamsSchema, response: { 204: Type.Null(), ...ErrorResponses } }
+    schema: {
+      tags,
+      summary: 'Delete a guest',
+      params: GuestParamsSchema,
+      response: { 204: Type.Null(), ...ErrorResponses }
+    }
   }, async (request, reply) => {
     const { id } = request.params
     const deleted = await deleteGuest(request.db, id)

@@ -12,11 +12,23 @@ const tags = ['health']
  * which needs PostgreSQL (take it out of the load balancer if not).
  */
 const health: FastifyPluginAsyncTypebox = async (app) => {
-  app.get('/health/live', { schema: { tags, summary: 'Liveness', response: { 200: HealthSchema } } }, async () => {
+  app.get('/health/live', {
+    schema: {
+      tags,
+      summary: 'Liveness',
+      response: { 200: HealthSchema }
+    }
+  }, async () => {
     return { status: 'ok' as const }
   })
 
-  app.get('/health', { schema: { tags, summary: 'Readiness: PostgreSQL answers', response: { 200: HealthSchema, 503: HealthSchema } } }, async (request, reply) => {
+  app.get('/health', {
+    schema: {
+      tags,
+      summary: 'Readiness: PostgreSQL answers',
+      response: { 200: HealthSchema, 503: HealthSchema }
+    }
+  }, async (request, reply) => {
     try {
       await request.db.query({ text: 'SELECT 1' })
       return { status: 'ok' as const, postgres: 'up' as const }

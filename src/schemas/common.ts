@@ -15,7 +15,12 @@ export const IdParamsSchema = Type.Object({ id: Id })
  * and ignored: nothing downstream (SQL, links, cache keys) reads anything but these two.
  */
 export const PaginationQuerySchema = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: MAX_PAGE_SIZE, default: MAX_PAGE_SIZE, description: `page size, 1 to ${MAX_PAGE_SIZE}` }),
+  limit: Type.Integer({
+    minimum: 1,
+    maximum: MAX_PAGE_SIZE,
+    default: MAX_PAGE_SIZE,
+    description: `page size, 1 to ${MAX_PAGE_SIZE}`
+  }),
   offset: Type.Integer({ minimum: 0, maximum: MAX_ID, default: 0, description: 'rows to skip' })
 })
 

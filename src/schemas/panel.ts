@@ -1,11 +1,18 @@
 import { Type } from '@sinclair/typebox'
 
-const Token = Type.Optional(Type.String({ maxLength: 256, description: 'the panel token (or the x-cache-panel-token header)' }))
+const Token = Type.Optional(Type.String({
+  maxLength: 256,
+  description: 'the panel token (or the x-cache-panel-token header)'
+}))
 
 export const PanelPageQuerySchema = Type.Object({ token: Token })
 
 export const PanelStateQuerySchema = Type.Object({
-  key: Type.Optional(Type.String({ minLength: 1, maxLength: 300, description: 'a cache key to inspect (TTL and size only)' })),
+  key: Type.Optional(Type.String({
+    minLength: 1,
+    maxLength: 300,
+    description: 'a cache key to inspect (TTL and size only)'
+  })),
   token: Token
 })
 
@@ -42,11 +49,19 @@ export const PanelStateSchema = Type.Object({
   })),
   generations: Type.Array(Type.Object({ key: Type.String(), value: Type.String() })),
   namespaces: Type.Array(Type.Object({ route: Type.String(), pattern: Type.String() })),
-  key: Type.Optional(Type.Object({ key: Type.String(), ttlMs: Type.Optional(Type.Integer()), bytes: Type.Optional(Type.Integer()) }))
+  key: Type.Optional(Type.Object({
+    key: Type.String(),
+    ttlMs: Type.Optional(Type.Integer()),
+    bytes: Type.Optional(Type.Integer())
+  }))
 })
 
 export const FlushBodySchema = Type.Object({
-  route: Type.String({ minLength: 1, maxLength: 100, description: 'the cached route whose entries to drop, e.g. "GET /events"' })
+  route: Type.String({
+    minLength: 1,
+    maxLength: 100,
+    description: 'the cached route whose entries to drop, e.g. "GET /events"'
+  })
 }, { additionalProperties: false })
 
 export const FlushResultSchema = Type.Object({ route: Type.String(), flushed: Type.Integer() })
