@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { BASELINE_MODE, ENDPOINT_NAMES, MODE_NAMES, type ModeName } from './scenarios.ts'
 
 export interface BenchOptions {
   /** Dataset sizes (events); the matrix runs once per size. */
@@ -11,9 +12,13 @@ export interface BenchOptions {
   check: boolean
   /** Two saved runs to compare instead of measuring. */
   compare: [string, string] | undefined
+  /** Only these modes (default all); the baseline is measured in any case. */
+  modes: ModeName[] | undefined
   /** Only these endpoints (default all). */
   endpoints: string[] | undefined
   outputDir: string
+  /** Also write the Markdown report here. */
+  reportFile: string | undefined
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -22,11 +27,14 @@ export const USAGE = `usage: npm run bench -- [options]
   --duration S             seconds per measurement (default 10; --quick 2)
   --connections C          concurrent connections (default 20)
   --rounds R               rounds; every row is measured once per round (default 3)
-  --endpoints a,b          only these: events-list, event-detail, guests-list, guest-detail, mix
+  --modes a,b              only these: ${MODE_NAMES.join(', ')}
+                           (${BASELINE_MODE} is always measured: speed-ups and the ceiling's bytes need it)
+  --endpoints a,b          only these: ${ENDPOINT_NAMES.join(', ')}
   --quick                  a short run for CI (2 s rows, 3 rounds, 1000 events)
   --check                  compare ratios with bench/thresholds.json; exit 1 naming any that fell short
   --compare A.json B.json  print the change between two saved runs, then exit
-  --out DIR                where results go (default bench/results)`
+  --out DIR                where results go (default bench/results)
+  --report FILE            also write the Markdown report to FILE (e.g. bench/REPORT.md)`
 
 export class UsageError extends Error {
   override name = 'UsageError'
@@ -34,14 +42,31 @@ export class UsageError extends Error {
 
 function positiveInteger (flag: string, value: string): number {
   const number = Number(value)
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`)
+  if (!Number.isInteger(number) || number < 1) {
+    throw new UsageError(`${flag} must be a positive whole number, got ${JSON.stringify(value)}`)
+  }
   return number
 }
 
-export function parseBenchArgs (argv: string[]): BenchOptions {
-  let parsed
+/** A comma-separated list of known names, or undefined when the flag is absent or empty. */
+function names<Name extends string> (
+  flag: string,
+  value: string | undefined,
+  known: readonly Name[]
+): Name[] | undefined {
+  const list = value?.split(',').map((name) => name.trim()).filter(Boolean)
+  if (!list || list.length === 0) return undefined
+  for (const name of list) {
+    if (!(known as readonly string[]).includes(name)) {
+      throw new UsageError(`${flag}: unknown name ${JSON.stringify(name)}; known: ${known.join(', ')}`)
+    }
+  }
+  return list as Name[]
+}
+
+function parse (argv: string[]) {
   try {
-    parsed = parseArgs({
+    return parseArgs({
       args: argv,
       allowPositionals: true,
       options: {
@@ -50,17 +75,22 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
         duration: { type: 'string' },
         connections: { type: 'string', default: '20' },
         rounds: { type: 'string', default: '3' },
+        modes: { type: 'string' },
         endpoints: { type: 'string' },
         quick: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
         compare: { type: 'boolean', default: false },
-        out: { type: 'string', default: 'bench/results' }
+        out: { type: 'string', default: 'bench/results' },
+        report: { type: 'string' }
       }
     })
   } catch (error) {
     throw new UsageError((error as Error).message)
   }
-  const { values, positionals } = parsed
+}
+
+export function parseBenchArgs (argv: string[]): BenchOptions {
+  const { values, positionals } = parse(argv)
   let compare: [string, string] | undefined
   if (values.compare) {
     if (positionals.length !== 2) throw new UsageError('--compare takes two result files: --compare A.json B.json')
@@ -68,9 +98,10 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
   } else if (positionals.length > 0) {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   }
-  const endpoints = values.endpoints?.split(',').map((name) => name.trim()).filter(Boolean)
+  if (values.report === '') throw new UsageError('--report takes a file name: --report bench/REPORT.md')
+  const events = values.events ?? (values.quick ? '1000' : '10000')
   return {
-    events: (values.events ?? (values.quick ? '1000' : '10000')).split(',').map((size) => positiveInteger('--events', size.trim())),
+    events: events.split(',').map((size) => positiveInteger('--events', size.trim())),
     guestsPerEvent: positiveInteger('--guests-per-event', values['guests-per-event']),
     durationSeconds: positiveInteger('--duration', values.duration ?? (values.quick ? '2' : '10')),
     connections: positiveInteger('--connections', values.connections),
@@ -78,7 +109,15 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     quick: values.quick,
     check: values.check,
     compare,
-    endpoints: endpoints && endpoints.length > 0 ? endpoints : undefined,
-    outputDir: values.out
+    modes: names('--modes', values.modes, MODE_NAMES),
+    endpoints: names('--endpoints', values.endpoints, ENDPOINT_NAMES),
+    outputDir: values.out,
+    reportFile: values.report
   }
+}
+
+/** The command line as a user would type it again (arguments with spaces or quotes single-quoted). */
+export function commandLine (argv: readonly string[]): string {
+  const quoted = argv.map((arg) => /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`)
+  return ['npm run bench', ...(argv.length > 0 ? ['--', ...quoted] : [])].join(' ')
 }

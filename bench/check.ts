@@ -1,3 +1,4 @@
+import { formatNumber } from './format.ts'
 import { ratioOf, type BenchResults, type RatioMetric } from './results.ts'
 
 export interface Thresholds {
@@ -12,77 +13,56 @@ export interface CheckOutcome {
   measured: number | undefined
   limit: string
   status: 'ok' | 'failed' | 'skipped'
+  /** For a skipped one: what was not run. */
+  reason?: string
 }
 
 /**
  * Compares the first dataset's ratios (never absolute times: the machine is shared) with the
- * thresholds. A ratio whose mode was not measured at all (no Redis) is skipped, not failed; a
- * measured one that is missing or short fails.
+ * thresholds. A threshold on a mode the run left out (`--modes`, no Redis) or on process scaling
+ * not run (no wrk) is skipped as not measured; a figure of a mode that ran that is missing (an
+ * endpoint or the mix left out) or short fails.
  */
 export function checkThresholds (results: BenchResults, thresholds: Thresholds): CheckOutcome[] {
   const dataset = results.datasets[0]
   if (!dataset) return [{ name: 'results', measured: undefined, limit: 'a measured dataset', status: 'failed' }]
-  const measuredModes = new Set(dataset.summary.map((row) => row.mode))
+  const modesRun = new Set(dataset.summary.map((row) => row.mode))
+  const notRun = (mode: string) => modesRun.has(mode) ? undefined : `${mode} was not run`
   const outcomes: CheckOutcome[] = []
-  const judge = (name: string, mode: string, measured: number | undefined, min?: number, max?: number) => {
-    const limit = [min !== undefined && `≥ ${min}`, max !== undefined && `≤ ${max}`].filter(Boolean).join(' and ')
-    if (measured === undefined && !measuredModes.has(mode)) return outcomes.push({ name, measured, limit, status: 'skipped' })
-    const ok = measured !== undefined && (min === undefined || measured >= min) && (max === undefined || measured <= max)
-    return outcomes.push({ name, measured, limit, status: ok ? 'ok' : 'failed' })
-  }
   for (const { mode, endpoint, metric, min, max } of thresholds.ratios) {
-    judge(`${mode}/${endpoint}/${metric}`, mode, ratioOf(dataset.summary, mode, endpoint, metric), min, max)
+    const measured = ratioOf(dataset.summary, mode, endpoint, metric)
+    outcomes.push(judge(`${mode}/${endpoint}/${metric}`, measured, notRun(mode), min, max))
   }
   for (const { mode, metric, min, max } of thresholds.mix) {
-    judge(`mix/${mode}/${metric}`, mode, dataset.mix.find((candidate) => candidate.mode === mode)?.[metric], min, max)
+    const measured = dataset.mix.find((candidate) => candidate.mode === mode)?.[metric]
+    outcomes.push(judge(`mix/${mode}/${metric}`, measured, notRun(mode), min, max))
   }
   for (const { metric, min, max } of thresholds.processScaling ?? []) {
-    judge(`processScaling/${metric} (wrk)`, dataset.processScaling ? 'tiered×2' : 'wrk', dataset.processScaling?.[metric].median, min, max)
+    const reason = dataset.processScaling ? undefined : 'process scaling was not run'
+    outcomes.push(judge(`processScaling/${metric} (wrk)`, dataset.processScaling?.[metric].median, reason, min, max))
   }
   return outcomes
 }
 
+function judge (name: string, measured: number | undefined, notRun: string | undefined, min?: number, max?: number) {
+  const limit = [min !== undefined && `≥ ${min}`, max !== undefined && `≤ ${max}`].filter(Boolean).join(' and ')
+  if (measured === undefined && notRun !== undefined) {
+    return { name, measured, limit, status: 'skipped' as const, reason: notRun }
+  }
+  const ok = measured !== undefined && (min === undefined || measured >= min) && (max === undefined || measured <= max)
+  return { name, measured, limit, status: ok ? 'ok' as const : 'failed' as const }
+}
+
+const LABELS = { ok: 'ok     ', skipped: 'skipped', failed: 'FAILED ' } as const
+
 export function formatCheck (outcomes: readonly CheckOutcome[]): string {
-  const lines = outcomes.map(({ name, measured, limit, status }) => {
-    const value = measured === undefined ? 'not measured' : formatNumber(measured)
-    return `${status === 'ok' ? 'ok     ' : status === 'skipped' ? 'skipped' : 'FAILED '} ${name}: ${value} (threshold ${limit})`
+  const lines = outcomes.map(({ name, measured, limit, status, reason }) => {
+    const value = measured === undefined ? `not measured${reason ? `, ${reason}` : ''}` : formatNumber(measured)
+    return `${LABELS[status]} ${name}: ${value} (threshold ${limit})`
   })
   const failed = outcomes.filter((outcome) => outcome.status === 'failed').length
-  lines.push(failed === 0 ? 'bench check passed' : `bench check failed: ${failed} ratio(s) below threshold`)
+  const skipped = outcomes.filter((outcome) => outcome.status === 'skipped').length
+  const passed = skipped === 0 ? 'bench check passed' : `bench check passed; ${skipped} threshold(s) not measured`
+  lines.push(failed === 0 ? passed : `bench check failed: ${failed} ratio(s) below threshold`)
   return lines.join('\n')
-}
-
-/** The change between two saved runs, row by row (the first dataset each). */
-export function compareRuns (before: BenchResults, after: BenchResults): string {
-  const rowsBefore = before.datasets[0]?.summary ?? []
-  const rowsAfter = after.datasets[0]?.summary ?? []
-  const lines = [
-    `before: ${before.startedAt} (${before.environment.commit})   after: ${after.startedAt} (${after.environment.commit})`,
-    'mode/endpoint'.padEnd(28) + 'req/s'.padStart(22) + 'p99 ms'.padStart(18) + '×off'.padStart(18) + 'ceiling CPU share'.padStart(22)
-  ]
-  for (const row of rowsAfter) {
-    const old = rowsBefore.find((candidate) => candidate.mode === row.mode && candidate.endpoint === row.endpoint)
-    if (!old) continue
-    lines.push(
-      `${row.mode}/${row.endpoint}`.padEnd(28) +
-      change(old.requestsPerSecond.median, row.requestsPerSecond.median).padStart(22) +
-      change(old.latencyMs.p99, row.latencyMs.p99).padStart(18) +
-      change(old.speedup?.median, row.speedup?.median).padStart(18) +
-      change(old.ceilingCpuShare?.median, row.ceilingCpuShare?.median).padStart(22)
-    )
-  }
-  return lines.join('\n')
-}
-
-function change (before: number | undefined, after: number | undefined): string {
-  if (before === undefined || after === undefined || !Number.isFinite(before) || !Number.isFinite(after)) return '–'
-  const percent = before === 0 ? 0 : ((after - before) / before) * 100
-  return `${formatNumber(before)}→${formatNumber(after)} (${percent >= 0 ? '+' : ''}${percent.toFixed(0)}%)`
-}
-
-export function formatNumber (value: number): string {
-  if (!Number.isFinite(value)) return '–'
-  if (Math.abs(value) >= 100) return value.toFixed(0)
-  if (Math.abs(value) >= 10) return value.toFixed(1)
-  return value.toFixed(2)
 }

@@ -11,7 +11,10 @@ export interface Environment {
   machine: { cpu: string, cores: number, memoryGiB: number, os: string }
   node: string
   versions: Record<string, string>
+  /** Short hash of HEAD. */
   commit: string
+  /** Tracked files differed from the commit when the run started (absent in older result files). */
+  dirty?: boolean
 }
 
 /** Where and with what a run was measured, for the results file and the report's header. */
@@ -22,11 +25,30 @@ export async function describeEnvironment (postgresUrl: string, redisUrl: string
   versions.postgresql = await pgVersion(postgresUrl)
   if (redisUrl) versions.redis = await redisVersion(redisUrl)
   return {
-    machine: { cpu: cpus[0]?.model ?? 'unknown', cores: cpus.length, memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}` },
+    machine: {
+      cpu: cpus[0]?.model ?? 'unknown',
+      cores: cpus.length,
+      memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+      os: await operatingSystem()
+    },
     node: process.version,
     versions,
-    commit: await execFileAsync('git', ['rev-parse', '--short', 'HEAD']).then(({ stdout }) => stdout.trim(), () => 'unknown')
+    commit: await git(['rev-parse', '--short', 'HEAD']).then((stdout) => stdout.trim(), () => 'unknown'),
+    // Untracked files are left out, as `git describe --dirty` leaves them out.
+    dirty: await git(['status', '--porcelain', '--untracked-files=no']).then((changes) => changes !== '', () => false)
   }
+}
+
+async function git (args: string[]): Promise<string> {
+  return (await execFileAsync('git', args)).stdout
+}
+
+/** The kernel, and the distribution where /etc/os-release names it. */
+async function operatingSystem (): Promise<string> {
+  const kernel = `${os.type()} ${os.release()}`
+  const release = await readFile('/etc/os-release', 'utf8').catch(() => '')
+  const name = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(release)?.[1]
+  return name ? `${kernel} (${name})` : kernel
 }
 
 async function packageVersion (name: string): Promise<string> {

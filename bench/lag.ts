@@ -17,7 +17,10 @@ const GIVE_UP_MS = 5_000
  * answers with the new state? Polled back to back, so a sample also contains up to one request's
  * round trip; a sample that never converges within 5 s fails the run (a lost invalidation).
  */
-export async function measureInvalidationLag ([writer, reader]: readonly ServerProcess[], options: { samples: number, hotEvents: number }): Promise<LagResult> {
+export async function measureInvalidationLag (
+  [writer, reader]: readonly ServerProcess[],
+  options: { samples: number, hotEvents: number }
+): Promise<LagResult> {
   if (!writer || !reader) throw new Error('the lag needs two instances')
   const lags: number[] = []
   for (let i = 0; i < options.samples; i++) {
@@ -26,12 +29,18 @@ export async function measureInvalidationLag ([writer, reader]: readonly ServerP
     // Twice: the first may fill from Redis or PostgreSQL, the second is then an L1 hit.
     for (let read = 0; read < 2; read++) await (await fetch(url)).arrayBuffer()
     const name = `lag-${process.pid}-${i}`
-    const written = await fetch(`${writer.url}/events/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name }) })
+    const written = await fetch(`${writer.url}/events/${id}`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name })
+    })
     if (written.status !== 200) throw new Error(`PATCH /events/${id} answered ${written.status}`)
     await written.arrayBuffer()
     const acknowledgedAt = performance.now()
     while ((await (await fetch(url)).json() as { name: string }).name !== name) {
-      if (performance.now() - acknowledgedAt > GIVE_UP_MS) throw new Error(`instance 2 still served the old /events/${id} ${GIVE_UP_MS} ms after the write`)
+      if (performance.now() - acknowledgedAt > GIVE_UP_MS) {
+        throw new Error(`instance 2 still served the old /events/${id} ${GIVE_UP_MS} ms after the write`)
+      }
     }
     lags.push(performance.now() - acknowledgedAt)
   }

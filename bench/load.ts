@@ -50,14 +50,22 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
   const generator = process.cpuUsage(generatorBefore)
   const cpuAfter = await serversCpuMicros(servers)
   const requests = results.reduce((sum, result) => sum + result.requests.total, 0)
-  const sum = (value: (result: autocannon.Result) => number) => results.reduce((total, result) => total + value(result), 0)
+  type Figure = (result: autocannon.Result) => number
+  const sum = (value: Figure) => results.reduce((total, result) => total + value(result), 0)
   // Percentiles of several runs cannot be merged exactly: each is weighted by its requests (one
   // run: exact), and the max is the max.
-  const weighted = (value: (result: autocannon.Result) => number) => requests > 0 ? sum((result) => value(result) * result.requests.total) / requests : 0
+  const weighted = (value: Figure) => {
+    return requests > 0 ? sum((result) => value(result) * result.requests.total) / requests : 0
+  }
   return {
     requests,
     requestsPerSecond: requests / options.durationSeconds,
-    latencyMs: { p50: weighted((r) => r.latency.p50), p90: weighted((r) => r.latency.p90), p99: weighted((r) => r.latency.p99), max: Math.max(...results.map((r) => r.latency.max)) },
+    latencyMs: {
+      p50: weighted((r) => r.latency.p50),
+      p90: weighted((r) => r.latency.p90),
+      p99: weighted((r) => r.latency.p99),
+      max: Math.max(...results.map((r) => r.latency.max))
+    },
     errors: sum((result) => result.errors + result.timeouts),
     non2xx: sum((result) => result.non2xx),
     bytesPerResponse: requests > 0 ? sum((result) => result.throughput.total) / requests : 0,

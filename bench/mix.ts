@@ -26,7 +26,16 @@ interface Context {
  * in the order they are acknowledged; a read sent after a write was acknowledged must show that
  * version or a later one, otherwise it is a stale read.
  */
-export async function runMix (server: ServerProcess, options: { durationSeconds: number, connections: number, hotEvents: number, writeShare: number }): Promise<MixResult> {
+export interface MixOptions {
+  durationSeconds: number
+  connections: number
+  /** Events 1..hotEvents are read and written. */
+  hotEvents: number
+  /** Share of requests that are writes. */
+  writeShare: number
+}
+
+export async function runMix (server: ServerProcess, options: MixOptions): Promise<MixResult> {
   const acknowledged = new Map<number, number>()
   const writing = new Set<number>()
   let nextVersion = 1
@@ -48,7 +57,13 @@ export async function runMix (server: ServerProcess, options: { durationSeconds:
           const version = nextVersion++
           writing.add(eventId)
           context.pending = { kind: 'write', eventId, version, sentAt: now }
-          return { ...request, method: 'PATCH', path: `/events/${eventId}`, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${version}` }) }
+          return {
+            ...request,
+            method: 'PATCH',
+            path: `/events/${eventId}`,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ name: `v${version}` })
+          }
         }
         context.pending = { kind: 'read', eventId, version: acknowledged.get(eventId) ?? 0, sentAt: now }
         return { ...request, method: 'GET', path: `/events/${eventId}`, body: undefined }

@@ -8,10 +8,10 @@ const execFileAsync = promisify(execFile)
 
 /**
  * Does a second process serve twice as much? autocannon cannot tell on a small machine: it costs
- * more CPU per request than the server it measures (about 250 µs against 190 µs for a cached
- * 35 KB list here), so with one core for each it saturates first and two servers look no faster
- * than one. wrk, in C, costs about 45 µs per request and leaves the cores to the servers. So this
- * one measurement uses wrk (Debian's `wrk`), when it is on the PATH.
+ * about as much CPU per request as the cached server it measures, or more (each round's progress
+ * line prints both), so with one core for each it saturates first and two servers look no faster
+ * than one. wrk, in C, costs a fraction of that and leaves the cores to the servers. So this one
+ * measurement uses wrk (Debian's `wrk`), when it is on the PATH.
  */
 export interface ProcessScalingResult {
   generator: 'wrk'
@@ -46,14 +46,26 @@ interface WrkRun {
 }
 
 export async function wrkAvailable (): Promise<boolean> {
-  return execFileAsync('wrk', ['--version']).then(() => true, (error: { code?: unknown }) => typeof error.code === 'number')
+  // `wrk --version` exits 1 after printing it: any exit code means wrk ran; ENOENT (a string), that it is absent.
+  const ran = (error: { code?: unknown }) => typeof error.code === 'number'
+  return execFileAsync('wrk', ['--version']).then(() => true, ran)
+}
+
+export interface WrkOptions {
+  durationSeconds: number
+  connections: number
+  path: string
 }
 
 /**
  * One process against the pair (the same build and cache mode, already warm), back to back in each
  * round and in alternating order, so each ratio compares two runs seconds apart.
  */
-export async function measureProcessScaling (one: ServerProcess, pair: readonly ServerProcess[], options: { rounds: number, durationSeconds: number, connections: number, path: string }): Promise<ProcessScalingResult> {
+export async function measureProcessScaling (
+  one: ServerProcess,
+  pair: readonly ServerProcess[],
+  options: WrkOptions & { rounds: number }
+): Promise<ProcessScalingResult> {
   const runs = { one: [] as WrkRun[], two: [] as WrkRun[] }
   for (let round = 0; round < options.rounds; round++) {
     const order = round % 2 === 0 ? ['one', 'two'] as const : ['two', 'one'] as const
@@ -78,11 +90,12 @@ export async function measureProcessScaling (one: ServerProcess, pair: readonly 
 }
 
 /** One wrk process (one thread) per server, the connections split evenly, as a load balancer would. */
-async function runWrk (servers: readonly ServerProcess[], options: { durationSeconds: number, connections: number, path: string }): Promise<WrkRun> {
+async function runWrk (servers: readonly ServerProcess[], options: WrkOptions): Promise<WrkRun> {
   const before = await serversCpuMicros(servers)
   const machineBefore = await machineTimes()
   const outputs = await Promise.all(servers.map(async (server) => {
-    const args = ['-t1', `-c${Math.ceil(options.connections / servers.length)}`, `-d${options.durationSeconds}s`, `${server.url}${options.path}`]
+    const connections = Math.ceil(options.connections / servers.length)
+    const args = ['-t1', `-c${connections}`, `-d${options.durationSeconds}s`, `${server.url}${options.path}`]
     return (await execFileAsync('wrk', args)).stdout
   }))
   const machineAfter = await machineTimes()
@@ -98,7 +111,8 @@ async function runWrk (servers: readonly ServerProcess[], options: { durationSec
     if (socket) errors += socket.slice(1).reduce((sum, count) => sum + Number(count), 0)
   }
   const total = machineAfter.total - machineBefore.total
-  return { requests, errors, cpuMicros, machineBusy: total > 0 ? 1 - (machineAfter.idle - machineBefore.idle) / total : 0 }
+  const machineBusy = total > 0 ? 1 - (machineAfter.idle - machineBefore.idle) / total : 0
+  return { requests, errors, cpuMicros, machineBusy }
 }
 
 /** All CPUs' time since boot from /proc/stat's first line (in ticks): in all, and idle or waiting on I/O. */

@@ -21,10 +21,21 @@ export async function serversCpuMicros (servers: readonly ServerProcess[]): Prom
 }
 
 /** Starts `node <script>` with `env` on a free port and waits until `readyPath` answers. */
-export async function startServer (script: string, env: Record<string, string>, readyPath = '/health/live'): Promise<ServerProcess> {
+export async function startServer (
+  script: string,
+  env: Record<string, string>,
+  readyPath = '/health/live'
+): Promise<ServerProcess> {
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, [script], {
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...env
+    },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   const url = `http://127.0.0.1:${port}`

@@ -38,7 +38,8 @@ export async function provision (): Promise<Provisioned> {
     notes.push('Redis: REDIS_URL')
   } else if (await onPath('redis-server')) {
     const port = await freePort()
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    const child = spawn('redis-server', args, { stdio: 'ignore' })
     redisUrl = `redis://127.0.0.1:${port}`
     releases.push(async () => {
       child.kill('SIGTERM')

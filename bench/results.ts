@@ -24,7 +24,7 @@ export interface RowSummary {
   queriesPerRequest: number
   bytesPerResponse: number
   cpuMicrosPerRequest: Spread
-  /** Throughput over off+join on the same endpoint, paired round by round. */
+  /** Throughput over the baseline (off+join) on the same endpoint, paired round by round. */
   speedup: Spread | undefined
   /** Share of the constant-bytes ceiling (events list only): by throughput, and by server CPU per request. */
   ceilingShare: Spread | undefined
@@ -40,7 +40,7 @@ export interface DatasetResult {
   rows: Row[]
   summary: RowSummary[]
   mix: Array<{ mode: string } & MixResult>
-  /** tiered×2: a write on one instance → the other serves it. */
+  /** The two-instance tiered mode: a write on one instance → the other serves it. */
   invalidationLag?: LagResult
   /** One tiered process against two, under wrk (when it is on the PATH). */
   processScaling?: ProcessScalingResult
@@ -50,22 +50,28 @@ export interface BenchResults {
   format: 1
   startedAt: string
   finishedAt: string
+  /** How the run was started, e.g. `npm run bench -- --quick` (absent in older result files). */
+  command?: string
   environment: Environment
   options: { durationSeconds: number, connections: number, rounds: number, quick: boolean }
   notes: string[]
   datasets: DatasetResult[]
 }
 
+function requestsPerSecond (row: Row): number[] {
+  return row.rounds.map((round) => round.requestsPerSecond)
+}
+
 /** Medians per row and the ratios that matter, each computed within rounds. */
 export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): RowSummary[] {
   const find = (mode: string, endpoint: string) => rows.find((row) => row.mode === mode && row.endpoint === endpoint)
   return rows.map((row) => {
-    const rps = row.rounds.map((round) => round.requestsPerSecond)
+    const rps = requestsPerSecond(row)
     const cpu = row.rounds.map((round) => round.cpuMicrosPerRequest)
     const requests = row.rounds.reduce((sum, round) => sum + round.requests, 0)
     const baseline = find(BASELINE_MODE, row.endpoint)
     const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING, CEILING_ENDPOINT) : undefined
-    const ceilingRps = ceiling?.rounds.map((round) => round.requestsPerSecond) ?? []
+    const ceilingRps = ceiling ? requestsPerSecond(ceiling) : []
     const ceilingCpu = ceiling?.rounds.map((round) => round.cpuMicrosPerRequest) ?? []
     const scales = modes.find((mode) => mode.name === row.mode)?.scales
     const single = scales === undefined ? undefined : find(scales, row.endpoint)
@@ -85,11 +91,11 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
       queriesPerRequest: requests > 0 ? row.rounds.reduce((sum, round) => sum + round.dbQueries, 0) / requests : 0,
       bytesPerResponse: median(row.rounds.map((round) => round.bytesPerResponse)),
       cpuMicrosPerRequest: spread(cpu),
-      speedup: baseline && row.mode !== CEILING ? pairedRatio(rps, baseline.rounds.map((round) => round.requestsPerSecond)) : undefined,
+      speedup: baseline && row.mode !== CEILING ? pairedRatio(rps, requestsPerSecond(baseline)) : undefined,
       ceilingShare: ceiling ? pairedRatio(rps, ceilingRps) : undefined,
       // Less CPU per request than the ceiling would be a share above 1: ceiling CPU / this row's CPU.
       ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined,
-      scaling: single ? pairedRatio(rps, single.rounds.map((round) => round.requestsPerSecond)) : undefined
+      scaling: single ? pairedRatio(rps, requestsPerSecond(single)) : undefined
     }
   })
 }
@@ -97,7 +103,12 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
 /** A ratio by name, as thresholds and comparisons refer to it: `memory/events-list/ceilingCpuShare`. */
 export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'scaling'
 
-export function ratioOf (summary: readonly RowSummary[], mode: string, endpoint: string, metric: RatioMetric): number | undefined {
+export function ratioOf (
+  summary: readonly RowSummary[],
+  mode: string,
+  endpoint: string,
+  metric: RatioMetric
+): number | undefined {
   const row = summary.find((candidate) => candidate.mode === mode && candidate.endpoint === endpoint)
   const value = row?.[metric]?.median
   return value === undefined || Number.isNaN(value) ? undefined : value

@@ -1,3 +1,84 @@
+/** What the bench measures: the modes (servers), the endpoints, and the ceiling. */
+
+/** Every mode's name, defined once: the command line, result files and thresholds use these. */
+export const MODE = {
+  offNaive: 'off+naive',
+  offJoin: 'off+join',
+  memory: 'memory',
+  redis: 'redis',
+  tiered: 'tiered',
+  tieredPair: 'tiered-x2'
+} as const
+
+export type ModeName = (typeof MODE)[keyof typeof MODE]
+
+/** The servers measured: every cache mode, and the article's N+1 next to the join. */
+export interface Mode {
+  name: ModeName
+  env: Record<string, string>
+  needsRedis?: boolean
+  /** App processes behind the load (default 1); with more, the load is spread evenly over them. */
+  instances?: number
+  /** For a multi-instance row: the one-instance mode it scales out (its `scaling` ratio's base). */
+  scales?: ModeName
+}
+
+export const MODES: readonly Mode[] = [
+  { name: MODE.offNaive, env: { CACHE_MODE: 'off', QUERY_MODE: 'naive' } },
+  { name: MODE.offJoin, env: { CACHE_MODE: 'off', QUERY_MODE: 'join' } },
+  { name: MODE.memory, env: { CACHE_MODE: 'memory', QUERY_MODE: 'join' } },
+  { name: MODE.redis, env: { CACHE_MODE: 'redis', QUERY_MODE: 'join' }, needsRedis: true },
+  { name: MODE.tiered, env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' }, needsRedis: true },
+  {
+    name: MODE.tieredPair,
+    env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' },
+    needsRedis: true,
+    instances: 2,
+    scales: MODE.tiered
+  }
+]
+
+export const MODE_NAMES: readonly ModeName[] = MODES.map((mode) => mode.name)
+
+/**
+ * The baseline every speed-up is measured against; its events list is also the ceiling's body,
+ * so it is measured whatever `--modes` says.
+ */
+export const BASELINE_MODE = MODE.offJoin
+/** Serves the events list's bytes from a constant: the most any mode could do. */
+export const CEILING = 'ceiling'
+export const CEILING_ENDPOINT = 'events-list'
+
+/** Result files written before the names were ASCII: their mode names, and today's. */
+const FORMER_MODE_NAMES: Readonly<Record<string, ModeName>> = { 'tiered\u00d72': MODE.tieredPair }
+
+export function currentModeName (name: string): string {
+  return FORMER_MODE_NAMES[name] ?? name
+}
+
+export interface ModeSelection {
+  /** The modes to measure, in the order of MODES. */
+  modes: Mode[]
+  /** Why each known mode is left out of this run. */
+  absent: Map<ModeName, string>
+}
+
+/** The modes `--modes` asks for (all by default) and the baseline, less those that need a missing Redis. */
+export function selectModes (requested: readonly ModeName[] | undefined, redis: boolean): ModeSelection {
+  const modes: Mode[] = []
+  const absent = new Map<ModeName, string>()
+  for (const mode of MODES) {
+    if (requested && mode.name !== BASELINE_MODE && !requested.includes(mode.name)) {
+      absent.set(mode.name, `${mode.name} is not among --modes`)
+    } else if (mode.needsRedis && !redis) {
+      absent.set(mode.name, `${mode.name} needs Redis`)
+    } else {
+      modes.push(mode)
+    }
+  }
+  return { modes, absent }
+}
+
 /** The endpoints every mode is measured on. Ids are drawn at random from the seeded range. */
 export interface Endpoint {
   name: string
@@ -7,8 +88,12 @@ export interface Endpoint {
 
 const randomId = (max: number) => () => 1 + Math.floor(Math.random() * max)
 
-export const ENDPOINTS: Endpoint[] = [
-  { name: 'events-list', describe: 'GET /events?limit=100 (a page of 100 events)', path: () => () => '/events?limit=100' },
+export const ENDPOINTS: readonly Endpoint[] = [
+  {
+    name: 'events-list',
+    describe: 'GET /events?limit=100 (a page of 100 events)',
+    path: () => () => '/events?limit=100'
+  },
   {
     name: 'event-detail',
     describe: 'GET /events/:id over random ids',
@@ -17,7 +102,11 @@ export const ENDPOINTS: Endpoint[] = [
       return () => `/events/${id()}`
     }
   },
-  { name: 'guests-list', describe: 'GET /guests?limit=100 (guests with their events nested)', path: () => () => '/guests?limit=100' },
+  {
+    name: 'guests-list',
+    describe: 'GET /guests?limit=100 (guests with their events nested)',
+    path: () => () => '/guests?limit=100'
+  },
   {
     name: 'guest-detail',
     describe: 'GET /guests/:id over random ids',
@@ -28,28 +117,6 @@ export const ENDPOINTS: Endpoint[] = [
   }
 ]
 
-/** The servers measured: every cache mode, and the article's N+1 next to the join. */
-export interface Mode {
-  name: string
-  env: Record<string, string>
-  needsRedis?: boolean
-  /** App processes behind the load (default 1); with more, the load is spread evenly over them. */
-  instances?: number
-  /** For a multi-instance row: the one-instance mode it scales out (its `scaling` ratio's base). */
-  scales?: string
-}
-
-export const MODES: Mode[] = [
-  { name: 'off+naive', env: { CACHE_MODE: 'off', QUERY_MODE: 'naive' } },
-  { name: 'off+join', env: { CACHE_MODE: 'off', QUERY_MODE: 'join' } },
-  { name: 'memory', env: { CACHE_MODE: 'memory', QUERY_MODE: 'join' } },
-  { name: 'redis', env: { CACHE_MODE: 'redis', QUERY_MODE: 'join' }, needsRedis: true },
-  { name: 'tiered', env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' }, needsRedis: true },
-  { name: 'tiered×2', env: { CACHE_MODE: 'tiered', QUERY_MODE: 'join' }, needsRedis: true, instances: 2, scales: 'tiered' }
-]
-
-/** The baseline every speed-up is measured against. */
-export const BASELINE_MODE = 'off+join'
-/** Serves the events list's bytes from a constant: the most any mode could do. */
-export const CEILING = 'ceiling'
-export const CEILING_ENDPOINT = 'events-list'
+/** The read/write mix is selected with `--endpoints` like an endpoint, but runs as a step. */
+export const MIX_ENDPOINT = 'mix'
+export const ENDPOINT_NAMES: readonly string[] = [...ENDPOINTS.map((endpoint) => endpoint.name), MIX_ENDPOINT]

@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises'
+import { formatNumber } from './format.ts'
+import type { BenchResults } from './results.ts'
+import { currentModeName } from './scenarios.ts'
+
+/** A saved run, with mode names as they are today (files written before they were ASCII included). */
+export async function loadResults (file: string): Promise<BenchResults> {
+  const results = JSON.parse(await readFile(file, 'utf8')) as BenchResults
+  for (const dataset of results.datasets) {
+    for (const list of [dataset.rows, dataset.summary, dataset.mix]) {
+      for (const entry of list) entry.mode = currentModeName(entry.mode)
+    }
+  }
+  return results
+}
+
+function describe (results: BenchResults): string {
+  return `${results.startedAt} (${results.environment.commit}${results.environment.dirty ? ', dirty' : ''})`
+}
+
+/** The change between two saved runs, row by row (the first dataset each). */
+export function compareRuns (before: BenchResults, after: BenchResults): string {
+  const rowsBefore = before.datasets[0]?.summary ?? []
+  const rowsAfter = after.datasets[0]?.summary ?? []
+  const lines = [
+    `before: ${describe(before)}   after: ${describe(after)}`,
+    'mode/endpoint'.padEnd(28) + 'req/s'.padStart(22) + 'p99 ms'.padStart(18) + '×off'.padStart(18) +
+      'ceiling CPU share'.padStart(22)
+  ]
+  for (const row of rowsAfter) {
+    const old = rowsBefore.find((candidate) => candidate.mode === row.mode && candidate.endpoint === row.endpoint)
+    if (!old) continue
+    lines.push(
+      `${row.mode}/${row.endpoint}`.padEnd(28) +
+      change(old.requestsPerSecond.median, row.requestsPerSecond.median).padStart(22) +
+      change(old.latencyMs.p99, row.latencyMs.p99).padStart(18) +
+      change(old.speedup?.median, row.speedup?.median).padStart(18) +
+      change(old.ceilingCpuShare?.median, row.ceilingCpuShare?.median).padStart(22)
+    )
+  }
+  const [first, second] = [before.datasets[0], after.datasets[0]]
+  const scaling = change(first?.processScaling?.ratio.median, second?.processScaling?.ratio.median)
+  if (scaling !== '–') lines.push(`process scaling (wrk), two processes over one: ${scaling}`)
+  const lag = change(first?.invalidationLag?.p99, second?.invalidationLag?.p99)
+  if (lag !== '–') lines.push(`invalidation lag p99 ms: ${lag}`)
+  return lines.join('\n')
+}
+
+function change (before: number | undefined, after: number | undefined): string {
+  if (before === undefined || after === undefined || !Number.isFinite(before) || !Number.isFinite(after)) return '–'
+  const percent = before === 0 ? 0 : ((after - before) / before) * 100
+  return `${formatNumber(before)}→${formatNumber(after)} (${percent >= 0 ? '+' : ''}${percent.toFixed(0)}%)`
+}

@@ -1,0 +1,44 @@
+import { dropDataset, prepareDataset } from './provision.ts'
+import { measureRounds, planRows } from './rounds.ts'
+import { summarise, type DatasetResult } from './results.ts'
+import type { Endpoint, Mode } from './scenarios.ts'
+import { startServers, stopServers, type Servers } from './servers.ts'
+import type { Step, StepResult } from './steps.ts'
+
+export interface DatasetContext {
+  postgresUrl: string
+  redisUrl: string | undefined
+  modes: readonly Mode[]
+  endpoints: readonly Endpoint[]
+  /** The steps to run after the rounds, each with the modes it measures. */
+  steps: ReadonlyArray<{ step: Step, modes: readonly Mode[] }>
+  guestsPerEvent: number
+  durationSeconds: number
+  connections: number
+  rounds: number
+  quick: boolean
+}
+
+/** Seeds a fresh database of `events` events, measures the matrix in rounds, then the steps; drops it again. */
+export async function measureDataset (context: DatasetContext, events: number): Promise<DatasetResult> {
+  const { guestsPerEvent, modes, durationSeconds, connections, rounds, quick } = context
+  console.log(`\nseeding ${events} events × ${guestsPerEvent} guests…`)
+  const databaseUrl = await prepareDataset(context.postgresUrl, events, guestsPerEvent)
+  const servers: Servers = new Map()
+  const serversOf = (mode: string) => servers.get(mode)!
+  try {
+    const { eventsListBytes } = await startServers(servers, { modes, databaseUrl, redisUrl: context.redisUrl })
+    const plan = planRows(modes, context.endpoints)
+    const dataset = { events, guestsPerEvent }
+    const rows = await measureRounds({ plan, servers: serversOf, dataset, rounds, durationSeconds, connections })
+    let measured: StepResult = {}
+    for (const { step, modes: measures } of context.steps) {
+      const stepContext = { modes: measures, servers: serversOf, durationSeconds, connections, rounds, quick }
+      measured = { ...measured, ...await step.run(stepContext) }
+    }
+    return { events, guestsPerEvent, eventsListBytes, rows, summary: summarise(rows, modes), mix: [], ...measured }
+  } finally {
+    await stopServers(servers)
+    await dropDataset(context.postgresUrl, databaseUrl)
+  }
+}

@@ -1,0 +1,50 @@
+import type { BenchOptions } from './args.ts'
+import { measureDataset } from './dataset.ts'
+import { describeEnvironment } from './environment.ts'
+import { wrkAvailable } from './process-scaling.ts'
+import { provision } from './provision.ts'
+import type { BenchResults, DatasetResult } from './results.ts'
+import { ENDPOINTS, selectModes } from './scenarios.ts'
+import { planSteps, STEPS } from './steps.ts'
+
+/** Provisions the services, measures every dataset size, and releases the services again. */
+export async function measure (options: BenchOptions, command: string): Promise<BenchResults> {
+  const startedAt = new Date()
+  const services = await provision()
+  const environment = await describeEnvironment(services.postgresUrl, services.redisUrl)
+  const { modes, absent } = selectModes(options.modes, services.redisUrl !== undefined)
+  const steps = planSteps(STEPS, { modes, absent, wrk: await wrkAvailable(), endpoints: options.endpoints })
+  const notes = [...services.notes, ...steps.notes]
+  const endpoints = ENDPOINTS.filter((endpoint) => !options.endpoints || options.endpoints.includes(endpoint.name))
+  console.log(notes.join('\n'))
+
+  const { guestsPerEvent, durationSeconds, connections, rounds, quick } = options
+  const context = {
+    postgresUrl: services.postgresUrl,
+    redisUrl: services.redisUrl,
+    modes,
+    endpoints,
+    steps: steps.run,
+    guestsPerEvent,
+    durationSeconds,
+    connections,
+    rounds,
+    quick
+  }
+  const datasets: DatasetResult[] = []
+  try {
+    for (const events of options.events) datasets.push(await measureDataset(context, events))
+  } finally {
+    await services.release()
+  }
+  return {
+    format: 1,
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    command,
+    environment,
+    options: { durationSeconds, connections, rounds, quick },
+    notes,
+    datasets
+  }
+}

@@ -1,0 +1,41 @@
+import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { checkThresholds, formatCheck, type Thresholds } from './check.ts'
+import { renderHtml } from './report-html.ts'
+import { datasetTitle, renderMarkdown, renderTable } from './report.ts'
+import type { BenchResults } from './results.ts'
+
+const THRESHOLDS = new URL('../../bench/thresholds.json', import.meta.url)
+
+export function printTables (results: BenchResults): void {
+  for (const dataset of results.datasets) console.log(`\n${datasetTitle(dataset)}\n${renderTable(dataset.summary)}`)
+}
+
+/**
+ * `<outputDir>/<start time>.json`, `.md` and `.html`; the Markdown also to `reportFile` when given,
+ * and to GitHub's step summary when run there.
+ */
+export async function writeResults (results: BenchResults, outputDir: string, reportFile?: string): Promise<void> {
+  const stamp = results.startedAt.replace(/[:.]/g, '-')
+  await mkdir(outputDir, { recursive: true })
+  const base = join(outputDir, stamp)
+  const markdown = renderMarkdown(results)
+  await writeFile(`${base}.json`, JSON.stringify(results, null, 2))
+  await writeFile(`${base}.md`, markdown)
+  await writeFile(`${base}.html`, renderHtml(results))
+  if (process.env.GITHUB_STEP_SUMMARY) await appendFile(process.env.GITHUB_STEP_SUMMARY, `${markdown}\n`)
+  console.log(`\nresults: ${base}.json, ${base}.md, ${base}.html`)
+  if (reportFile) {
+    await mkdir(dirname(reportFile), { recursive: true })
+    await writeFile(reportFile, markdown)
+    console.log(`report: ${reportFile}`)
+  }
+}
+
+/** The gate: prints every threshold's outcome; false when one failed. */
+export async function checkResults (results: BenchResults): Promise<boolean> {
+  const thresholds = JSON.parse(await readFile(THRESHOLDS, 'utf8')) as Thresholds
+  const outcomes = checkThresholds(results, thresholds)
+  console.log(`\n${formatCheck(outcomes)}`)
+  return !outcomes.some((outcome) => outcome.status === 'failed')
+}

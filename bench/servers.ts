@@ -1,0 +1,55 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startServer, type ServerProcess } from './processes.ts'
+import { BASELINE_MODE, CEILING, MODES, type Mode } from './scenarios.ts'
+
+const APP = new URL('../src/server.js', import.meta.url).pathname
+const CEILING_SERVER = new URL('./ceiling-server.js', import.meta.url).pathname
+
+/** Each mode's processes (one, or several sharing a Redis and the database), and the ceiling's. */
+export type Servers = Map<string, ServerProcess[]>
+
+export interface ServerSetup {
+  modes: readonly Mode[]
+  databaseUrl: string
+  redisUrl: string | undefined
+}
+
+/**
+ * Starts every mode's processes, then the ceiling with the exact bytes the baseline serves for
+ * the events list. Whatever started is in `servers` even when a later start fails, for the caller
+ * to stop.
+ */
+export async function startServers (servers: Servers, setup: ServerSetup): Promise<{ eventsListBytes: number }> {
+  for (const mode of setup.modes) {
+    const env = serverEnv(mode, setup)
+    const instances: ServerProcess[] = []
+    servers.set(mode.name, instances)
+    for (let i = 0; i < (mode.instances ?? 1); i++) instances.push(await startServer(APP, env))
+  }
+  const baseline = servers.get(BASELINE_MODE)![0]!
+  const listBytes = Buffer.from(await (await fetch(`${baseline.url}/events?limit=100`)).arrayBuffer())
+  const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
+  await writeFile(bodyFile, listBytes)
+  servers.set(CEILING, [await startServer(CEILING_SERVER, { CEILING_BODY_FILE: bodyFile })])
+  return { eventsListBytes: listBytes.length }
+}
+
+export async function stopServers (servers: Servers): Promise<void> {
+  for (const instances of servers.values()) for (const server of instances) await server.stop()
+}
+
+function serverEnv (mode: Mode, { databaseUrl, redisUrl }: ServerSetup): Record<string, string> {
+  return {
+    DATABASE_URL: databaseUrl,
+    PUBLIC_URL: 'http://bench.local',
+    ...mode.env,
+    // One load generator is one client IP: the write limit would turn the mix's writes into 429s.
+    RATE_LIMIT_WRITES: '1000000000',
+    ...(mode.needsRedis && {
+      REDIS_URL: redisUrl!,
+      CACHE_PREFIX: `bench-${process.pid}-${MODES.indexOf(mode)}-${Date.now()}`
+    })
+  }
+}

@@ -1,0 +1,134 @@
+// The measurements after the rounds, as data: what each needs, and how it runs. The runner runs
+// those whose needs are met and notes why the others were not measured.
+import { measureInvalidationLag } from './lag.ts'
+import { runMix } from './mix.ts'
+import { measureProcessScaling } from './process-scaling.ts'
+import type { ServerProcess } from './processes.ts'
+import { processScalingLine } from './report.ts'
+import type { DatasetResult } from './results.ts'
+import { MIX_ENDPOINT, MODE, type Mode, type ModeName } from './scenarios.ts'
+
+export interface StepNeeds {
+  /** Every one of these modes, or (a filter) at least one mode of the run that passes it. */
+  modes?: readonly ModeName[] | ((mode: Mode) => boolean)
+  /** wrk on the PATH. */
+  wrk?: boolean
+  /** This name among `--endpoints` (or no `--endpoints`). */
+  endpoint?: string
+}
+
+export interface StepContext {
+  /** The modes the step measures: its list, or those of the run that pass its filter. */
+  modes: readonly Mode[]
+  servers: (mode: string) => ServerProcess[]
+  durationSeconds: number
+  connections: number
+  rounds: number
+  quick: boolean
+}
+
+export type StepResult = Partial<Pick<DatasetResult, 'mix' | 'invalidationLag' | 'processScaling'>>
+
+export interface Step {
+  name: string
+  /** What it measures, as a note names it when it is skipped. */
+  describe: string
+  needs: StepNeeds
+  run: (context: StepContext) => Promise<StepResult>
+}
+
+const singleInstance = (mode: Mode) => (mode.instances ?? 1) === 1
+
+export const STEPS: readonly Step[] = [
+  {
+    name: 'mix',
+    describe: 'the read/write mix',
+    // One instance per mode: across instances, tiered mode's stale window is the lag step's.
+    needs: { endpoint: MIX_ENDPOINT, modes: (mode) => singleInstance(mode) && mode.name !== MODE.offNaive },
+    run: async ({ modes, servers, durationSeconds, connections }) => {
+      const mix: DatasetResult['mix'] = []
+      for (const mode of modes) {
+        const options = { durationSeconds, connections, hotEvents: 100, writeShare: 0.05 }
+        const result = await runMix(servers(mode.name)[0]!, options)
+        mix.push({ mode: mode.name, ...result })
+        console.log(`[mix] ${mode.name.padEnd(10)} ${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
+          `hits ${(result.hitRatio * 100).toFixed(0)}%  stale reads ${result.staleReads}`)
+      }
+      return { mix }
+    }
+  },
+  {
+    name: 'lag',
+    describe: 'invalidation lag across two tiered processes',
+    needs: { modes: [MODE.tieredPair] },
+    run: async ({ servers, quick }) => {
+      const lag = await measureInvalidationLag(servers(MODE.tieredPair), { samples: quick ? 50 : 200, hotEvents: 100 })
+      console.log(`[lag] ${MODE.tieredPair}: write on instance 1 → instance 2 serves it: p50 ${lag.p50} ms, ` +
+        `p99 ${lag.p99} ms, max ${lag.max} ms (${lag.samples} writes)`)
+      return { invalidationLag: lag }
+    }
+  },
+  {
+    name: 'scaling',
+    describe: 'process scaling (one vs two tiered processes under wrk)',
+    needs: { modes: [MODE.tiered, MODE.tieredPair], wrk: true },
+    run: async ({ servers, rounds, durationSeconds, connections }) => {
+      // Five rounds of 4 s at least: a ratio of two short runs on 2 cores spreads wide.
+      const options = {
+        rounds: Math.max(rounds, 5),
+        durationSeconds: Math.max(durationSeconds, 4),
+        connections,
+        path: '/events?limit=100'
+      }
+      const scaling = await measureProcessScaling(servers(MODE.tiered)[0]!, servers(MODE.tieredPair), options)
+      console.log(`[scaling] ${processScalingLine(scaling)}`)
+      return { processScaling: scaling }
+    }
+  }
+]
+
+/** What the run has, for judging a step's needs. */
+export interface RunFacts {
+  modes: readonly Mode[]
+  /** Why each mode left out of the run is absent. */
+  absent: ReadonlyMap<ModeName, string>
+  wrk: boolean
+  endpoints: readonly string[] | undefined
+}
+
+export interface StepPlan {
+  run: Array<{ step: Step, modes: Mode[] }>
+  /** One line per step left out, naming what it lacked. */
+  notes: string[]
+}
+
+/** The steps whose needs the run meets, each with the modes it measures, and a note for each other one. */
+export function planSteps (steps: readonly Step[], facts: RunFacts): StepPlan {
+  const plan: StepPlan = { run: [], notes: [] }
+  for (const step of steps) {
+    const { modes, missing } = meet(step.needs, facts)
+    if (missing.length === 0) plan.run.push({ step, modes })
+    else plan.notes.push(`${step.describe} not measured: ${missing.join('; ')}`)
+  }
+  return plan
+}
+
+function meet (needs: StepNeeds, facts: RunFacts): { modes: Mode[], missing: string[] } {
+  const missing: string[] = []
+  let modes: Mode[] = []
+  if (typeof needs.modes === 'function') {
+    modes = facts.modes.filter(needs.modes)
+    if (modes.length === 0) missing.push('none of the modes it measures is run')
+  } else if (needs.modes) {
+    for (const name of needs.modes) {
+      const mode = facts.modes.find((candidate) => candidate.name === name)
+      if (mode) modes.push(mode)
+      else missing.push(facts.absent.get(name) ?? `${name} is not run`)
+    }
+  }
+  if (needs.wrk && !facts.wrk) missing.push('wrk is not on the PATH')
+  if (needs.endpoint && facts.endpoints && !facts.endpoints.includes(needs.endpoint)) {
+    missing.push(`${needs.endpoint} is not among --endpoints`)
+  }
+  return { modes, missing }
+}

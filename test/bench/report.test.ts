@@ -1,0 +1,80 @@
+import t from 'tap'
+import { latencyChart, scalingChart, throughputChart } from '../../bench/charts.ts'
+import { renderHtml } from '../../bench/report-html.ts'
+import { renderMarkdown, renderTable } from '../../bench/report.ts'
+import { summarise, type Row } from '../../bench/results.ts'
+import { MODE, MODES } from '../../bench/scenarios.ts'
+import { dataset, load, processScaling, results, rows } from './fixtures.ts'
+
+t.test('reports: terminal table, Markdown, and a self-contained HTML page with SVG charts', async (t) => {
+  const table = renderTable(dataset().summary)
+  t.match(table, /^mode\s+endpoint\s+req\/s/)
+  t.match(table, /memory\s+events-list\s+9000 .* 9\.00× \[9\.00–9\.00\]/)
+
+  const markdown = renderMarkdown(results())
+  t.match(markdown, /^# eventcache bench/)
+  t.match(markdown, /\| memory \| events-list \| 9000 \|/)
+  t.match(markdown, /\| memory \| 10\.0 \| 95 \| 5 \| 90\.0 \| 1 \/ 4 \| 3\.5 \/ 9 \| 0\.50 \| 0 \| 0 \|/,
+    'mix with the write cost over off')
+  t.notMatch(markdown, /How latency grows/, 'no scaling section for one size')
+
+  const html = renderHtml(results())
+  t.match(html, /^<!doctype html>/)
+  t.equal((html.match(/<svg /g) ?? []).length, 2, 'throughput and latency charts')
+  t.notMatch(html, /<script|<link|src=|https?:\/\/(?!www\.w3\.org\/2000\/svg)/, 'no scripts and no external assets')
+  t.match(html, /Test CPU &#60;&#38;&#62;/, 'text is escaped')
+  t.match(throughputChart(dataset()), /<rect [^>]*fill="#3b7dd8"/)
+  t.match(latencyChart(dataset()), /log scale/)
+
+  const scaled = results([dataset(1000), dataset(100_000)])
+  t.match(renderMarkdown(scaled),
+    /How latency grows with the data[\s\S]*\| off\+join\/events-list \| 1\.00 \| 1\.00 \|/)
+  t.match(scalingChart(scaled), /<polyline /)
+  t.equal((renderHtml(scaled).match(/<svg /g) ?? []).length, 5, 'two charts per size and the scaling chart')
+  t.equal(scalingChart(results()), '')
+})
+
+t.test('the report says when, on what machine and at which commit it ran', async (t) => {
+  const markdown = renderMarkdown(results())
+  t.match(markdown, /^- Ran 2026-11-29 00:00–00:10 UTC: `npm run bench -- --quick`$/m)
+  t.match(markdown, /^- Commit abc123$/m)
+  t.match(markdown, /^- Machine: Test CPU <&>, 2 cores, 24 GiB, Linux; Node v20$/m)
+  t.match(markdown, /^- Versions: fastify 5$/m)
+  t.match(markdown, /^- 3 round\(s\) × 10 s per row, 20 connections; ratios are paired/m)
+  t.match(markdown, /^- Redis: none$/m, 'the run\'s notes')
+
+  const dirty = results()
+  dirty.environment.dirty = true
+  dirty.finishedAt = '2026-11-30T01:02:00.000Z'
+  const text = renderMarkdown(dirty)
+  t.match(text, /^- Commit abc123 \(dirty: tracked files had uncommitted changes\)$/m)
+  t.match(text, /^- Ran 2026-11-29 00:00–2026-11-30 01:02 UTC/m, 'a run past midnight names both dates')
+  t.match(renderHtml(dirty),
+    /<li>Ran 2026-11-29 00:00–2026-11-30 01:02 UTC: <code>npm run bench -- --quick<\/code><\/li>/)
+
+  const older = results()
+  delete older.command
+  delete older.environment.dirty
+  t.match(renderMarkdown(older), /^- Ran 2026-11-29 00:00–00:10 UTC$/m, 'an older result file still renders')
+})
+
+t.test('the two-instance row, the lag and process scaling in the report', async (t) => {
+  const scaled: Row[] = [
+    ...rows(),
+    { mode: MODE.tiered, endpoint: 'events-list', rounds: [load(6000, 60), load(3000, 120), load(6000, 60)] },
+    { mode: MODE.tieredPair, endpoint: 'events-list', rounds: [load(9000, 70), load(4500, 140), load(9000, 70)] }
+  ]
+  const summary = summarise(scaled, MODES)
+  const lag = { samples: 50, p50: 1.2, p99: 4.5, max: 7 }
+  const markdown = renderMarkdown(results([{ ...dataset(), summary, invalidationLag: lag }]))
+  t.match(markdown,
+    /Invalidation lag across instances \(tiered-x2: .* 50 writes: p50 1\.20 ms, p99 4\.50 ms, max 7\.00 ms\./)
+  t.match(markdown, /\| tiered-x2 \| events-list \|.*\| 1\.50× \[1\.50–1\.50\] \|/)
+  t.notMatch(markdown, /×2/, 'mode names in ASCII')
+
+  const withScaling = renderMarkdown(results([{ ...dataset(), processScaling: processScaling(1.8) }]))
+  t.match(withScaling, new RegExp('Two processes against one .* wrk with 32 connections.*: one 5000 req/s, ' +
+    'two 9000 req/s, 1\\.80× \\[1\\.70–1\\.90\\] .*machine CPU busy 60% → 98%, ' +
+    'throughput per busy CPU 1\\.10× one process\'s'))
+  t.notMatch(renderMarkdown(results()), /Two processes against one/)
+})

@@ -1,0 +1,51 @@
+import t from 'tap'
+import { summarise, type Row } from '../../bench/results.ts'
+import { planRows, roundOrder } from '../../bench/rounds.ts'
+import { CEILING, ENDPOINTS, MODE, MODES } from '../../bench/scenarios.ts'
+import { median, pairedRatio, spread } from '../../bench/stats.ts'
+import { load, rows } from './fixtures.ts'
+
+t.test('ratio maths: medians of ratios paired within rounds', async (t) => {
+  t.equal(median([3, 1, 2]), 2)
+  t.equal(median([4, 1, 3, 2]), 2, 'the lower middle: a value that was measured')
+  t.ok(Number.isNaN(median([])))
+  t.same(spread([2, 8, 4]), { median: 4, min: 2, max: 8 })
+  t.same(pairedRatio([10, 5, 10], [1, 0.5, 1]), { median: 10, min: 10, max: 10 },
+    'a machine slowing down in round 2 does not move the ratio')
+  t.same(pairedRatio([10, 20], [0, 2]), { median: 10, min: 10, max: 10 }, 'a zero denominator is left out')
+
+  const summary = summarise(rows())
+  const memory = summary.find((row) => row.mode === MODE.memory && row.endpoint === 'events-list')!
+  t.same(memory.speedup, { median: 9, min: 9, max: 9 })
+  t.same(memory.ceilingShare, { median: 0.9, min: 0.9, max: 0.9 })
+  t.same(memory.ceilingCpuShare, { median: 0.8, min: 0.8, max: 0.8 })
+  t.equal(memory.hitRatio, 1)
+  t.equal(memory.queriesPerRequest, 0)
+  t.equal(memory.requestsPerSecond.median, 9000)
+  const detail = summary.find((row) => row.mode === MODE.memory && row.endpoint === 'event-detail')!
+  t.equal(detail.ceilingShare, undefined, 'the ceiling only serves the events list')
+  t.equal(summary.find((row) => row.mode === CEILING)!.speedup, undefined)
+})
+
+t.test('a multi-instance row is compared with its one-instance mode, round by round', async (t) => {
+  const scaled: Row[] = [
+    ...rows(),
+    { mode: MODE.tiered, endpoint: 'events-list', rounds: [load(6000, 60), load(3000, 120), load(6000, 60)] },
+    { mode: MODE.tieredPair, endpoint: 'events-list', rounds: [load(9000, 70), load(4500, 140), load(9000, 70)] }
+  ]
+  const summary = summarise(scaled, MODES)
+  t.equal(summary.find((row) => row.mode === MODE.tieredPair)!.scaling!.median, 1.5,
+    '1.5× in every round, whatever the machine did')
+  t.equal(summary.find((row) => row.mode === MODE.tiered)!.scaling, undefined)
+})
+
+t.test('the matrix: every mode per endpoint, the ceiling on its endpoint, rotated round by round', async (t) => {
+  const modes = MODES.filter((mode) => mode.name === MODE.offJoin || mode.name === MODE.memory)
+  const plan = planRows(modes, ENDPOINTS.slice(0, 2))
+  t.same(plan.map(({ mode, endpoint }) => `${mode}/${endpoint.name}`), [
+    'off+join/events-list', 'memory/events-list', 'ceiling/events-list', 'off+join/event-detail', 'memory/event-detail'
+  ])
+  t.same(roundOrder(5, 0), [0, 1, 2, 3, 4])
+  t.same(roundOrder(5, 1), [1, 2, 3, 4, 0], 'no row always runs first')
+  t.same(roundOrder(5, 7), [2, 3, 4, 0, 1])
+})
