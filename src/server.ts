@@ -2,6 +2,7 @@ import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
+import { EmbeddedPostgresError } from './db/embedded-postgres.ts'
 import { closeOnSignal } from './graceful-close.ts'
 import { runPrimary } from './workers.ts'
 
@@ -19,8 +20,15 @@ try {
 
 // WORKERS=1: this process serves. More: it becomes the cluster primary, and each worker it forks
 // runs this file again and takes the serving path.
-if (config.WORKERS !== 1 && cluster.isPrimary) await runPrimary(config)
-else await serve(config)
+try {
+  if (config.WORKERS !== 1 && cluster.isPrimary) await runPrimary(config)
+  else await serve(config)
+} catch (error) {
+  // Like a bad environment: the message says what to do, and a stack trace would only bury it.
+  if (!(error instanceof EmbeddedPostgresError)) throw error
+  console.error(error.message)
+  process.exit(1)
+}
 
 async function serve (config: Config): Promise<void> {
   const app = await buildApp(config)

