@@ -1,8 +1,8 @@
 import cluster from 'node:cluster'
 import { existsSync } from 'node:fs'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig, type Config } from './config.ts'
-import { EmbeddedPostgresError } from './db/embedded-postgres.ts'
+import { loadConfig, type Config } from './config.ts'
+import { exitIfExplained } from './explained-errors.ts'
 import { closeOnSignal } from './graceful-close.ts'
 import { runPrimary } from './workers.ts'
 
@@ -13,9 +13,8 @@ let config
 try {
   config = loadConfig()
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(error.message)
-  process.exit(1)
+  exitIfExplained(error)
+  throw error
 }
 
 // WORKERS=1: this process serves. More: it becomes the cluster primary, and each worker it forks
@@ -24,10 +23,8 @@ try {
   if (config.WORKERS !== 1 && cluster.isPrimary) await runPrimary(config)
   else await serve(config)
 } catch (error) {
-  // Like a bad environment: the message says what to do, and a stack trace would only bury it.
-  if (!(error instanceof EmbeddedPostgresError)) throw error
-  console.error(error.message)
-  process.exit(1)
+  exitIfExplained(error)
+  throw error
 }
 
 async function serve (config: Config): Promise<void> {

@@ -1,6 +1,7 @@
 // npm run db:seed -- --events N --guests-per-event M [--truncate]
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.ts'
+import { exitIfExplained } from '../explained-errors.ts'
 import { withDatabase } from './connection.ts'
 import { migrate } from './migrate.ts'
 import { seed } from './seed.ts'
@@ -23,14 +24,19 @@ if (values.help) {
 const events = wholeNumber('--events', values.events)
 const guestsPerEvent = wholeNumber('--guests-per-event', values['guests-per-event'])
 
-await withDatabase(loadConfig(), async (pool) => {
-  await migrate(pool)
-  const started = performance.now()
-  const added = await seed(pool, { events, guestsPerEvent, truncate: values.truncate })
-  const seconds = (performance.now() - started) / 1000
-  const emptied = values.truncate ? 'emptied the tables, then ' : ''
-  console.log(`${emptied}added ${added.events} events and ${added.guests} guests in ${seconds.toFixed(1)} s`)
-})
+try {
+  await withDatabase(loadConfig(), async (pool) => {
+    await migrate(pool)
+    const started = performance.now()
+    const added = await seed(pool, { events, guestsPerEvent, truncate: values.truncate })
+    const seconds = (performance.now() - started) / 1000
+    const emptied = values.truncate ? 'emptied the tables, then ' : ''
+    console.log(`${emptied}added ${added.events} events and ${added.guests} guests in ${seconds.toFixed(1)} s`)
+  })
+} catch (error) {
+  exitIfExplained(error)
+  throw error
+}
 
 function wholeNumber (flag: string, value: string): number {
   const number = Number(value)
