@@ -25,31 +25,18 @@ export default fp(async function metrics (app) {
     routeMetrics: { enabled: false }
   })
   const client = app.metrics.client
+  const counter = (name: string, labelNames: string[], help: string) => new client.Counter({ name, help, labelNames })
 
-  const reads = new client.Counter({
-    name: 'eventcache_cache_reads_total',
-    help: 'Cached reads by route and X-Cache outcome',
-    labelNames: ['route', 'outcome']
-  })
-  const fills = new client.Counter({
-    name: 'eventcache_cache_fills_total',
-    help: 'Stores after a miss: stored, refused by the fence, or failed',
-    labelNames: ['route', 'result']
-  })
-  const waits = new client.Counter({
-    name: 'eventcache_cache_flight_waits_total',
-    help: 'Misses that waited for another request\'s load (single-flight)',
-    labelNames: ['route']
-  })
-  const invalidations = new client.Counter({
-    name: 'eventcache_cache_invalidations_total',
-    help: 'Invalidations after writes: done, or owed to an unreachable Redis',
-    labelNames: ['result']
-  })
-  const generations = new client.Counter({
-    name: 'eventcache_cache_invalidated_generations_total',
-    help: 'Generations given a new value by invalidations'
-  })
+  const reads = counter('eventcache_cache_reads_total', ['route', 'outcome'],
+    'Cached reads by route and X-Cache outcome')
+  const fills = counter('eventcache_cache_fills_total', ['route', 'result'],
+    'Stores after a miss: stored, refused by the fence, or failed')
+  const waits = counter('eventcache_cache_flight_waits_total', ['route'],
+    'Misses that waited for another request\'s load (single-flight)')
+  const invalidations = counter('eventcache_cache_invalidations_total', ['result'],
+    'Invalidations after writes: done, or owed to an unreachable Redis')
+  const generations = counter('eventcache_cache_invalidated_generations_total', [],
+    'Generations given a new value by invalidations')
   const { cache } = app
   new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
     name: 'eventcache_cache_breaker_open',
@@ -64,11 +51,8 @@ export default fp(async function metrics (app) {
   })
   /** Route pattern → measured or not (tooling), decided once per pattern. */
   const measured = new Map<string, boolean>()
-  const queries = new client.Counter({
-    name: 'eventcache_db_queries_total',
-    help: 'PostgreSQL queries by route',
-    labelNames: ['route']
-  })
+  const queries = counter('eventcache_db_queries_total', ['route'],
+    'PostgreSQL queries by route')
   const databaseTime = new client.Histogram({
     name: 'eventcache_db_request_duration_seconds',
     help: 'Time a request spent in PostgreSQL queries, for requests that queried',

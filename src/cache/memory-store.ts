@@ -53,14 +53,8 @@ export class MemoryStore implements CacheStore {
     return { response: entry.response, stamp }
   }
 
-  fill (
-    key: string,
-    generations: readonly string[],
-    stamp: string,
-    response: CachedResponse,
-    ttlMs: number,
-    fenced: boolean
-  ): boolean {
+  fill (key: string, generations: readonly string[], stamp: string,
+    response: CachedResponse, ttlMs: number, fenced: boolean): boolean {
     const current = this.#generations.stamp(generations)
     // The fence (see ResponseCache): an entry carries the generations read before its load.
     // Unfenced, it would carry the ones current now, after a write may have landed.

@@ -91,14 +91,8 @@ export class RedisStore implements CacheStore {
     }
   }
 
-  async fill (
-    key: string,
-    generations: readonly string[],
-    stamp: string,
-    response: CachedResponse,
-    ttlMs: number,
-    fenced: boolean
-  ): Promise<boolean> {
+  async fill (key: string, generations: readonly string[], stamp: string,
+    response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
     const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
     const fresh = observed.map(() => newToken())
     const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')

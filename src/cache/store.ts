@@ -37,14 +37,8 @@ export interface CacheStore {
    * With `fenced`, refuses (returns false) when any of them changed since `stamp` was read:
    * the fence, explained at ResponseCache.#fill.
    */
-  fill: (
-    key: string,
-    generations: readonly string[],
-    stamp: string,
-    response: CachedResponse,
-    ttlMs: number,
-    fenced: boolean
-  ) => boolean | Promise<boolean>
+  fill: (key: string, generations: readonly string[], stamp: string,
+    response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
   /**
    * Gives each generation a new value, so every response stored under the old one is dead.
    * A shared store rejects with an InvalidationError naming the generations it could not change.

@@ -68,14 +68,8 @@ export class TieredStore implements CacheStore {
     })
   }
 
-  async fill (
-    key: string,
-    generations: readonly string[],
-    stamp: string,
-    response: CachedResponse,
-    ttlMs: number,
-    fenced: boolean
-  ): Promise<boolean> {
+  async fill (key: string, generations: readonly string[], stamp: string,
+    response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
     const split = stamp.lastIndexOf(TIERS)
     const stored = await this.#l2.fill(key, generations, stamp.slice(0, split), response, ttlMs, fenced)
     if (stored) this.#copyToL1(key, generations, stamp.slice(split + 1), response, fenced, ttlMs)
