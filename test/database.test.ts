@@ -4,7 +4,7 @@ import pg from 'pg'
 import t from 'tap'
 import { migrate, readMigrations } from '../src/db/migrate.ts'
 import { seed } from '../src/db/seed.ts'
-import { createTestDatabase, withClient } from './helper.ts'
+import { createTestDatabase, withClient } from './support/database.ts'
 
 const execFileAsync = promisify(execFile)
 

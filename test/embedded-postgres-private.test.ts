@@ -12,8 +12,8 @@ import t, { type Test } from 'tap'
 import { binariesFor } from '../src/db/embedded-postgres-binaries.ts'
 import { relocatedDataDir, stopEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
 import { serverOwner } from '../src/db/embedded-postgres-owner.ts'
-import { withClient } from './helper.ts'
-import { stillRunning } from './workers/cluster.ts'
+import { withClient } from './support/database.ts'
+import { stillRunning } from './support/worker-cluster.ts'
 
 const PACKAGE = `@embedded-postgres/${process.platform}-${process.arch}`
 const skip = process.getuid?.() === 0 ? false : 'only root runs the embedded server as another user'

@@ -9,7 +9,7 @@ import {
   startEmbeddedPostgres,
   stopEmbeddedPostgres
 } from '../src/db/embedded-postgres.ts'
-import { withClient } from './helper.ts'
+import { withClient } from './support/database.ts'
 
 // The server runs as `postgres` only when this process is root: only then can a folder be out of its reach.
 const asRoot = process.getuid?.() === 0

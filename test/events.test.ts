@@ -1,5 +1,7 @@
 import t from 'tap'
-import { buildTestApp, countRows, eventInput, postEvent } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { countRows } from './support/database.ts'
+import { eventInput, postEvent } from './support/fixtures.ts'
 
 t.test('the article\'s walk-through: create twelve events, list them, page through them', async (t) => {
   const app = await buildTestApp(t)

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { buildTestApp, countRows, postEvent, postGuest } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { countRows } from './support/database.ts'
+import { postEvent, postGuest } from './support/fixtures.ts'
 
 t.test('POST /guests answers 201 with the guest, its event nested, and a Location header', async (t) => {
   const app = await buildTestApp(t)

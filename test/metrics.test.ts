@@ -1,5 +1,7 @@
 import t from 'tap'
-import { buildTestApp, CACHE_TEST_MODES, cacheEnv, postEvent } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { CACHE_TEST_MODES, cacheEnv } from './support/cache-modes.ts'
+import { postEvent } from './support/fixtures.ts'
 
 /** The value of one sample in a Prometheus text exposition, or 0 when absent. */
 function sample (text: string, name: string, labels: Record<string, string> = {}): number {

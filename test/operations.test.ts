@@ -1,5 +1,6 @@
 import t from 'tap'
-import { buildTestApp, createTestDatabase, withClient } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { createTestDatabase, withClient } from './support/database.ts'
 
 t.test('/health checks PostgreSQL; /health/live only the process', async (t) => {
   const app = await buildTestApp(t)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { toPage } from '../src/pagination.ts'
-import { buildTestApp, postEvent } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { postEvent } from './support/fixtures.ts'
 
 const base = 'https://api.example.com'
 

@@ -1,5 +1,7 @@
 import t from 'tap'
-import { buildTestApp, createTestDatabase, postEvent, postGuest } from './helper.ts'
+import { buildTestApp } from './support/app.ts'
+import { createTestDatabase } from './support/database.ts'
+import { postEvent, postGuest } from './support/fixtures.ts'
 
 t.test('QUERY_MODE=join and naive answer byte-identical bodies at 1 vs 1 + N queries', async (t) => {
   const database = await createTestDatabase(t)

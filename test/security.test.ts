@@ -1,6 +1,9 @@
 import t from 'tap'
-import { buildTestApp, cacheEnv, countRows, createTestDatabase, eventInput, logCollector, postEvent, type TestApp } from './helper.ts'
-import { startRedisServer } from './redis-server.ts'
+import { buildTestApp, logCollector, type TestApp } from './support/app.ts'
+import { cacheEnv } from './support/cache-modes.ts'
+import { countRows, createTestDatabase } from './support/database.ts'
+import { eventInput, postEvent } from './support/fixtures.ts'
+import { startRedisServer } from './support/redis-server.ts'
 
 const KEY = 'k-0123456789abcdef-first'
 const OTHER_KEY = 'k-0123456789abcdef-second'

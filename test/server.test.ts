@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
-import { createTestDatabase, withClient } from './helper.ts'
+import { createTestDatabase, withClient } from './support/database.ts'
 
 interface Server { process: ChildProcess, url: string, logs: string[] }
 

@@ -3,7 +3,9 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import t from 'tap'
-import { buildTestApp, cacheEnv, postEvent } from '../helper.ts'
+import { buildTestApp } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { postEvent } from '../support/fixtures.ts'
 
 const CHROMIUM = '/usr/bin/chromium'
 /** Screenshots are kept as artifacts of the run, never committed. */

@@ -2,8 +2,12 @@
 // `npm run test:cluster` (with the other cluster suites; see the README's Tests section).
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { buildTestApp, createTestDatabase, postEvent, readLog, until, waitForHit, type TestApp } from '../helper.ts'
-import { masterOf, portOf, replicasOf, startRedisCluster } from '../redis-cluster.ts'
+import { buildTestApp, type TestApp } from '../support/app.ts'
+import { readLog, waitForHit } from '../support/cache-reads.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent } from '../support/fixtures.ts'
+import { masterOf, portOf, replicasOf, startRedisCluster } from '../support/redis-cluster.ts'
+import { until } from '../support/waiting.ts'
 
 /** Whether the node on `port` now serves `key` as a master (asked of that node). */
 async function serves (port: number, key: string): Promise<boolean> {

@@ -4,8 +4,11 @@ import { execFile } from 'node:child_process'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
-import { buildTestApp, postEvent, readLog, until, waitForHit } from '../helper.ts'
-import { keySlot, masterOf, portOf, shards, startRedisCluster, type RedisCluster } from '../redis-cluster.ts'
+import { buildTestApp } from '../support/app.ts'
+import { readLog, waitForHit } from '../support/cache-reads.ts'
+import { postEvent } from '../support/fixtures.ts'
+import { keySlot, masterOf, portOf, type RedisCluster, shards, startRedisCluster } from '../support/redis-cluster.ts'
+import { until } from '../support/waiting.ts'
 
 const exec = promisify(execFile)
 const MODES = ['redis', 'tiered'] as const

@@ -4,8 +4,13 @@ import { createRedisClient, usable } from '../../plugins/redis.ts'
 import { loadConfig } from '../../src/config.ts'
 import { keyspace } from '../../src/cache/views.ts'
 import { groupByHashTag, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
-import { buildTestApp, cacheEnv, createTestDatabase, eventInput, logCollector, postEvent, postGuest, readLog, until, waitForHit } from '../helper.ts'
-import { keySlot, masterOf, onNode, portOf, shards, startRedisCluster, testClusterNodes } from '../redis-cluster.ts'
+import { buildTestApp, logCollector } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { readLog, waitForHit } from '../support/cache-reads.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { eventInput, postEvent, postGuest } from '../support/fixtures.ts'
+import { keySlot, masterOf, onNode, portOf, shards, startRedisCluster, testClusterNodes } from '../support/redis-cluster.ts'
+import { until } from '../support/waiting.ts'
 
 // The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
 // can get wrong. The whole cache suite also runs on it ('cluster' in CACHE_TEST_MODES).

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, withClient } from '../helper.ts'
+import { buildTestApp } from '../support/app.ts'
+import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { postEvent } from '../support/fixtures.ts'
 
 /**
  * The classic race, forced: a miss has loaded the event, then (before it stores) a PATCH commits

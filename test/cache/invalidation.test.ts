@@ -1,5 +1,8 @@
 import t from 'tap'
-import { buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, postGuest, type TestApp } from '../helper.ts'
+import { buildTestApp, type TestApp } from '../support/app.ts'
+import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent, postGuest } from '../support/fixtures.ts'
 
 interface Fixture { A: number, B: number, a1: number, a2: number, b1: number }
 

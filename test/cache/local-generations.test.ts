@@ -3,7 +3,8 @@ import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import t from 'tap'
 import { LocalGenerations } from '../../src/cache/local-generations.ts'
-import { buildTestApp, postEvent } from '../helper.ts'
+import { buildTestApp } from '../support/app.ts'
+import { postEvent } from '../support/fixtures.ts'
 
 t.test('local generations: a stamp read before a bump never matches after it, whatever was dropped', async (t) => {
   // Operations on six generations with room for two counters: drops on almost every bump.

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, postEvent, postGuest } from '../helper.ts'
+import { buildTestApp } from '../support/app.ts'
+import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent, postGuest } from '../support/fixtures.ts'
 
 for (const mode of CACHE_TEST_MODES) {
   t.test(`${mode}: a miss loads once, a hit sends the same bytes with no query; off, miss and hit bodies are byte-identical`, async (t) => {

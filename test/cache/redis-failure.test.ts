@@ -1,8 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, logCollector, postEvent, until, waitForHit, type TestApp } from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
-import { startTcpProxy } from '../tcp-proxy.ts'
+import { buildTestApp, logCollector, type TestApp } from '../support/app.ts'
+import { waitForHit } from '../support/cache-reads.ts'
+import { postEvent } from '../support/fixtures.ts'
+import { startRedisServer } from '../support/redis-server.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
+import { until } from '../support/waiting.ts'
 
 async function timed (app: TestApp, url: string) {
   const started = performance.now()

@@ -2,7 +2,12 @@
 // `npm run test:cluster` (with the other cluster suites; see the README's Tests section).
 import t from 'tap'
 import { freePort } from '../../src/free-port.ts'
-import { buildTestApp, cacheEnv, createTestDatabase, postEvent, tierOf, until } from '../helper.ts'
+import { buildTestApp } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { tierOf } from '../support/cache-reads.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent } from '../support/fixtures.ts'
+import { until } from '../support/waiting.ts'
 
 t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on another', async (t) => {
   const env = { ...await cacheEnv(t, 'cluster'), CACHE_MODE: 'tiered', DATABASE_URL: await createTestDatabase(t) }

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { buildTestApp, cacheEnv, createTestDatabase, logCollector, postEvent, tierOf, until } from '../helper.ts'
-import { startRedisServer, type RedisServer } from '../redis-server.ts'
+import { buildTestApp, logCollector } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { tierOf } from '../support/cache-reads.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent } from '../support/fixtures.ts'
+import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
+import { until } from '../support/waiting.ts'
 
 /** Two instances of the app on one Redis and one database, as behind a load balancer. */
 async function twoInstances (t: Parameters<typeof buildTestApp>[0], env: Record<string, string> = {}) {

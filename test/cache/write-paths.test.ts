@@ -1,10 +1,12 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import {
-  buildTestApp, CACHE_TEST_MODES, cacheEnv, createTestDatabase, logCollector, postEvent, postGuest, until, type TestApp
-} from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
-import { startTcpProxy } from '../tcp-proxy.ts'
+import { buildTestApp, logCollector, type TestApp } from '../support/app.ts'
+import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { postEvent, postGuest } from '../support/fixtures.ts'
+import { startRedisServer } from '../support/redis-server.ts'
+import { startTcpProxy } from '../support/tcp-proxy.ts'
+import { until } from '../support/waiting.ts'
 
 /** A connection of the test's own, holding a transaction open for as long as the test needs. */
 async function openTransaction (t: Test, url: string): Promise<pg.Client> {

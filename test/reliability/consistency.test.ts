@@ -1,8 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { cacheEnv, createTestDatabase } from '../helper.ts'
-import { startRedisServer, type RedisServer } from '../redis-server.ts'
-import { listening, percentile, runClients, seconds } from './harness.ts'
+import { listeningTestApp } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { percentile, runClients, seconds } from '../support/load.ts'
+import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
 
 const EVENTS = 8
 const GUESTS_PER_EVENT = 3
@@ -54,7 +56,7 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
     ...(stallsWrites && { REDIS_COMMAND_TIMEOUT_MS: '50' })
   }
   const servers = []
-  for (let i = 0; i < instances; i++) servers.push(await listening(t, env))
+  for (let i = 0; i < instances; i++) servers.push(await listeningTestApp(t, env))
   const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, staleAgesMs: [], lagsMs: [], examples: [], errors: 0, stalls: 0, owed: 0 }
   for (const { app } of servers) {
     app.cache.observe({

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createTestDatabase, withClient } from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
-import { listening, percentile, runClients, timedFetch, type Timed } from './harness.ts'
+import { listeningTestApp } from '../support/app.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { percentile, runClients, type Timed, timedFetch } from '../support/load.ts'
+import { startRedisServer } from '../support/redis-server.ts'
 
 const CLIENTS = 16
 
@@ -28,7 +29,7 @@ async function load (base: string, durationMs: number, samples: Timed[]): Promis
 
 t.test('Redis killed mid-load: 0 5xx, no request over 1 s, hit ratio back above 80% within 10 s of the restart', async (t) => {
   const redis = await startRedisServer(t)
-  const { base } = await listening(t, redisEnv(redis.url, await createTestDatabase(t)))
+  const { base } = await listeningTestApp(t, redisEnv(redis.url, await createTestDatabase(t)))
   await seedEvents(base, 20)
   const samples: Timed[] = []
   const started = performance.now()
@@ -64,7 +65,7 @@ t.test('Redis killed mid-load: 0 5xx, no request over 1 s, hit ratio back above 
 
 t.test('Redis paused (CLIENT PAUSE): latency bounded by the command timeout, 0 5xx', async (t) => {
   const redis = await startRedisServer(t)
-  const { base } = await listening(t, redisEnv(redis.url, await createTestDatabase(t)))
+  const { base } = await listeningTestApp(t, redisEnv(redis.url, await createTestDatabase(t)))
   await seedEvents(base, 20)
   const samples: Timed[] = []
   let pausedFrom = 0
@@ -87,7 +88,7 @@ t.test('Redis paused (CLIENT PAUSE): latency bounded by the command timeout, 0 5
 
 t.test('PostgreSQL connection loss: the process keeps running, requests fail fast with 503 + Retry-After, then recover without a restart', async (t) => {
   const database = await createTestDatabase(t)
-  const { base } = await listening(t, { CACHE_MODE: 'off', DATABASE_URL: database })
+  const { base } = await listeningTestApp(t, { CACHE_MODE: 'off', DATABASE_URL: database })
   await seedEvents(base, 20)
   const name = new URL(database).pathname.slice(1)
   const admin = new URL(database)

@@ -2,8 +2,9 @@ import fc from 'fast-check'
 import t, { type Test } from 'tap'
 import { CreateEventSchema, UpdateEventSchema } from '../../src/schemas/events.ts'
 import { CreateGuestSchema, UpdateGuestSchema } from '../../src/schemas/guests.ts'
-import { buildTestApp, countRows, type TestApp } from '../helper.ts'
-import { invalid, valid, type Schema } from './arbitraries.ts'
+import { buildTestApp, type TestApp } from '../support/app.ts'
+import { countRows } from '../support/database.ts'
+import { invalid, type Schema, valid } from '../support/schema-arbitraries.ts'
 
 /** Runs per property: a few hundred in CI; FUZZ_RUNS=10000 for a long session. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 200)

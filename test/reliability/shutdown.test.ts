@@ -3,8 +3,8 @@ import { once } from 'node:events'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createTestDatabase, withClient } from '../helper.ts'
-import { timedFetch, type Timed } from './harness.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { type Timed, timedFetch } from '../support/load.ts'
 
 t.test('SIGTERM during load: in-flight requests complete, new ones are refused cleanly, exit within 10 s, no acknowledged write lost', async (t) => {
   const database = await createTestDatabase(t)

@@ -1,14 +1,16 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { cacheEnv, createTestDatabase, withClient } from '../helper.ts'
-import { listening, percentile, statusTally, timedFetch } from './harness.ts'
+import { listeningTestApp } from '../support/app.ts'
+import { cacheEnv } from '../support/cache-modes.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { percentile, statusTally, timedFetch } from '../support/load.ts'
 
 const REQUESTS = 1000
 
 for (const mode of ['memory', 'redis'] as const) {
   t.test(`${mode}: ${REQUESTS} concurrent requests on one cold key, load slowed by 100 ms: exactly one database load`, async (t) => {
     const database = await createTestDatabase(t)
-    const { app, base } = await listening(t, { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' })
+    const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' })
     await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
     // What is under test is the number of loads and the bodies, not latency: on a loaded 2-core
     // machine 1,000 sockets can take more than the harness's usual 10 s to be served.
@@ -37,7 +39,7 @@ async function allConnected (server: import('node:net').Server, count: number): 
 
 t.test(`redis: a failing load fails all ${REQUESTS} waiters alike, is not cached, and the next request retries`, async (t) => {
   const database = await createTestDatabase(t)
-  const { app, base } = await listening(t, { ...await cacheEnv(t, 'redis'), DATABASE_URL: database })
+  const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, 'redis'), DATABASE_URL: database })
   await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
   let pending: Array<ReturnType<typeof timedFetch>> = []
   await withClient(database, async (client) => {

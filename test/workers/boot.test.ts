@@ -4,7 +4,8 @@ import t from 'tap'
 import { freePort } from '../../src/free-port.ts'
 import { CRASH_WINDOW_MS, restartDelay, workerCount } from '../../src/workers.ts'
 import { availableParallelism } from 'node:os'
-import { BOOT_TIMEOUT_MS, isStarted, startCluster, within } from './cluster.ts'
+import { within } from '../support/waiting.ts'
+import { BOOT_TIMEOUT_MS, isStarted, startCluster } from '../support/worker-cluster.ts'
 
 t.test('a crashed worker is replaced at once, then after 1 s, 2 s, … up to 30 s while crashes keep coming', async (t) => {
   t.same([1, 2, 3, 4, 5, 6, 7, 8, 50].map(restartDelay), [0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000])

@@ -5,8 +5,9 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { stopEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
-import { eventInput } from '../helper.ts'
-import { request, servedBy, startCluster, stillRunning, within } from './cluster.ts'
+import { eventInput } from '../support/fixtures.ts'
+import { within } from '../support/waiting.ts'
+import { request, servedBy, startCluster, stillRunning } from '../support/worker-cluster.ts'
 
 const execFileAsync = promisify(execFile)
 

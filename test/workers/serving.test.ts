@@ -5,10 +5,12 @@ import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { readMigrations } from '../../src/db/migrate.ts'
-import { timedFetch, type Timed } from '../reliability/harness.ts'
-import { createTestDatabase, eventInput, withClient } from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
-import { BOOT_TIMEOUT_MS, isStarted, request, servedBy, startCluster, within, type LogEntry } from './cluster.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { eventInput } from '../support/fixtures.ts'
+import { type Timed, timedFetch } from '../support/load.ts'
+import { startRedisServer } from '../support/redis-server.ts'
+import { within } from '../support/waiting.ts'
+import { BOOT_TIMEOUT_MS, isStarted, type LogEntry, request, servedBy, startCluster } from '../support/worker-cluster.ts'
 
 const redis = await startRedisServer(t)
 const database = await createTestDatabase(t)

@@ -3,8 +3,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type pg from 'pg'
 import t, { type Test } from 'tap'
-import { createTestDatabase, withClient } from '../helper.ts'
-import { request, startCluster, stillRunning, within, type Cluster, type Reply } from './cluster.ts'
+import { createTestDatabase, withClient } from '../support/database.ts'
+import { within } from '../support/waiting.ts'
+import { type Cluster, type Reply, request, startCluster, stillRunning } from '../support/worker-cluster.ts'
 
 /**
  * Runs `during` while a GET /events is held in flight behind a table lock taken here; the lock

@@ -2,9 +2,10 @@
 // reaches the other's L1 through Redis pub/sub within the invalidation lag.
 import http from 'node:http'
 import t from 'tap'
-import { createTestDatabase, eventInput } from '../helper.ts'
-import { startRedisServer } from '../redis-server.ts'
-import { request, servedBy, startCluster } from './cluster.ts'
+import { createTestDatabase } from '../support/database.ts'
+import { eventInput } from '../support/fixtures.ts'
+import { startRedisServer } from '../support/redis-server.ts'
+import { request, servedBy, startCluster } from '../support/worker-cluster.ts'
 
 const redis = await startRedisServer(t)
 const cluster = await startCluster(t, {

@@ -10,8 +10,16 @@ import { freePort } from '../../src/free-port.ts'
 
 const execFileAsync = promisify(execFile)
 
-/** A JSON log line of the primary or of a worker (`pid` tells which; the primary's lines about a worker name it `workerPid`). */
-export interface LogEntry { pid: number, msg: string, time: number, worker?: number, workerPid?: number, [field: string]: unknown }
+/** A JSON log line of the primary or of a worker: `pid` tells which. */
+export interface LogEntry {
+  pid: number
+  msg: string
+  time: number
+  /** The primary's lines about a worker: its number and pid. */
+  worker?: number
+  workerPid?: number
+  [field: string]: unknown
+}
 
 export interface Exit { code: number | null, signal: NodeJS.Signals | null, at: number }
 
@@ -24,9 +32,11 @@ export interface Cluster {
   output: string[]
   logs: LogEntry[]
   exited: Promise<Exit>
-  /** The first log entry (from index `from` of `logs`) that matches, or a rejection after `timeoutMs`. */
+  /**
+   * The first log entry (from index `from` of `logs`) that matches, or a rejection after `timeoutMs`.
+   */
   waitForLog: (match: (entry: LogEntry) => boolean, timeoutMs: number, from?: number) => Promise<LogEntry>
-  /** The primary's live node children, from `ps` (what the operating system sees, not what the primary says). */
+  /** The primary's live node children, from `ps`: what the operating system sees, not what the primary says. */
   workerPids: () => Promise<number[]>
 }
 
@@ -38,15 +48,28 @@ export const BOOT_TIMEOUT_MS = 60_000
  * primary has logged every worker as started. `detached`: in a process group of its own, so a test
  * can signal the whole group as a terminal's Ctrl-C does.
  */
-export async function startCluster (t: Test, env: Record<string, string>, options: { ready?: boolean, detached?: boolean } = {}): Promise<Cluster> {
+export async function startCluster (
+  t: Test,
+  env: Record<string, string>,
+  options: { ready?: boolean, detached?: boolean } = {}
+): Promise<Cluster> {
   const port = await freePort()
   const workers = Number(env.WORKERS ?? 2)
   const primary = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info', WORKERS: String(workers), ...env },
+    env: {
+      PATH: process.env.PATH,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      WORKERS: String(workers),
+      ...env
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false
   })
-  const exited = new Promise<Exit>((resolve) => primary.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })))
+  const exited = new Promise<Exit>((resolve) => {
+    primary.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() }))
+  })
   t.teardown(async () => {
     if (primary.exitCode !== null || primary.signalCode !== null) return
     // The workers leave on their own once the primary's IPC channel closes; kill them by pid anyway.
@@ -76,20 +99,35 @@ export async function startCluster (t: Test, env: Record<string, string>, option
   let gone = false
   drained.then(() => { gone = true }, () => {})
   // Polls every 50 ms; gives up at the deadline, or once the output has ended without a match.
-  const waitUntil = async <T>(check: () => T | undefined, timeoutMs: number): Promise<T> => {
+  const waitUntil = async <T>(what: string, check: () => T | undefined, timeoutMs: number): Promise<T> => {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const found = check()
       if (found !== undefined) return found
-      const remaining = deadline - Date.now()
-      if (remaining <= 0 || gone) throw new Error(`${gone ? 'the cluster exited and said nothing more' : `not within ${timeoutMs} ms`}; its output:\n${output.slice(-40).join('\n')}`)
+      if (Date.now() >= deadline || gone) {
+        const why = gone ? 'the cluster exited and said nothing more' : `not within ${timeoutMs} ms`
+        throw new Error(`${what}: ${why}; its output:\n${output.slice(-40).join('\n')}`)
+      }
       await sleep(50)
     }
   }
-  const waitForLog = (match: (entry: LogEntry) => boolean, timeoutMs: number, from = 0) => waitUntil(() => logs.slice(from).find(match), timeoutMs)
+  const waitForLog = (match: (entry: LogEntry) => boolean, timeoutMs: number, from = 0) =>
+    waitUntil('a matching log line', () => logs.slice(from).find(match), timeoutMs)
 
-  const cluster: Cluster = { primary, port, base: `http://127.0.0.1:${port}`, output, logs, exited, waitForLog, workerPids: () => childPids(primary.pid!) }
-  if (options.ready !== false) await waitUntil(() => logs.filter(isStarted).length >= workers || undefined, BOOT_TIMEOUT_MS)
+  const cluster: Cluster = {
+    primary,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    output,
+    logs,
+    exited,
+    waitForLog,
+    workerPids: () => childPids(primary.pid!)
+  }
+  if (options.ready !== false) {
+    const allStarted = () => logs.filter(isStarted).length >= workers || undefined
+    await waitUntil(`the primary logging ${workers} workers started`, allStarted, BOOT_TIMEOUT_MS)
+  }
   return cluster
 }
 
@@ -99,8 +137,13 @@ export function isStarted (entry: LogEntry): boolean {
 
 /** The primary's children that are node processes: its workers (the embedded PostgreSQL is not one). */
 export async function childPids (pid: number, command = 'node'): Promise<number[]> {
-  const { stdout } = await execFileAsync('ps', ['--ppid', String(pid), '-o', 'pid=,comm=']).catch(() => ({ stdout: '' }))
-  return stdout.split('\n').map((line) => line.trim().split(/\s+/)).filter(([, name]) => name === command).map(([pid]) => Number(pid)).sort((a, b) => a - b)
+  const ps = execFileAsync('ps', ['--ppid', String(pid), '-o', 'pid=,comm='])
+  const { stdout } = await ps.catch(() => ({ stdout: '' }))
+  return stdout.split('\n')
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, name]) => name === command)
+    .map(([pid]) => Number(pid))
+    .sort((a, b) => a - b)
 }
 
 export function killQuietly (pid: number, signal: NodeJS.Signals = 'SIGKILL'): void {
@@ -136,20 +179,28 @@ export interface Reply { status: number, body: string, headers: http.IncomingHtt
  * one (which node:cluster hands to the next worker), a keep-alive agent with one socket pins every
  * request to the worker that accepted it. The local port names the connection in the server's log.
  */
-export async function request (url: string, options: { method?: string, body?: unknown, agent?: http.Agent | false } = {}): Promise<Reply> {
+export async function request (
+  url: string,
+  options: { method?: string, body?: unknown, agent?: http.Agent | false } = {}
+): Promise<Reply> {
   const payload = options.body === undefined ? undefined : JSON.stringify(options.body)
   return await new Promise<Reply>((resolve, reject) => {
     const req = http.request(url, {
       method: options.method ?? 'GET',
       agent: options.agent ?? false,
-      headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      headers: payload === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       signal: AbortSignal.timeout(10_000)
     }, (res) => {
       // Read now: a keep-alive agent takes the socket back before 'end'.
       const localPort = res.socket.localPort ?? 0
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers, localPort }))
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString()
+        resolve({ status: res.statusCode ?? 0, body, headers: res.headers, localPort })
+      })
       res.on('error', reject)
     })
     req.on('error', reject)
@@ -162,17 +213,8 @@ export async function request (url: string, options: { method?: string, body?: u
  * (Fastify logs the client's port). `from`: the log length before the request, as ports get reused.
  */
 export async function servedBy (cluster: Cluster, localPort: number, from: number): Promise<number> {
-  const entry = await cluster.waitForLog((entry) => entry.msg === 'incoming request' && (entry.req as { remotePort?: number } | undefined)?.remotePort === localPort, 10_000, from)
+  const onThatConnection = (entry: LogEntry) =>
+    entry.msg === 'incoming request' && (entry.req as { remotePort?: number } | undefined)?.remotePort === localPort
+  const entry = await cluster.waitForLog(onThatConnection, 10_000, from)
   return entry.pid
-}
-
-/** `promise`, or a rejection naming `what` after `ms`: every wait in these tests is bounded. */
-export async function within<T> (promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((resolve, reject) => { timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms) })
-  try {
-    return await Promise.race([promise, timeout])
-  } finally {
-    clearTimeout(timer)
-  }
 }

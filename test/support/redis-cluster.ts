@@ -5,8 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
-import { freePort } from '../src/free-port.ts'
-import { parseClusterNodes } from '../src/redis-cluster.ts'
+import { freePort } from '../../src/free-port.ts'
+import { parseClusterNodes } from '../../src/redis-cluster.ts'
 import { redisCommand } from './redis-server.ts'
 
 /** A throw-away Redis Cluster of three masters (with no replicas unless asked) that a test owns. */
@@ -41,6 +41,7 @@ const WAIT_MS = 10_000
 const CREATE_WAIT_MS = 30_000
 
 const exec = promisify(execFile)
+type ExecError = Error & { stdout?: string, stderr?: string }
 
 /**
  * Three `redis-server --cluster-enabled yes` masters on free ports, joined with
@@ -49,7 +50,10 @@ const exec = promisify(execFile)
  * @param options.replicas replicas per master (default 0); with replicas a node counts as failed
  *   after 1 s without answering (`cluster-node-timeout`), so a failover takes seconds, not 15 s
  */
-export async function startRedisCluster (t: Owner, options: { started?: boolean, replicas?: number } = {}): Promise<RedisCluster> {
+export async function startRedisCluster (
+  t: Owner,
+  options: { started?: boolean, replicas?: number } = {}
+): Promise<RedisCluster> {
   const replicas = options.replicas ?? 0
   const nodeCount = MASTERS * (1 + replicas)
   const dir = await mkdtemp(join(tmpdir(), 'eventcache-cluster-'))
@@ -60,7 +64,8 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
   while (ports.length < nodeCount) {
     const port = await freePort()
     const bus = await freePort()
-    if (!ports.includes(port) && !busPorts.includes(port) && !ports.includes(bus) && !busPorts.includes(bus) && port !== bus) {
+    const taken = [...ports, ...busPorts]
+    if (!taken.includes(port) && !taken.includes(bus) && port !== bus) {
       ports.push(port)
       busPorts.push(bus)
     }
@@ -74,7 +79,9 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
   const waitFor = async (what: string, check: () => Promise<boolean>, child?: ChildProcess) => {
     const deadline = Date.now() + WAIT_MS
     while (Date.now() < deadline) {
-      if (child && child.exitCode !== null) throw new Error(`Redis Cluster: redis-server exited (code ${child.exitCode}) before ${what}; its port taken?`)
+      if (child && child.exitCode !== null) {
+        throw new Error(`Redis Cluster: redis-server exited (code ${child.exitCode}) before ${what}; its port taken?`)
+      }
       if (await check().catch(() => false)) return
       await sleep(50)
     }
@@ -107,15 +114,20 @@ export async function startRedisCluster (t: Owner, options: { started?: boolean,
     }
     if (!created) {
       const addresses = ports.map((port) => `127.0.0.1:${port}`)
-      await exec('redis-cli', ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'], { timeout: CREATE_WAIT_MS }).catch((error: Error & { stdout?: string, stderr?: string }) => {
-        throw new Error(`redis-cli --cluster create failed: ${error.message}\n${error.stdout ?? ''}${error.stderr ?? ''}`)
+      const args = ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes']
+      await exec('redis-cli', args, { timeout: CREATE_WAIT_MS }).catch((error: ExecError) => {
+        const output = `${error.stdout ?? ''}${error.stderr ?? ''}`
+        throw new Error(`redis-cli --cluster create failed: ${error.message}\n${output}`)
       })
       created = true
     }
     for (const port of ports) {
-      await waitFor(`cluster_state:ok on ${port}`, async () => String(await command(port, 'CLUSTER', 'INFO')).includes('cluster_state:ok'))
+      const info = async (...section: string[]) => String(await command(port, ...section))
+      const clusterOk = async () => (await info('CLUSTER', 'INFO')).includes('cluster_state:ok')
+      await waitFor(`cluster_state:ok on ${port}`, clusterOk)
       // A replica can take over only once it has synchronised with its master.
-      await waitFor(`${port} a master or a replica in sync`, async () => /role:master|master_link_status:up/.test(String(await command(port, 'INFO', 'replication'))))
+      const inSync = /role:master|master_link_status:up/
+      await waitFor(`${port} a master or a replica in sync`, async () => inSync.test(await info('INFO', 'replication')))
     }
   }
 
@@ -171,10 +183,13 @@ export async function onNode (nodes: string, ...args: Array<string | number>): P
   return redisCommand(port, host, ...args)
 }
 
+type SlotRange = [from: number, to: number]
+
 /** The masters as the first node of `nodes` sees them (CLUSTER SLOTS), each with the slot ranges it serves. */
-export async function shards (nodes: string): Promise<Array<{ address: string, ranges: Array<[number, number]> }>> {
-  const slots = await onNode(nodes, 'CLUSTER', 'SLOTS') as Array<[number, number, [string, number, ...unknown[]], ...unknown[]]>
-  const byAddress = new Map<string, Array<[number, number]>>()
+export async function shards (nodes: string): Promise<Array<{ address: string, ranges: SlotRange[] }>> {
+  type SlotsEntry = [...SlotRange, master: [host: string, port: number, ...unknown[]], ...replicas: unknown[]]
+  const slots = await onNode(nodes, 'CLUSTER', 'SLOTS') as SlotsEntry[]
+  const byAddress = new Map<string, SlotRange[]>()
   for (const [from, to, [host, port]] of slots) {
     const address = `${host}:${port}`
     byAddress.set(address, [...byAddress.get(address) ?? [], [from, to]])

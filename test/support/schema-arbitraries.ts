@@ -28,21 +28,29 @@ export function valid (schema: Schema): fc.Arbitrary<unknown> {
         Object.fromEntries(Object.entries(properties).map(([name, property]) => [name, valid(property)])),
         { requiredKeys: Object.keys(properties).filter((name) => required.has(name)) }
       )
-      return schema.minProperties ? record.filter((value) => Object.keys(value).length >= schema.minProperties!) : record
+      const { minProperties } = schema
+      return minProperties ? record.filter((value) => Object.keys(value).length >= minProperties) : record
     }
     case 'integer':
       return fc.integer({ min: schema.minimum ?? -(2 ** 31), max: schema.maximum ?? 2 ** 31 - 1 })
     case 'string':
-      if (schema.format === 'email') return fc.emailAddress().filter((email) => email.length <= (schema.maxLength ?? 254))
-      if (schema.format === 'date') return instants.map((ms) => new Date(Math.floor(ms / DAY) * DAY).toISOString().slice(0, 10))
-      if (schema.format === 'date-time') {
-        return fc.tuple(instants, fc.integer({ min: -12 * 60, max: 14 * 60 })).map(([ms, offsetMinutes]) => withOffset(ms, offsetMinutes))
-      }
-      return fc.string({ unit: 'grapheme', minLength: schema.minLength ?? 0, maxLength: Math.min(schema.maxLength ?? 40, 40) })
-        .filter((text) => text.length >= (schema.minLength ?? 0) && text.length <= (schema.maxLength ?? Infinity))
+      return validString(schema)
     default:
       return fc.constant(null)
   }
+}
+
+function validString (schema: Schema): fc.Arbitrary<string> {
+  const { minLength = 0, maxLength } = schema
+  if (schema.format === 'email') return fc.emailAddress().filter((email) => email.length <= (maxLength ?? 254))
+  if (schema.format === 'date') return instants.map((ms) => new Date(ms - ms % DAY).toISOString().slice(0, 10))
+  if (schema.format === 'date-time') {
+    const offsets = fc.integer({ min: -12 * 60, max: 14 * 60 })
+    return fc.tuple(instants, offsets).map(([ms, offsetMinutes]) => withOffset(ms, offsetMinutes))
+  }
+  // Graphemes can be several code units: the filter keeps the lengths the schema counts.
+  return fc.string({ unit: 'grapheme', minLength, maxLength: Math.min(maxLength ?? 40, 40) })
+    .filter((text) => text.length >= minLength && text.length <= (maxLength ?? Infinity))
 }
 
 /** An RFC 3339 date-time for the instant `ms`, written in a zone `offsetMinutes` east of UTC. */
@@ -65,7 +73,9 @@ export interface Mutation {
 export function invalid (schema: Schema): fc.Arbitrary<Mutation> {
   const properties = schema.properties ?? {}
   const names = Object.keys(properties)
-  return fc.tuple(valid(schema) as fc.Arbitrary<Record<string, unknown>>, fc.constantFrom(...names), fc.nat(1000), fc.constantFrom('missing', 'type', 'extra', 'range'))
+  const bodies = valid(schema) as fc.Arbitrary<Record<string, unknown>>
+  const kinds = fc.constantFrom('missing', 'type', 'extra', 'range')
+  return fc.tuple(bodies, fc.constantFrom(...names), fc.nat(1000), kinds)
     .map(([body, field, n, kind]): Mutation | undefined => {
       const property = properties[field]!
       const broken = { ...body }
@@ -82,12 +92,21 @@ export function invalid (schema: Schema): fc.Arbitrary<Mutation> {
         broken[field] = property.type === 'integer' || property.anyOf ? { nested: n } : n % 2 === 0 ? n : [String(n)]
         return { body: broken, field, describe: `${field} of the wrong type` }
       }
-      if (property.type === 'integer') broken[field] = n % 2 === 0 ? (property.maximum ?? 0) + 1 + n : (property.minimum ?? 0) - 1 - n
-      else if (property.maxLength !== undefined && n % 2 === 0) broken[field] = 'x'.repeat(property.maxLength + 1)
-      else if (property.minLength) broken[field] = ''
-      else if (property.format || property.anyOf) broken[field] = `not-a-${property.format ?? 'date'}-${n}`
-      else return undefined
+      const value = outOfRange(property, n)
+      if (value === undefined) return undefined
+      broken[field] = value
       return { body: broken, field, describe: `${field} out of range` }
     })
     .filter((mutation): mutation is Mutation => mutation !== undefined)
+}
+
+/** A value past a bound of `property` (`n` picks which), or undefined when it has none to pass. */
+function outOfRange (property: Schema, n: number): unknown {
+  if (property.type === 'integer') {
+    return n % 2 === 0 ? (property.maximum ?? 0) + 1 + n : (property.minimum ?? 0) - 1 - n
+  }
+  if (property.maxLength !== undefined && n % 2 === 0) return 'x'.repeat(property.maxLength + 1)
+  if (property.minLength) return ''
+  if (property.format || property.anyOf) return `not-a-${property.format ?? 'date'}-${n}`
+  return undefined
 }

@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
-import { freePort } from '../src/free-port.ts'
+import { freePort } from '../../src/free-port.ts'
 
 /** A throw-away redis-server a test owns: it can stop it, start it again on the same port, pause it. */
 export interface RedisServer {
@@ -16,12 +16,16 @@ export interface RedisServer {
 }
 
 /** @param options.port a port of the test's choosing; options.started false: do not start it yet */
-export async function startRedisServer (t: Test, options: { port?: number, started?: boolean } = {}): Promise<RedisServer> {
+export async function startRedisServer (
+  t: Test,
+  options: { port?: number, started?: boolean } = {}
+): Promise<RedisServer> {
   const port = options.port ?? await freePort()
   let child: ChildProcess | undefined
 
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
+    child = spawn('redis-server', [...args, '--loglevel', 'warning'], { stdio: 'ignore' })
     for (let attempt = 0; attempt < 100; attempt++) {
       if (await command('PING').then(() => true, () => false)) return
       await sleep(20)
@@ -48,7 +52,13 @@ export async function testRedisUrl (t: Test): Promise<string> {
 
 /** One command on a connection of its own (never one an app under test shares), then closed. */
 export async function redisCommand (port: number, host: string, ...args: Array<string | number>): Promise<unknown> {
-  const client = new Redis(port, host, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, connectTimeout: 1_000 })
+  const client = new Redis(port, host, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    connectTimeout: 1_000
+  })
   client.on('error', () => {})
   try {
     await client.connect()

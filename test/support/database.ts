@@ -1,0 +1,47 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
+import type { TestApp } from './app.ts'
+
+/** Where the test suite keeps its embedded PostgreSQL when DATABASE_URL is unset. */
+export const TEST_POSTGRES_DIR = '.data/test-postgres'
+
+/**
+ * The server tests create their databases on: DATABASE_URL when set (CI uses the machine's
+ * PostgreSQL), otherwise the suite's embedded server (started once by test/setup/before.ts).
+ */
+export async function serverUrl (): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL
+  return (await startEmbeddedPostgres(TEST_POSTGRES_DIR)).url
+}
+
+/** A fresh, empty database of its own for a test, dropped when the test ends. */
+export async function createTestDatabase (t: Test): Promise<string> {
+  const admin = await serverUrl()
+  const name = `eventcache_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await withClient(admin, (client) => client.query(`CREATE DATABASE ${name}`))
+  t.teardown(() => withClient(admin, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
+  const url = new URL(admin)
+  url.pathname = `/${name}`
+  return url.toString()
+}
+
+/** `work` on a connection of its own to `url`, closed afterwards. */
+export async function withClient<T> (url: string, work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return await work(client)
+  } finally {
+    await client.end()
+  }
+}
+
+/** Row counts straight from PostgreSQL, to prove a rejected request wrote nothing. */
+export async function countRows (app: TestApp): Promise<{ events: number, guests: number }> {
+  const { rows } = await app.pg.pool.query<{ events: number, guests: number }>(
+    'SELECT (SELECT count(*) FROM events)::int AS events, (SELECT count(*) FROM guests)::int AS guests'
+  )
+  return rows[0] as { events: number, guests: number }
+}
