@@ -53,7 +53,8 @@ for (const mode of MODES) {
     const rest = await cluster.command(source, 'CLUSTER', 'GETKEYSINSLOT', slot, 100) as string[]
     if (rest.length > 0) await cluster.command(source, 'MIGRATE', '127.0.0.1', target, '', 0, 5_000, 'KEYS', ...rest)
     for (const port of cluster.ports) await cluster.command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', targetId)
-    const hitAfterMs = await until(async () => (await log.read(app, url, 'after')).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
+    const isHit = async () => (await log.read(app, url, 'after')).headers['x-cache'] === 'HIT'
+    const hitAfterMs = await until(`${url} a HIT`, isHit, { withinMs: 20_000, everyMs: 20 }).catch(() => undefined)
 
     t.comment(`write's invalidation: ${invalidations.join(', ')}; reads: ${log.summary()}; hits back ${hitAfterMs?.toFixed(0)} ms after the slot moved`)
     t.ok(log.allOk(), 'every read was a 200')
@@ -108,7 +109,8 @@ for (const mode of MODES) {
 
     const misses: number[] = []
     for (const [id, name] of expected) {
-      const hit = await until(async () => (await log.read(app, `/events/${id}`, name)).headers['x-cache'] === 'HIT', 20_000, 20).catch(() => undefined)
+      const isHit = async () => (await log.read(app, `/events/${id}`, name)).headers['x-cache'] === 'HIT'
+      const hit = await until(`/events/${id} a HIT`, isHit, { withinMs: 20_000, everyMs: 20 }).catch(() => undefined)
       if (hit === undefined) misses.push(id)
     }
     t.comment(`${slots} slots (${moving.length} of 30 events) moved in ${(reshardMs / 1000).toFixed(1)} s; ${writes} writes (invalidations: ${count(invalidations)}); reads: ${log.summary()}`)

@@ -42,14 +42,14 @@ t.test('another instance fills L1 from Redis; a write on either drops both copie
 
   await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v1' } })
   t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v1', 'the writer reads its write at once')
-  const lagMs = await until(async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
+  const lagMs = await until('b showing the write on a', async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later`)
   const metrics = (await b.inject('/metrics')).body
   t.match(metrics, /eventcache_cache_invalidation_lag_seconds_count 2\n/, "b measured the lag of both of a's writes (the POST and the PATCH)")
 
   await b.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v2' } })
-  await until(async () => (await a.inject(`/events/${event.id}`)).json().name === 'v2')
-  t.pass('and back: b writes, a drops its copy')
+  await until('a showing the write on b', async () => (await a.inject(`/events/${event.id}`)).json().name === 'v2')
+  t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v2', 'and back: b writes, a drops its copy')
 })
 
 t.test('the pub/sub connection killed: both instances flush L1, stay correct, and resume hits after resubscribing', async (t) => {
@@ -69,8 +69,9 @@ t.test('the pub/sub connection killed: both instances flush L1, stay correct, an
     t.equal(response.json().name, 'after', 'never the copy from before the disconnect')
   }
   for (const [name, app] of [['a', a], ['b', b]] as const) {
-    const waited = await until(async () => tierOf(await app.inject(`/events/${event.id}`)) === 'L1', 5_000)
-    t.pass(`${name}: L1 hits again ${waited.toFixed(0)} ms later`)
+    const isL1 = async () => tierOf(await app.inject(`/events/${event.id}`)) === 'L1'
+    const waited = await until(`${name} serving from L1 again`, isL1, { withinMs: 5_000 })
+    t.equal(tierOf(await app.inject(`/events/${event.id}`)), 'L1', `${name}: L1 hits again ${waited.toFixed(0)} ms later`)
     t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after')
   }
 })
@@ -81,13 +82,15 @@ t.test('Redis gone: L1 is not served (BYPASS from PostgreSQL), and is used again
   await a.inject(`/events/${event.id}`)
   t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1')
   await redis.stop()
-  await until(async () => tierOf(await a.inject(`/events/${event.id}`)) === 'BYPASS')
+  await until('a bypassing the cache', async () => tierOf(await a.inject(`/events/${event.id}`)) === 'BYPASS')
   const outcomes = new Set<string>()
   for (let i = 0; i < 20; i++) outcomes.add(tierOf(await a.inject(`/events/${event.id}`)))
   t.same([...outcomes], ['BYPASS'], 'without its subscriber, L1 no longer answers')
   await redis.start()
-  await until(async () => tierOf(await a.inject(`/events/${event.id}`)) === 'L1', 10_000)
-  t.pass('back to L1 hits')
+  await until('a serving from L1 again', async () => tierOf(await a.inject(`/events/${event.id}`)) === 'L1', {
+    withinMs: 10_000
+  })
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1', 'back to L1 hits')
 })
 
 t.test('a copy never outlives the Redis entry it copies (a 404 cached for 1 s)', async (t) => {
@@ -129,7 +132,10 @@ t.test('a SUBSCRIBE that Redis refuses is tried again on the same connection, wi
   t.ok(logs.lines.some((line) => line.msg === refused), 'and says so')
 
   await redis.command('ACL', 'SETUSER', 'default', 'allchannels')
-  const tookMs = await until(async () => tierOf(await app.inject(url)) === 'L1', 10_000, 50)
+  const tookMs = await until('L1 serving', async () => tierOf(await app.inject(url)) === 'L1', {
+    withinMs: 10_000,
+    everyMs: 50
+  })
   t.comment(`L1 on ${tookMs.toFixed(0)} ms after Redis accepted the channel`)
   t.equal(tierOf(await app.inject(url)), 'L1')
 })

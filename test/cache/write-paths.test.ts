@@ -22,12 +22,12 @@ async function someoneWaitsForALock (url: string): Promise<void> {
   const watcher = new pg.Client({ connectionString: url })
   await watcher.connect()
   try {
-    await until(async () => {
+    await until('a statement waiting for a lock', async () => {
       const { rows } = await watcher.query(
         "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
       )
       return rows.length > 0
-    }, 5_000, 10)
+    }, { withinMs: 5_000, everyMs: 10 })
   } finally {
     await watcher.end()
   }
@@ -139,7 +139,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     proxy.cut()
     const patched = await first.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
     t.equal(patched.statusCode, 200, 'the write is answered, its invalidation owed')
-    await until(async () => await journalRows(first) > 0, 2_000, 10)
+    await until('the owed invalidation journaled', async () => await journalRows(first) > 0, { everyMs: 10 })
     await first.close()
     const logged = (message: string) => logs.lines.some((line) => line.msg === message)
     const stillOwed = 'cache invalidations still owed at shutdown: journaled in PostgreSQL, ' +
@@ -152,9 +152,10 @@ for (const mode of ['redis', 'tiered'] as const) {
     const read = await second.inject(`/events/${event.id}`)
     t.not(read.headers['x-cache'], 'HIT', `the first read is a ${String(read.headers['x-cache'])}`)
     t.equal(read.json().name, 'after', 'never the pre-write entry')
-    await until(async () => await journalRows(second) === 0, 5_000, 20)
-    t.pass('the journal is settled once Redis has the invalidation')
-    await until(async () => (await second.inject(`/events/${event.id}`)).headers['x-cache'] === 'HIT', 5_000, 20)
+    await until('an empty journal', async () => await journalRows(second) === 0, { withinMs: 5_000, everyMs: 20 })
+    t.equal(await journalRows(second), 0, 'the journal is settled once Redis has the invalidation')
+    const isHit = async () => (await second.inject(`/events/${event.id}`)).headers['x-cache'] === 'HIT'
+    await until(`/events/${event.id} a HIT`, isHit, { withinMs: 5_000, everyMs: 20 })
     t.equal((await second.inject(`/events/${event.id}`)).json().name, 'after', 'and the new state is what is cached')
   })
 }
@@ -168,8 +169,8 @@ t.test('redis: an owed invalidation replayed while the app runs leaves nothing i
   proxy.cut()
   const patched = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
   t.equal(patched.statusCode, 200)
-  await until(async () => await journalRows(app) > 0, 2_000, 10)
+  await until('the owed invalidation journaled', async () => await journalRows(app) > 0, { everyMs: 10 })
   proxy.heal()
-  await until(async () => await journalRows(app) === 0, 10_000, 20)
+  await until('an empty journal', async () => await journalRows(app) === 0, { withinMs: 10_000, everyMs: 20 })
   t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after')
 })

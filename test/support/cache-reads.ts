@@ -4,7 +4,7 @@ import { until } from './waiting.ts'
 /** Reads `url` every 100 ms until it is a HIT: how long that took, or Infinity after `withinMs`. */
 export async function waitForHit (app: TestApp, url: string, withinMs: number): Promise<number> {
   const isHit = async () => (await app.inject(url)).headers['x-cache'] === 'HIT'
-  return until(isHit, withinMs, 100).catch(() => Infinity)
+  return until(`${url} a HIT`, isHit, { withinMs, everyMs: 100 }).catch(() => Infinity)
 }
 
 /**

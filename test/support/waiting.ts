@@ -1,10 +1,26 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 
-/** Polls `read` every `everyMs` until it returns true; the time it took, or fails the test after `limitMs`. */
-export async function until (read: () => Promise<boolean>, limitMs = 2_000, everyMs = 1): Promise<number> {
+/**
+ * Bounded waits. Each names what it waits for, so a test that gives up says what did not happen
+ * ("b shows v1: not within 2000 ms"), not only that something took too long.
+ */
+
+export interface UntilOptions {
+  /** Give up after this long (default 2 s). */
+  withinMs?: number
+  /** Ask again after this long (default 1 ms). */
+  everyMs?: number
+}
+
+/**
+ * Polls `check` until it returns true: the time that took. After `withinMs` it fails the test
+ * with `what`, the state it waited for.
+ */
+export async function until (what: string, check: () => Promise<boolean>, options: UntilOptions = {}): Promise<number> {
+  const { withinMs = 2_000, everyMs = 1 } = options
   const started = performance.now()
-  while (!await read()) {
-    if (performance.now() - started > limitMs) throw new Error(`not within ${limitMs} ms`)
+  while (!await check()) {
+    if (performance.now() - started > withinMs) throw new Error(`${what}: not within ${withinMs} ms`)
     await sleep(everyMs)
   }
   return performance.now() - started

@@ -33,9 +33,10 @@ export interface Cluster {
   logs: LogEntry[]
   exited: Promise<Exit>
   /**
-   * The first log entry (from index `from` of `logs`) that matches, or a rejection after `timeoutMs`.
+   * The first log entry (from index `from` of `logs`) that matches, or a rejection naming `what`
+   * (the line awaited) after `timeoutMs`.
    */
-  waitForLog: (match: (entry: LogEntry) => boolean, timeoutMs: number, from?: number) => Promise<LogEntry>
+  waitForLog: (what: string, match: (entry: LogEntry) => boolean, timeoutMs: number, from?: number) => Promise<LogEntry>
   /** The primary's live node children, from `ps`: what the operating system sees, not what the primary says. */
   workerPids: () => Promise<number[]>
 }
@@ -111,8 +112,8 @@ export async function startCluster (
       await sleep(50)
     }
   }
-  const waitForLog = (match: (entry: LogEntry) => boolean, timeoutMs: number, from = 0) =>
-    waitUntil('a matching log line', () => logs.slice(from).find(match), timeoutMs)
+  const waitForLog = (what: string, match: (entry: LogEntry) => boolean, timeoutMs: number, from = 0) =>
+    waitUntil(what, () => logs.slice(from).find(match), timeoutMs)
 
   const cluster: Cluster = {
     primary,
@@ -215,6 +216,7 @@ export async function request (
 export async function servedBy (cluster: Cluster, localPort: number, from: number): Promise<number> {
   const onThatConnection = (entry: LogEntry) =>
     entry.msg === 'incoming request' && (entry.req as { remotePort?: number } | undefined)?.remotePort === localPort
-  const entry = await cluster.waitForLog(onThatConnection, 10_000, from)
+  const what = `the request log line of the connection from port ${localPort}`
+  const entry = await cluster.waitForLog(what, onThatConnection, 10_000, from)
   return entry.pid
 }

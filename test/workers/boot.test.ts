@@ -43,7 +43,8 @@ t.test('a worker that fails at boot stops the cluster: exit non-zero, the worker
     DATABASE_URL: `postgres://postgres@127.0.0.1:${await freePort()}/nothing`
   }, { ready: false })
   const exit = await within(cluster.exited, BOOT_TIMEOUT_MS, 'the primary\'s exit')
-  await cluster.waitForLog((entry) => entry.msg === 'worker exited before it listened: stopping (its error is above)', 5_000).catch(() => undefined)
+  const stopping = 'worker exited before it listened: stopping (its error is above)'
+  await cluster.waitForLog(`"${stopping}"`, (entry) => entry.msg === stopping, 5_000).catch(() => undefined)
 
   t.equal(exit.code, 1, 'the primary exits 1')
   const output = cluster.output.join('\n')

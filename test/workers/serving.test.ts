@@ -111,8 +111,18 @@ t.test('a worker killed with SIGKILL is replaced, and the port keeps answering',
   await sleep(500)
   const killedAt = Date.now()
   process.kill(victim, 'SIGKILL')
-  const exit = await cluster.waitForLog((entry) => entry.msg === 'worker exited unexpectedly: replacing it' && entry.workerPid === victim, 10_000, from)
-  const replacement = await cluster.waitForLog((entry) => isStarted(entry) && entry.workerPid !== victim && entry.workerPid !== survivor, BOOT_TIMEOUT_MS, from)
+  const exit = await cluster.waitForLog(
+    `the primary logging worker ${victim} replaced`,
+    (entry) => entry.msg === 'worker exited unexpectedly: replacing it' && entry.workerPid === victim,
+    10_000,
+    from
+  )
+  const replacement = await cluster.waitForLog(
+    'the primary logging a new worker started',
+    (entry) => isStarted(entry) && entry.workerPid !== victim && entry.workerPid !== survivor,
+    BOOT_TIMEOUT_MS,
+    from
+  )
   await sleep(500)
   polling.abort()
   await within(poller, 15_000, 'the poller')
