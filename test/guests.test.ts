@@ -5,8 +5,12 @@ import { postEvent, postGuest } from './support/fixtures.ts'
 
 t.test('POST /guests answers 201 with the guest, its event nested, and a Location header', async (t) => {
   const app = await buildTestApp(t)
-  const event = (await app.inject({ method: 'POST', url: '/events', payload: { name: 'PyCon', date: '2021-05-12', location: 'Pittsburgh, PA' } })).json()
-  const response = await app.inject({ method: 'POST', url: '/guests', payload: { event_id: event.id, name: 'Ada Lovelace', email: 'ada@example.com' } })
+  const event = await postEvent(app, { name: 'PyCon', date: '2021-05-12', location: 'Pittsburgh, PA' })
+  const response = await app.inject({
+    method: 'POST',
+    url: '/guests',
+    payload: { event_id: event.id, name: 'Ada Lovelace', email: 'ada@example.com' }
+  })
   t.equal(response.statusCode, 201)
   const guest = response.json()
   t.equal(response.headers.location, `/guests/${guest.id}`)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp } from './support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from './support/cache-modes.ts'
-import { postEvent } from './support/fixtures.ts'
+import { patchEvent, postEvent } from './support/fixtures.ts'
 
 /** The value of one sample in a Prometheus text exposition, or 0 when absent. */
 function sample (text: string, name: string, labels: Record<string, string> = {}): number {
@@ -21,7 +21,7 @@ for (const mode of CACHE_TEST_MODES) {
     await app.inject('/events')
     await app.inject('/events')
     await Promise.all(Array.from({ length: 20 }, () => app.inject(`/events/${event.id}`)))
-    await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'changed' } })
+    await patchEvent(t, app, event.id, { name: 'changed' })
 
     const scrape = await app.inject('/metrics')
     t.equal(scrape.statusCode, 200)

@@ -86,7 +86,7 @@ t.test('with no DATABASE_URL it runs an embedded PostgreSQL, and stops it on exi
   })
   t.equal(created.status, 201)
   const pid = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])
-  t.ok(pid > 0, 'PostgreSQL is running on the data directory')
+  t.doesNotThrow(() => process.kill(pid, 0), `PostgreSQL (pid ${pid}) is running on the data directory`)
 
   server.process.kill('SIGINT')
   t.equal((await exitOf(server.process)).code, 0)

@@ -117,7 +117,8 @@ t.test('the panel\'s flush empties a route\'s entries on every master and leaves
   t.equal((await app.inject('/events')).headers['x-cache'], 'MISS')
   t.equal((await app.inject(`/events/${ids[0]}`)).headers['x-cache'], 'MISS')
   t.equal((await app.inject('/guests')).headers['x-cache'], 'HIT', 'another route is untouched')
-  t.equal(Object.values(await entriesPerMaster(nodes, `${ns}:{*}:gen`)).reduce((sum, count) => sum + count, 0) > 0, true, 'generations are not entries: kept')
+  const generations = Object.values(await entriesPerMaster(nodes, `${ns}:{*}:gen`)).reduce((sum, count) => sum + count, 0)
+  t.ok(generations > 0, `generations are not entries: kept (${generations})`)
 })
 
 t.test('the write rate limit is shared by two instances on the cluster', async (t) => {

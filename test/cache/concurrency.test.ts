@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { buildTestApp } from '../support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase, withClient } from '../support/database.ts'
-import { postEvent } from '../support/fixtures.ts'
+import { patchEvent, postEvent } from '../support/fixtures.ts'
 
 /**
  * The classic race, forced: a miss has loaded the event, then (before it stores) a PATCH commits
@@ -106,7 +106,7 @@ for (const mode of CACHE_TEST_MODES) {
     }
     const early = app.inject(`/events/${event.id}`) // loads 'old', then waits at the gate
     await sleep(50)
-    await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'new' } })
+    await patchEvent(t, app, event.id, { name: 'new' })
     const late = await app.inject(`/events/${event.id}`)
     t.equal(late.json().name, 'new', 'the read after the write started its own load')
     release()

@@ -3,7 +3,7 @@ import t from 'tap'
 import { buildTestApp } from '../support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase } from '../support/database.ts'
-import { postEvent, postGuest } from '../support/fixtures.ts'
+import { patchEvent, postEvent, postGuest } from '../support/fixtures.ts'
 
 for (const mode of CACHE_TEST_MODES) {
   t.test(`${mode}: a miss loads once, a hit sends the same bytes with no query; off, miss and hit bodies are byte-identical`, async (t) => {
@@ -102,7 +102,7 @@ for (const mode of CACHE_TEST_MODES) {
     const app = await buildTestApp(t, { ...await cacheEnv(t, mode), CACHE_INVALIDATE: 'false', CACHE_TTL: '2' })
     const event = await postEvent(app, { name: 'before' })
     t.equal((await app.inject(`/events/${event.id}`)).json().name, 'before')
-    await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+    await patchEvent(t, app, event.id, { name: 'after' })
     const stale = await app.inject(`/events/${event.id}`)
     t.equal(stale.headers['x-cache'], 'HIT')
     t.equal(stale.json().name, 'before', 'stale: the write was not invalidated')

@@ -6,7 +6,7 @@ import { buildTestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
 import { tierOf } from '../support/cache-reads.ts'
 import { createTestDatabase } from '../support/database.ts'
-import { postEvent } from '../support/fixtures.ts'
+import { patchEvent, postEvent } from '../support/fixtures.ts'
 import { until } from '../support/waiting.ts'
 
 t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on another', async (t) => {
@@ -16,7 +16,7 @@ t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on 
   const url = `/events/${event.id}`
   await b.inject(url)
   await until('b serving the event from L1', async () => tierOf(await b.inject(url)) === 'L1')
-  await a.inject({ method: 'PATCH', url, payload: { name: 'v1' } })
+  await patchEvent(t, a, event.id, { name: 'v1' })
   const lagMs = await until('b showing the write on a', async () => (await b.inject(url)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later (published through the cluster)`)
   t.equal(tierOf(await b.inject(url)), 'L1', 'and copies the new state')
@@ -33,7 +33,7 @@ t.test('on a Redis Cluster whose first listed node is gone: the subscriber moves
     withinMs: 5_000
   })
   t.equal(tierOf(await b.inject(url)), 'L1', `L1 serves, ${l1InMs.toFixed(0)} ms after the instance was handed over`)
-  await a.inject({ method: 'PATCH', url, payload: { name: 'v1' } })
+  await patchEvent(t, a, event.id, { name: 'v1' })
   const lagMs = await until('b showing the write on a', async () => (await b.inject(url)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees the write ${lagMs.toFixed(1)} ms later`)
 })

@@ -4,7 +4,7 @@ import { buildTestApp, logCollector } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
 import { tierOf } from '../support/cache-reads.ts'
 import { createTestDatabase } from '../support/database.ts'
-import { postEvent } from '../support/fixtures.ts'
+import { patchEvent, postEvent } from '../support/fixtures.ts'
 import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
 import { until } from '../support/waiting.ts'
 
@@ -40,14 +40,14 @@ t.test('another instance fills L1 from Redis; a write on either drops both copie
   t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L2', 'b finds it in Redis and keeps a copy')
   t.equal(tierOf(await b.inject(`/events/${event.id}`)), 'L1')
 
-  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v1' } })
+  await patchEvent(t, a, event.id, { name: 'v1' })
   t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v1', 'the writer reads its write at once')
   const lagMs = await until('b showing the write on a', async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later`)
   const metrics = (await b.inject('/metrics')).body
   t.match(metrics, /eventcache_cache_invalidation_lag_seconds_count 2\n/, "b measured the lag of both of a's writes (the POST and the PATCH)")
 
-  await b.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'v2' } })
+  await patchEvent(t, b, event.id, { name: 'v2' })
   await until('a showing the write on b', async () => (await a.inject(`/events/${event.id}`)).json().name === 'v2')
   t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v2', 'and back: b writes, a drops its copy')
 })
@@ -63,7 +63,7 @@ t.test('the pub/sub connection killed: both instances flush L1, stay correct, an
   const killed = Number(await redis.command('CLIENT', 'KILL', 'TYPE', 'pubsub'))
   t.equal(killed, 2, 'both subscribers cut off')
   // The write lands while the subscribers may be away: its message can be lost for good.
-  await a.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
+  await patchEvent(t, a, event.id, { name: 'after' })
   for (const app of [a, b]) {
     const response = await app.inject(`/events/${event.id}`)
     t.equal(response.json().name, 'after', 'never the copy from before the disconnect')
@@ -165,7 +165,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     const waiter = b.inject(url)
     await sleep(100)
 
-    t.equal((await b.inject({ method: 'PATCH', url, payload: { name: 'after' } })).statusCode, 200)
+    await patchEvent(t, b, event.id, { name: 'after' })
     const wrote = performance.now()
     const fresh = await b.inject(url)
     const freshMs = performance.now() - wrote

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { listeningTestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase } from '../support/database.ts'
-import { percentile, runClients, seconds } from '../support/load.ts'
+import { percentile, postJson, runClients, seconds } from '../support/load.ts'
 import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
 
 const EVENTS = 8
@@ -69,10 +69,10 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
   const guestsOf = new Map<number, number[]>()
   const eventOf = new Map<number, number>()
   for (let e = 0; e < EVENTS; e++) {
-    const event = await (await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'seed', date: '2020-01-01', location: 'x' }) })).json() as { id: number }
+    const event = await postJson<{ id: number }>(`${base}/events`, { name: 'seed', date: '2020-01-01', location: 'x' })
     guestsOf.set(event.id, [])
     for (let g = 0; g < GUESTS_PER_EVENT; g++) {
-      const guest = await (await fetch(`${base}/guests`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ event_id: event.id, name: 'seed', email: 'g@example.com' }) })).json() as { id: number }
+      const guest = await postJson<{ id: number }>(`${base}/guests`, { event_id: event.id, name: 'seed', email: 'g@example.com' })
       guestsOf.get(event.id)!.push(guest.id)
       eventOf.set(guest.id, event.id)
     }

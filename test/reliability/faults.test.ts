@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { listeningTestApp } from '../support/app.ts'
 import { createTestDatabase, withClient } from '../support/database.ts'
-import { percentile, runClients, type Timed, timedFetch } from '../support/load.ts'
+import { percentile, postJson, runClients, type Timed, timedFetch } from '../support/load.ts'
 import { startRedisServer } from '../support/redis-server.ts'
 
 const CLIENTS = 16
@@ -15,7 +15,7 @@ function redisEnv (url: string, database: string) {
 
 async function seedEvents (base: string, count: number) {
   for (let i = 0; i < count; i++) {
-    await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `e${i}`, date: '2020-01-01', location: 'x' }) })
+    await postJson(`${base}/events`, { name: `e${i}`, date: '2020-01-01', location: 'x' })
   }
 }
 

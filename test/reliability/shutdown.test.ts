@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createTestDatabase, withClient } from '../support/database.ts'
-import { type Timed, timedFetch } from '../support/load.ts'
+import { postJson, type Timed, timedFetch } from '../support/load.ts'
 
 t.test('SIGTERM during load: in-flight requests complete, new ones are refused cleanly, exit within 10 s, no acknowledged write lost', async (t) => {
   const database = await createTestDatabase(t)
@@ -20,7 +20,7 @@ t.test('SIGTERM during load: in-flight requests complete, new ones are refused c
       if (listening) resolve(listening[1]!)
     })
   })
-  await fetch(`${base}/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'first', date: '2020-01-01', location: 'x' }) })
+  await postJson(`${base}/events`, { name: 'first', date: '2020-01-01', location: 'x' })
 
   const samples: Array<Timed & { write: boolean, id?: number }> = []
   let sigtermAt = Infinity

@@ -11,7 +11,8 @@ for (const mode of ['memory', 'redis'] as const) {
   t.test(`${mode}: ${REQUESTS} concurrent requests on one cold key, load slowed by 100 ms: exactly one database load`, async (t) => {
     const database = await createTestDatabase(t)
     const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' })
-    await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+    const created = await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+    t.equal(created.statusCode, 201)
     // What is under test is the number of loads and the bodies, not latency: on a loaded 2-core
     // machine 1,000 sockets can take more than the harness's usual 10 s to be served.
     const responses = await Promise.all(Array.from({ length: REQUESTS }, () => timedFetch(`${base}/events/1`, undefined, 60_000)))
@@ -40,7 +41,8 @@ async function allConnected (server: import('node:net').Server, count: number): 
 t.test(`redis: a failing load fails all ${REQUESTS} waiters alike, is not cached, and the next request retries`, async (t) => {
   const database = await createTestDatabase(t)
   const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, 'redis'), DATABASE_URL: database })
-  await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+  const created = await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+  t.equal(created.statusCode, 201)
   let pending: Array<ReturnType<typeof timedFetch>> = []
   await withClient(database, async (client) => {
     // Every request queues behind one load held by a lock; then the load breaks for real.

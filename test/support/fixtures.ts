@@ -1,3 +1,4 @@
+import type { Test } from 'tap'
 import type { TestApp } from './app.ts'
 
 /** An event as the API answers it. */
@@ -52,4 +53,20 @@ export async function postGuest (
   })
   if (response.statusCode !== 201) throw new Error(`POST /guests answered ${response.statusCode}: ${response.body}`)
   return response.json<GuestBody>()
+}
+
+/**
+ * PATCH /events/:id with `changes` (fields the API answers as sent, such as a name), asserting the
+ * 200 and that the event answered shows them.
+ */
+export async function patchEvent (
+  t: Test,
+  app: TestApp,
+  id: number,
+  changes: Record<string, unknown>
+): Promise<EventBody> {
+  const response = await app.inject({ method: 'PATCH', url: `/events/${id}`, payload: changes })
+  t.equal(response.statusCode, 200, `PATCH /events/${id} answers 200`)
+  t.match(response.json(), { id, ...changes }, `PATCH /events/${id} answers the event as changed`)
+  return response.json<EventBody>()
 }

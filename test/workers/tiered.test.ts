@@ -30,7 +30,9 @@ t.test('tiered across two workers: each serves from its own L1, and sees the oth
   t.equal(pinned.size, 2, 'one connection to each worker')
   const [a, b] = [...pinned.values()] as [http.Agent, http.Agent]
 
-  const id = (JSON.parse((await request(`${cluster.base}/events`, { method: 'POST', body: eventInput(), agent: a })).body) as { id: number }).id
+  const created = await request(`${cluster.base}/events`, { method: 'POST', body: eventInput(), agent: a })
+  t.equal(created.status, 201)
+  const id = (JSON.parse(created.body) as { id: number }).id
   const lags: number[] = []
   let l1Hits = 0
   for (let i = 0; i < 50; i++) {
