@@ -12,7 +12,8 @@ t.test('the article\'s walk-through: create twelve events, list them, page throu
   const page = all.json()
   t.equal(page.count, 12)
   t.equal(page.results.length, 12)
-  t.same(page.results.map((event: { name: string }) => event.name), Array.from({ length: 12 }, (_, i) => `DjangoCon US 20${11 + i}`), 'in id order')
+  const names = Array.from({ length: 12 }, (_, i) => `DjangoCon US 20${11 + i}`)
+  t.same(page.results.map((event: { name: string }) => event.name), names, 'in id order')
   t.equal(page.next, null)
   t.equal(page.previous, null)
 
@@ -80,7 +81,11 @@ t.test('invalid events are refused with a 400 naming the field, and nothing is w
     ['name too long', eventInput({ name: 'x'.repeat(256) }), /body\/name must NOT have more than 255 characters/],
     ['name not a string', eventInput({ name: 42 }), /body\/name must be string/],
     ['missing date', { ...eventInput(), date: undefined }, /body must have required property 'date'/],
-    ['date not a date', eventInput({ date: 'next tuesday' }), /body\/date must match format "date-time" or must match format "date"/],
+    [
+      'date not a date',
+      eventInput({ date: 'next tuesday' }),
+      /body\/date must match format "date-time" or must match format "date"/
+    ],
     ['impossible date', eventInput({ date: '2020-02-30' }), /body\/date /],
     ['date-time without zone', eventInput({ date: '2020-07-15T09:30:00' }), /body\/date /],
     ['empty location', eventInput({ location: '' }), /body\/location must NOT have fewer than 1 characters/],
@@ -100,18 +105,28 @@ t.test('invalid events are refused with a 400 naming the field, and nothing is w
 
 t.test('malformed and oversized bodies are refused before any work', async (t) => {
   const app = await buildTestApp(t)
-  const broken = await app.inject({ method: 'POST', url: '/events', headers: { 'content-type': 'application/json' }, payload: '{"name": ' })
+  const json = { 'content-type': 'application/json' }
+  const broken = await app.inject({ method: 'POST', url: '/events', headers: json, payload: '{"name": ' })
   t.equal(broken.statusCode, 400)
-  const huge = await app.inject({ method: 'POST', url: '/events', payload: eventInput({ description: 'x'.repeat(20_000) }) })
+  const huge = await app.inject({
+    method: 'POST',
+    url: '/events',
+    payload: eventInput({ description: 'x'.repeat(20_000) })
+  })
   t.equal(huge.statusCode, 413)
   const poisoned = await app.inject({
     method: 'POST',
     url: '/events',
-    headers: { 'content-type': 'application/json' },
+    headers: json,
     payload: '{"name":"a","date":"2020-07-15","location":"b","__proto__":{"admin":true}}'
   })
   t.equal(poisoned.statusCode, 400)
-  const text = await app.inject({ method: 'POST', url: '/events', headers: { 'content-type': 'text/plain' }, payload: 'hello' })
+  const text = await app.inject({
+    method: 'POST',
+    url: '/events',
+    headers: { 'content-type': 'text/plain' },
+    payload: 'hello'
+  })
   t.equal(text.statusCode, 415)
   t.same(await countRows(app), { events: 0, guests: 0 })
 })
@@ -128,7 +143,12 @@ t.test('GET, PUT, PATCH and DELETE on an unknown id answer 404 naming it', async
   for (const request of requests) {
     const response = await app.inject(request)
     t.equal(response.statusCode, 404, `${request.method} ${request.url}`)
-    t.same(response.json(), { statusCode: 404, code: 'EC_NOT_FOUND', error: 'Not Found', message: 'event 999 not found' })
+    t.same(response.json(), {
+      statusCode: 404,
+      code: 'EC_NOT_FOUND',
+      error: 'Not Found',
+      message: 'event 999 not found'
+    })
   }
 })
 
@@ -147,16 +167,29 @@ t.test('PATCH changes only the fields sent; PUT replaces the event', async (t) =
   const app = await buildTestApp(t)
   const created = await postEvent(app)
 
-  const patched = await app.inject({ method: 'PATCH', url: `/events/${created.id}`, payload: { location: 'Berlin, Germany' } })
+  const url = `/events/${created.id}`
+  const patched = await app.inject({ method: 'PATCH', url, payload: { location: 'Berlin, Germany' } })
   t.equal(patched.statusCode, 200)
-  t.match(patched.json(), { id: created.id, name: 'DjangoCon US 2020', location: 'Berlin, Germany', date: '2020-07-15T00:00:00.000Z' })
+  t.match(patched.json(), {
+    id: created.id,
+    name: 'DjangoCon US 2020',
+    location: 'Berlin, Germany',
+    date: '2020-07-15T00:00:00.000Z'
+  })
   t.equal(patched.json().description, eventInput().description, 'PATCH leaves description alone')
 
-  const put = await app.inject({ method: 'PUT', url: `/events/${created.id}`, payload: { name: 'PyCon', date: '2021-05-12', location: 'Pittsburgh, PA' } })
+  const replacement = { name: 'PyCon', date: '2021-05-12', location: 'Pittsburgh, PA' }
+  const put = await app.inject({ method: 'PUT', url, payload: replacement })
   t.equal(put.statusCode, 200)
-  t.match(put.json(), { id: created.id, name: 'PyCon', date: '2021-05-12T00:00:00.000Z', location: 'Pittsburgh, PA', description: '' })
+  t.match(put.json(), {
+    id: created.id,
+    name: 'PyCon',
+    date: '2021-05-12T00:00:00.000Z',
+    location: 'Pittsburgh, PA',
+    description: ''
+  })
 
-  t.same((await app.inject(`/events/${created.id}`)).json(), put.json(), 'the change is stored')
+  t.same((await app.inject(url)).json(), put.json(), 'the change is stored')
 })
 
 t.test('updated_at moves on every update; created_at never does', async (t) => {
@@ -195,14 +228,17 @@ t.test('DELETE answers 204 with no body, and the event is gone', async (t) => {
   t.equal(response.statusCode, 204)
   t.equal(response.body, '')
   t.equal((await app.inject(`/events/${created.id}`)).statusCode, 404)
-  t.equal((await app.inject({ method: 'DELETE', url: `/events/${created.id}` })).statusCode, 404, 'a second delete finds nothing')
+  const again = await app.inject({ method: 'DELETE', url: `/events/${created.id}` })
+  t.equal(again.statusCode, 404, 'a second delete finds nothing')
 })
 
 t.test('every route answers with or without a trailing slash', async (t) => {
   const app = await buildTestApp(t)
   const created = await postEvent(app)
-  for (const url of ['/events', '/events/', `/events/${created.id}`, `/events/${created.id}/`, `/events/${created.id}/guests`, `/events/${created.id}/guests/`]) {
+  const event = `/events/${created.id}`
+  for (const url of ['/events', '/events/', event, `${event}/`, `${event}/guests`, `${event}/guests/`]) {
     t.equal((await app.inject(url)).statusCode, 200, url)
   }
-  t.equal((await app.inject({ method: 'POST', url: '/events/', payload: eventInput() })).statusCode, 201, 'POST /events/')
+  const posted = await app.inject({ method: 'POST', url: '/events/', payload: eventInput() })
+  t.equal(posted.statusCode, 201, 'POST /events/')
 })

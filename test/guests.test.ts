@@ -25,7 +25,11 @@ t.test('POST /guests answers 201 with the guest, its event nested, and a Locatio
 
 t.test('a guest for a missing event is a 400 naming event_id, and nothing is written', async (t) => {
   const app = await buildTestApp(t)
-  const response = await app.inject({ method: 'POST', url: '/guests', payload: { event_id: 4242, name: 'Ada', email: 'ada@example.com' } })
+  const response = await app.inject({
+    method: 'POST',
+    url: '/guests',
+    payload: { event_id: 4242, name: 'Ada', email: 'ada@example.com' }
+  })
   t.equal(response.statusCode, 400)
   t.same(response.json(), {
     statusCode: 400,
@@ -70,7 +74,11 @@ t.test('PATCH moves a guest to another event, PUT replaces it, and a missing eve
   t.equal(moved.statusCode, 200)
   t.match(moved.json(), { id: guest.id, name: 'Ada Lovelace', event: { id: second.id, name: 'Second' } })
 
-  const put = await app.inject({ method: 'PUT', url: `/guests/${guest.id}`, payload: { event_id: first.id, name: 'Grace Hopper', email: 'grace@example.com' } })
+  const put = await app.inject({
+    method: 'PUT',
+    url: `/guests/${guest.id}`,
+    payload: { event_id: first.id, name: 'Grace Hopper', email: 'grace@example.com' }
+  })
   t.equal(put.statusCode, 200)
   t.match(put.json(), { id: guest.id, name: 'Grace Hopper', email: 'grace@example.com', event: { id: first.id } })
 
@@ -139,7 +147,8 @@ t.test('GET /guests and GET /events/:id/guests page guests by id with their even
   const all = (await app.inject('/guests?limit=4')).json()
   t.equal(all.count, 6)
   t.same(all.results.map((guest: { name: string }) => guest.name), ['first-1', 'second-1', 'first-2', 'second-2'])
-  t.same(all.results.map((guest: { event: { name: string } }) => guest.event.name), ['First', 'Second', 'First', 'Second'])
+  t.same(all.results.map((guest: { event: { name: string } }) => guest.event.name),
+    ['First', 'Second', 'First', 'Second'])
   t.equal(all.next, 'http://api.test/guests?limit=4&offset=4')
   t.equal(all.previous, null)
 

@@ -10,7 +10,8 @@ t.test('/health checks PostgreSQL; /health/live only the process', async (t) => 
   t.same((await app.inject('/health/live')).json(), { status: 'ok' })
 })
 
-t.test('without PostgreSQL: readiness 503, API 503 with Retry-After, process alive, recovery without restart', async (t) => {
+t.test('without PostgreSQL: readiness 503, API 503 with Retry-After, process alive, ' +
+  'recovery without restart', async (t) => {
   const database = await createTestDatabase(t)
   const app = await buildTestApp(t, { DATABASE_URL: database, CACHE_MODE: 'off', DATABASE_CONNECT_TIMEOUT_MS: '500' })
   t.equal((await app.inject('/events')).statusCode, 200)
@@ -28,7 +29,11 @@ t.test('without PostgreSQL: readiness 503, API 503 with Retry-After, process ali
   const down = await app.inject('/events')
   t.equal(down.statusCode, 503)
   t.equal(down.headers['retry-after'], '1')
-  t.same(down.json(), { statusCode: 503, error: 'Service Unavailable', message: 'The database is unavailable; retry shortly' })
+  t.same(down.json(), {
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: 'The database is unavailable; retry shortly'
+  })
   t.ok(Date.now() - started < 3_000, 'fails fast')
   t.equal((await app.inject('/health')).statusCode, 503)
   t.same((await app.inject('/health')).json(), { status: 'unavailable', postgres: 'down' })
@@ -81,14 +86,21 @@ t.test('PostgreSQL sessions killed under load: the process survives and keeps se
   const statuses = new Set<number>()
   // A checked-out client whose session is killed emits 'error' on its own; unheard, it would crash the process.
   const loops = Array.from({ length: 16 }, async () => {
-    while (!running.stop) statuses.add((await fetch(`${base}/events`).then((response) => response.arrayBuffer().then(() => response.status))))
+    while (!running.stop) {
+      const response = await fetch(`${base}/events`)
+      await response.arrayBuffer()
+      statuses.add(response.status)
+    }
   })
+  const name = new URL(database).pathname.slice(1)
   for (let i = 0; i < 5; i++) {
     await new Promise((resolve) => setTimeout(resolve, 200))
-    await withClient(admin.toString(), (client) => client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [new URL(database).pathname.slice(1)]))
+    await withClient(admin.toString(), (client) =>
+      client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]))
   }
   running.stop = true
   await Promise.all(loops)
-  t.ok([...statuses].every((status) => status === 200 || status === 503), `only 200 or 503: ${[...statuses].join(', ')}`)
+  t.ok([...statuses].every((status) => status === 200 || status === 503),
+    `only 200 or 503: ${[...statuses].join(', ')}`)
   t.equal((await app.inject('/events')).statusCode, 200, 'and serving')
 })

@@ -14,9 +14,12 @@ t.test('links follow LimitOffsetPagination', async (t) => {
   t.same(page(5, 0, 12), { next: `${base}/events?limit=5&offset=5`, previous: null })
   t.same(page(5, 5, 12), { next: `${base}/events?limit=5&offset=10`, previous: `${base}/events?limit=5` })
   t.same(page(5, 10, 12), { next: null, previous: `${base}/events?limit=5&offset=5` })
-  t.same(page(5, 7, 12), { next: null, previous: `${base}/events?limit=5&offset=2` }, 'a page ending exactly at count has no next')
-  t.same(page(5, 3, 12), { next: `${base}/events?limit=5&offset=8`, previous: `${base}/events?limit=5` }, 'previous never goes below 0')
-  t.same(page(5, 100, 12), { next: null, previous: `${base}/events?limit=5&offset=95` }, 'past the end, previous steps back by limit')
+  t.same(page(5, 7, 12), { next: null, previous: `${base}/events?limit=5&offset=2` },
+    'a page ending exactly at count has no next')
+  t.same(page(5, 3, 12), { next: `${base}/events?limit=5&offset=8`, previous: `${base}/events?limit=5` },
+    'previous never goes below 0')
+  t.same(page(5, 100, 12), { next: null, previous: `${base}/events?limit=5&offset=95` },
+    'past the end, previous steps back by limit')
   t.same(page(5, 0, 0), { next: null, previous: null }, 'empty collection')
 })
 
@@ -62,6 +65,7 @@ t.test('limit and offset edges over HTTP', async (t) => {
 t.test('links come from PUBLIC_URL, never from the Host header a client sends', async (t) => {
   const app = await buildTestApp(t)
   for (let i = 0; i < 2; i++) await postEvent(app)
-  const response = await app.inject({ url: '/events?limit=1', headers: { host: 'evil.example', 'x-forwarded-host': 'evil.example' } })
+  const headers = { host: 'evil.example', 'x-forwarded-host': 'evil.example' }
+  const response = await app.inject({ url: '/events?limit=1', headers })
   t.equal(response.json().next, 'http://api.test/events?limit=1&offset=1')
 })

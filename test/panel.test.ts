@@ -25,18 +25,27 @@ for (const mode of CACHE_TEST_MODES) {
     const [detail, hit, miss, created] = state.requests
     t.equal(state.requests.length, 4, 'panel, docs, metrics and health requests are left out')
     const recorded = state.requests.map(({ method, url }: { method: string, url: string }) => `${method} ${url}`)
-    t.same(recorded, [`GET /events/${event.id}`, 'GET /events', 'GET /events', 'POST /events'], 'the API requests, newest first')
+    t.same(recorded, [`GET /events/${event.id}`, 'GET /events', 'GET /events', 'POST /events'],
+      'the API requests, newest first')
     const tallied = state.routes.map(({ route }: { route: string }) => route)
     t.same(tallied, ['GET /events', 'GET /events/:id'], 'only API routes are tallied')
     t.match(created, { method: 'POST', url: '/events', status: 201, cache: null, db: { queries: 1 } })
     t.match(created.operations, [{ op: 'invalidate', generations: 2, result: 'done' }])
     t.match(miss, { method: 'GET', url: '/events', route: '/events', status: 200, cache: 'MISS', db: { queries: 1 } })
-    t.match(miss.operations, [{ op: 'lookup', key: /:\{events\}:l100:o0$/, result: 'MISS' }, { op: 'fill', key: /:\{events\}:l100:o0$/, result: 'stored' }])
+    const listKey = /:\{events\}:l100:o0$/
+    t.match(miss.operations, [
+      { op: 'lookup', key: listKey, result: 'MISS' },
+      { op: 'fill', key: listKey, result: 'stored' }
+    ])
     t.match(hit, { cache: 'HIT', db: { queries: 0, ms: 0 }, operations: [{ op: 'lookup', result: 'HIT' }] })
     t.ok(hit.totalMs > 0)
     t.match(detail, { url: `/events/${event.id}`, route: '/events/:id', cache: 'MISS' })
-    t.match(state.routes, [{ route: 'GET /events', HIT: 1, MISS: 1, hitRatio: 0.5 }, { route: 'GET /events/:id', MISS: 1 }])
-    t.match(state.generations.map((generation: { key: string }) => generation.key), [/\{events\}:gen$/, /\{guests\}:gen$/, /\{e:\d+\}:gen$/], 'each generation once')
+    t.match(state.routes, [
+      { route: 'GET /events', HIT: 1, MISS: 1, hitRatio: 0.5 },
+      { route: 'GET /events/:id', MISS: 1 }
+    ])
+    const keys = state.generations.map((generation: { key: string }) => generation.key)
+    t.match(keys, [/\{events\}:gen$/, /\{guests\}:gen$/, /\{e:\d+\}:gen$/], 'each generation once')
     t.equal(state.generations.length, 3)
     const values = state.generations.map((generation: { value: string }) => generation.value)
     if (mode === 'memory') {
@@ -44,20 +53,21 @@ for (const mode of CACHE_TEST_MODES) {
       t.match(values, [/^[1-9]\d*$/, /^0$/, /^[1-9]\d*$/], 'each generation\'s counter')
       t.not(values[0], values[2], 'every bump takes a value of its own')
     } else {
-      const keys = state.generations.map((generation: { key: string }) => generation.key)
       const held = await Promise.all(keys.map(async (key: string) => await app.redis.get(key) ?? ''))
       t.same(values, held, 'the values Redis holds')
       // The POST's invalidation wrote tokens for {events} and {e:ID}; nothing ever wrote {guests}.
       t.match(values, [/^[\w-]{12}$/, /^$/, /^[\w-]{12}$/], 'a random token per generation written, none for {guests}')
     }
-    t.same(state.namespaces.map((namespace: { route: string }) => namespace.route), ['GET /events', 'GET /events/:id', 'GET /events/:id/guests', 'GET /guests', 'GET /guests/:id'])
+    t.same(state.namespaces.map((namespace: { route: string }) => namespace.route),
+      ['GET /events', 'GET /events/:id', 'GET /events/:id/guests', 'GET /guests', 'GET /guests/:id'])
     t.notMatch(JSON.stringify(state), /Secret Summit/, 'never a cached value')
 
     const key = miss.operations[0].key
     const inspected = (await app.inject(`/_cache.json?key=${encodeURIComponent(key)}`)).json().key
     t.equal(inspected.key, key)
     const bodyBytes = Buffer.byteLength((await app.inject('/events')).body)
-    t.ok(inspected.bytes >= bodyBytes && inspected.bytes < bodyBytes + 200, `its stored size (${inspected.bytes} bytes for a ${bodyBytes}-byte body and its header)`)
+    t.ok(inspected.bytes >= bodyBytes && inspected.bytes < bodyBytes + 200,
+      `its stored size (${inspected.bytes} bytes for a ${bodyBytes}-byte body and its header)`)
     t.ok(inspected.ttlMs > 800_000 && inspected.ttlMs <= 900_000, `its TTL (${inspected.ttlMs} ms)`)
     t.same((await app.inject('/_cache.json?key=ec%3Anothing')).json().key, { key: 'ec:nothing' }, 'a key not stored')
   })
@@ -92,19 +102,24 @@ for (const mode of CACHE_TEST_MODES.filter((mode) => mode !== 'memory')) {
 
 t.test('production: the panel is off without a token, and needs the token when one is set', async (t) => {
   const off = await buildTestApp(t, { NODE_ENV: 'production' })
-  for (const url of ['/_cache', '/_cache.json']) t.equal((await off.inject(url)).statusCode, 404, `${url} does not exist`)
-  t.equal((await off.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })).statusCode, 404)
+  const flush = { method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } } as const
+  for (const url of ['/_cache', '/_cache.json']) {
+    t.equal((await off.inject(url)).statusCode, 404, `${url} does not exist`)
+  }
+  t.equal((await off.inject(flush)).statusCode, 404)
 
   const guarded = await buildTestApp(t, { NODE_ENV: 'production', CACHE_PANEL_TOKEN: TOKEN })
   const missing = await guarded.inject('/_cache.json')
   t.equal(missing.statusCode, 401)
   t.equal(missing.headers['www-authenticate'], 'Bearer realm="cache panel"')
   t.match(missing.json(), { statusCode: 401, code: 'EC_PANEL_TOKEN' })
-  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': 'wrong' } })).statusCode, 401, 'wrong token')
-  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': `${TOKEN}x` } })).statusCode, 401, 'a longer token')
-  t.equal((await guarded.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })).statusCode, 401, 'the flush too')
-  t.equal((await guarded.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': TOKEN } })).statusCode, 200, 'right token in the header')
-  t.equal((await guarded.inject({ url: '/_cache.json', headers: { authorization: `Bearer ${TOKEN}` } })).statusCode, 200, 'as a Bearer token')
+  const state = async (headers: Record<string, string>) =>
+    (await guarded.inject({ url: '/_cache.json', headers })).statusCode
+  t.equal(await state({ 'x-cache-panel-token': 'wrong' }), 401, 'wrong token')
+  t.equal(await state({ 'x-cache-panel-token': `${TOKEN}x` }), 401, 'a longer token')
+  t.equal((await guarded.inject(flush)).statusCode, 401, 'the flush too')
+  t.equal(await state({ 'x-cache-panel-token': TOKEN }), 200, 'right token in the header')
+  t.equal(await state({ authorization: `Bearer ${TOKEN}` }), 200, 'as a Bearer token')
   const page = await guarded.inject(`/_cache?token=${TOKEN}`)
   t.equal(page.statusCode, 200, 'in the query, as the page link carries it')
   t.match(page.headers['content-type'], /^text\/html/)

@@ -13,7 +13,9 @@ export const ARTIFACTS = '.data/test-artifacts'
 
 // Debian's Chromium, never a downloaded browser. .ci/run installs it; elsewhere the README says
 // `apt-get install chromium` and, without it, why these tests are skipped.
-const skip = existsSync(CHROMIUM) ? false : `browser tests need Debian's Chromium at ${CHROMIUM} (apt-get install chromium)`
+const skip = existsSync(CHROMIUM)
+  ? false
+  : `browser tests need Debian's Chromium at ${CHROMIUM} (apt-get install chromium)`
 
 t.test('the cache panel and Swagger UI in a real browser', { skip }, async (t) => {
   const app = await buildTestApp(t, await cacheEnv(t, 'memory'))
@@ -25,7 +27,10 @@ t.test('the cache panel and Swagger UI in a real browser', { skip }, async (t) =
     executablePath: CHROMIUM,
     // Without the background-networking flags Chromium keeps dialling out, which this machine refuses.
     // (Playwright gives it a fresh, empty profile of its own.)
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'
+    ]
   })
   t.teardown(() => browser.close())
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } })
@@ -41,7 +46,8 @@ t.test('the cache panel and Swagger UI in a real browser', { skip }, async (t) =
   const rows = page.locator('#requests tbody tr')
   await rows.filter({ hasText: `GET /events/${event.id}` }).waitFor()
   const listRows = rows.filter({ hasText: /GET \/events\s*200/ })
-  t.same(await listRows.locator('td:nth-child(4) .badge').allTextContents(), ['HIT', 'MISS'], 'newest first: the hit, then the miss')
+  const outcome = 'td:nth-child(4) .badge'
+  t.same(await listRows.locator(outcome).allTextContents(), ['HIT', 'MISS'], 'newest first: the hit, then the miss')
   t.match(await rows.first().textContent(), /lookup\s*MISS/, 'each request shows its cache operations')
   await page.screenshot({ path: join(ARTIFACTS, 'cache-panel.png'), fullPage: true })
 
@@ -51,7 +57,7 @@ t.test('the cache panel and Swagger UI in a real browser', { skip }, async (t) =
   t.equal((await fetch(`${base}/events`)).headers.get('x-cache'), 'MISS')
   const newest = page.locator('#requests tbody tr:first-child')
   await newest.filter({ hasText: /GET \/events\s*200/ }).waitFor()
-  t.equal(await newest.locator('td:nth-child(4) .badge').textContent(), 'MISS', 'after the flush the panel shows the miss')
+  t.equal(await newest.locator(outcome).textContent(), 'MISS', 'after the flush the panel shows the miss')
 
   // Inspect a key from a request's story: TTL and size, never the value.
   await rows.first().locator('.ops button.key').first().click() // the key the miss looked up

@@ -9,6 +9,9 @@ import { postEvent } from '../support/fixtures.ts'
 import { masterOf, portOf, replicasOf, startRedisCluster } from '../support/redis-cluster.ts'
 import { until } from '../support/waiting.ts'
 
+/** How long a replica may take to be promoted, and how often to ask. */
+const PROMOTION = { withinMs: 20_000, everyMs: 50 }
+
 /** Whether the node on `port` now serves `key` as a master (asked of that node). */
 async function serves (port: number, key: string): Promise<boolean> {
   return portOf(await masterOf(`127.0.0.1:${port}`, key)) === port
@@ -16,7 +19,12 @@ async function serves (port: number, key: string): Promise<boolean> {
 
 async function cachedEventOnCluster (t: Test, env: Record<string, string> = {}) {
   const cluster = await startRedisCluster(t, { replicas: 1 })
-  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_CLUSTER_NODES: cluster.nodes, DATABASE_URL: await createTestDatabase(t), ...env })
+  const app = await buildTestApp(t, {
+    CACHE_MODE: 'redis',
+    REDIS_CLUSTER_NODES: cluster.nodes,
+    DATABASE_URL: await createTestDatabase(t),
+    ...env
+  })
   const event = await postEvent(app, { name: 'before' })
   t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, 'cached on the cluster')
   const key = app.cache.keys.views.event(event.id).key
@@ -44,12 +52,13 @@ t.test('a master killed: its replica takes over, requests stay 200 and never sta
   t.equal(written.statusCode, 200, 'writes still work')
 
   const promoted = (async () => {
-    await until(`the replica on ${replica} serving ${key}`, () => serves(replica, key), { withinMs: 20_000, everyMs: 50 })
+    await until(`the replica on ${replica} serving ${key}`, () => serves(replica, key), PROMOTION)
     return performance.now() - killedAt
   })()
   const reads = await readUntilHit(app, `/events/${event.id}`, 'after', 20_000)
   const promotedAfterMs = await promoted
-  t.comment(`replica promoted ${promotedAfterMs.toFixed(0)} ms after the kill, hits back after ${reads.hitAfterMs?.toFixed(0)} ms; reads: ${reads.summary}`)
+  t.comment(`replica promoted ${promotedAfterMs.toFixed(0)} ms after the kill, ` +
+    `hits back after ${reads.hitAfterMs?.toFixed(0)} ms; reads: ${reads.summary}`)
   t.ok(await serves(replica, key), 'the replica took the slot over')
   t.ok(reads.allOk, 'every read was a 200')
   t.same(reads.wrong, [], 'no read showed the state before the write')
@@ -63,7 +72,8 @@ t.test('a master killed: its replica takes over, requests stay 200 and never sta
  * master is killed right after it.
  */
 async function failoverLosingTheWrite (t: Test, invalidationReplicas: number) {
-  const { cluster, app, event, key, master, replica } = await cachedEventOnCluster(t, { CACHE_INVALIDATION_REPLICAS: String(invalidationReplicas) })
+  const env = { CACHE_INVALIDATION_REPLICAS: String(invalidationReplicas) }
+  const { cluster, app, event, key, master, replica } = await cachedEventOnCluster(t, env)
   const invalidations: string[] = []
   app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   const admin = new Redis(master, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null })
@@ -71,29 +81,34 @@ async function failoverLosingTheWrite (t: Test, invalidationReplicas: number) {
   await admin.config('SET', 'requirepass', 'the-replica-does-not-know-it')
   await admin.call('CLIENT', 'KILL', 'TYPE', 'replica')
   admin.disconnect()
-  const cutOff = async () => /master_link_status:down/.test(String(await cluster.command(replica, 'INFO', 'replication')))
+  const cutOff = async () =>
+    /master_link_status:down/.test(String(await cluster.command(replica, 'INFO', 'replication')))
   await until('the replica cut off from its master', cutOff, { withinMs: 5_000, everyMs: 20 })
 
   const written = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'after' } })
   t.equal(written.statusCode, 200, 'the write commits')
   await cluster.kill(master)
-  await until(`the replica on ${replica} serving ${key}`, () => serves(replica, key), { withinMs: 20_000, everyMs: 50 })
+  await until(`the replica on ${replica} serving ${key}`, () => serves(replica, key), PROMOTION)
   t.ok(await serves(replica, key), 'the replica took the slot over, without the write\'s invalidation')
   // The old master comes back as the new one's replica (WAIT needs one).
   await cluster.revive(master)
   return { invalidations, reads: await readUntilHit(app, `/events/${event.id}`, 'after', 30_000) }
 }
 
-t.test('without CACHE_INVALIDATION_REPLICAS, a failover can bring back an entry a write killed (the hazard is real)', async (t) => {
+t.test('without CACHE_INVALIDATION_REPLICAS, a failover can bring back an entry a write killed ' +
+  '(the hazard is real)', async (t) => {
   const { invalidations, reads } = await failoverLosingTheWrite(t, 0)
   t.comment(`reads: ${reads.summary}`)
   t.same(invalidations, ['done'], 'the master acknowledged the invalidation')
-  t.ok(reads.wrong.some((read) => read.startsWith('200 HIT')), `the promoted replica served the old entry as a hit: ${reads.wrong.join('; ')}`)
+  t.ok(reads.wrong.some((read) => read.startsWith('200 HIT')),
+    `the promoted replica served the old entry as a hit: ${reads.wrong.join('; ')}`)
 })
 
-t.test('with CACHE_INVALIDATION_REPLICAS=1, an invalidation no replica has is owed, and the failover serves nothing stale', async (t) => {
+t.test('with CACHE_INVALIDATION_REPLICAS=1, an invalidation no replica has is owed, ' +
+  'and the failover serves nothing stale', async (t) => {
   const { invalidations, reads } = await failoverLosingTheWrite(t, 1)
-  t.comment(`reads: ${reads.summary}; hits back ${reads.hitAfterMs?.toFixed(0)} ms after the old master was started again`)
+  t.comment(`reads: ${reads.summary}; ` +
+    `hits back ${reads.hitAfterMs?.toFixed(0)} ms after the old master was started again`)
   t.same(invalidations, ['owed'], 'WAIT found no replica with it: owed, not done')
   t.same(reads.wrong, [], 'no read showed the state before the write')
   t.ok(reads.hitAfterMs !== undefined, 'hits came back once the shard had a replica again')

@@ -21,14 +21,19 @@ async function nodeId (cluster: RedisCluster, port: number): Promise<string> {
 async function appOnCluster (t: Test, mode: (typeof MODES)[number]) {
   const cluster = await startRedisCluster(t)
   // One test client is one IP: the write limit would turn the load's writes into 429s.
-  const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_CLUSTER_NODES: cluster.nodes, RATE_LIMIT_WRITES: '1000000000' })
+  const app = await buildTestApp(t, {
+    CACHE_MODE: mode,
+    REDIS_CLUSTER_NODES: cluster.nodes,
+    RATE_LIMIT_WRITES: '1000000000'
+  })
   const invalidations: string[] = []
   app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   return { cluster, app, invalidations }
 }
 
 for (const mode of MODES) {
-  t.test(`${mode}: a slot caught half-migrated (its generation moved, its entry not yet) serves nothing stale, and hits come back once it has moved`, async (t) => {
+  t.test(`${mode}: a slot caught half-migrated (its generation moved, its entry not yet) serves nothing stale, ` +
+    'and hits come back once it has moved', async (t) => {
     const { cluster, app, invalidations } = await appOnCluster(t, mode)
     const event = await postEvent(app, { name: 'before' })
     const url = `/events/${event.id}`
@@ -56,7 +61,8 @@ for (const mode of MODES) {
     const isHit = async () => (await log.read(app, url, 'after')).headers['x-cache'] === 'HIT'
     const hitAfterMs = await until(`${url} a HIT`, isHit, { withinMs: 20_000, everyMs: 20 }).catch(() => undefined)
 
-    t.comment(`write's invalidation: ${invalidations.join(', ')}; reads: ${log.summary()}; hits back ${hitAfterMs?.toFixed(0)} ms after the slot moved`)
+    t.comment(`write's invalidation: ${invalidations.join(', ')}; reads: ${log.summary()}; ` +
+      `hits back ${hitAfterMs?.toFixed(0)} ms after the slot moved`)
     t.ok(log.allOk(), 'every read was a 200')
     t.same(log.wrong, [], 'no read showed the state before the write, before or after the slot moved')
     t.ok(hitAfterMs !== undefined, 'hits came back from the new master')
@@ -65,7 +71,8 @@ for (const mode of MODES) {
 }
 
 for (const mode of MODES) {
-  t.test(`${mode}: a whole master's slots resharded to another (redis-cli --cluster reshard) under reads and writes: nothing stale, every read a 200, hits back`, async (t) => {
+  t.test(`${mode}: a whole master's slots resharded to another (redis-cli --cluster reshard) under reads and writes: ` +
+    'nothing stale, every read a 200, hits back', async (t) => {
     const { cluster, app, invalidations } = await appOnCluster(t, mode)
     const events = await Promise.all(Array.from({ length: 30 }, (_, i) => postEvent(app, { name: `event ${i}` })))
     const expected = new Map(events.map(({ id, name }) => [id, name]))
@@ -73,8 +80,11 @@ for (const mode of MODES) {
     const source = portOf(await masterOf(cluster.nodes, app.cache.keys.views.event(events[0]!.id).key))
     const target = cluster.ports.find((port) => port !== source)!
     const moving = [] as number[]
-    for (const { id } of events) if (portOf(await masterOf(cluster.nodes, app.cache.keys.views.event(id).key)) === source) moving.push(id)
-    const slots = (await shards(cluster.nodes)).find(({ address }) => portOf(address) === source)!.ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0)
+    for (const { id } of events) {
+      if (portOf(await masterOf(cluster.nodes, app.cache.keys.views.event(id).key)) === source) moving.push(id)
+    }
+    const sourceShard = (await shards(cluster.nodes)).find(({ address }) => portOf(address) === source)!
+    const slots = sourceShard.ranges.reduce((sum, [from, to]) => sum + to - from + 1, 0)
 
     // Clients that each own some events, so every read has one right answer: the last write acknowledged.
     const log = readLog()
@@ -100,8 +110,13 @@ for (const mode of MODES) {
     }
     const clients = [0, 1, 2, 3].map((k) => client(events.map(({ id }) => id).filter((_, i) => i % 4 === k)))
     const started = performance.now()
-    const reshard = await exec('redis-cli', ['--cluster', 'reshard', `127.0.0.1:${source}`, '--cluster-from', await nodeId(cluster, source),
-      '--cluster-to', await nodeId(cluster, target), '--cluster-slots', String(slots), '--cluster-yes'], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 })
+    const reshard = await exec('redis-cli', [
+      '--cluster', 'reshard', `127.0.0.1:${source}`,
+      '--cluster-from', await nodeId(cluster, source),
+      '--cluster-to', await nodeId(cluster, target),
+      '--cluster-slots', String(slots),
+      '--cluster-yes'
+    ], { timeout: 120_000, maxBuffer: 64 * 1024 * 1024 })
     const reshardMs = performance.now() - started
     await sleep(500)
     resharding = false
@@ -113,9 +128,11 @@ for (const mode of MODES) {
       const hit = await until(`/events/${id} a HIT`, isHit, { withinMs: 20_000, everyMs: 20 }).catch(() => undefined)
       if (hit === undefined) misses.push(id)
     }
-    t.comment(`${slots} slots (${moving.length} of 30 events) moved in ${(reshardMs / 1000).toFixed(1)} s; ${writes} writes (invalidations: ${count(invalidations)}); reads: ${log.summary()}`)
+    t.comment(`${slots} slots (${moving.length} of 30 events) moved in ${(reshardMs / 1000).toFixed(1)} s; ` +
+      `${writes} writes (invalidations: ${count(invalidations)}); reads: ${log.summary()}`)
     t.match(reshard.stdout, /Moving slot/, 'redis-cli moved the slots')
-    t.equal((await shards(cluster.nodes)).some(({ address }) => portOf(address) === source), false, 'the source master serves no slot now')
+    const sourceServes = (await shards(cluster.nodes)).some(({ address }) => portOf(address) === source)
+    t.equal(sourceServes, false, 'the source master serves no slot now')
     t.ok(moving.length > 0 && writes > 0, 'events on the moving master, and writes while the slots moved')
     t.ok(log.allOk(), 'every read was a 200')
     t.same(log.wrong, [], 'no read showed a state older than the last acknowledged write')

@@ -5,6 +5,11 @@ import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase, withClient } from '../support/database.ts'
 import { patchEvent, postEvent } from '../support/fixtures.ts'
 
+/** The database queries a batch of responses made, by their X-DB-Queries. */
+function queries (responses: Array<{ headers: Record<string, unknown> }>): number {
+  return responses.reduce((sum, response) => sum + Number(response.headers['x-db-queries']), 0)
+}
+
 /**
  * The classic race, forced: a miss has loaded the event, then (before it stores) a PATCH commits
  * and invalidates, then the miss stores what it loaded. Returns what the next read shows.
@@ -26,13 +31,15 @@ async function raceOnEventDetail (t: Test, env: Record<string, string>) {
 }
 
 for (const mode of CACHE_TEST_MODES) {
-  t.test(`${mode}: a miss that read the old row cannot store it after a write's invalidation (the fence)`, async (t) => {
+  t.test(`${mode}: a miss that read the old row cannot store it after a write's invalidation ` +
+    '(the fence)', async (t) => {
     const next = await raceOnEventDetail(t, await cacheEnv(t, mode))
     t.equal(next.json().name, 'new', 'the next read shows the write')
     t.equal(next.headers['x-cache'], 'MISS', 'the late store was refused')
   })
 
-  t.test(`${mode}: with the fence switched off the same race serves stale data (so the test above can fail)`, async (t) => {
+  t.test(`${mode}: with the fence switched off the same race serves stale data ` +
+    '(so the test above can fail)', async (t) => {
     const next = await raceOnEventDetail(t, { ...await cacheEnv(t, mode), CACHE_FENCE: 'false' })
     t.equal(next.json().name, 'old', 'stale: the old row was stored as current')
     t.equal(next.headers['x-cache'], 'HIT')
@@ -62,14 +69,16 @@ for (const mode of CACHE_TEST_MODES) {
     }
     const responses = await Promise.all(Array.from({ length: 200 }, () => app.inject('/events')))
     t.equal(loads, 1, 'one load')
-    t.equal(responses.reduce((sum, response) => sum + Number(response.headers['x-db-queries']), 0), 1, 'one query in all')
+    t.equal(queries(responses), 1, 'one query in all')
     t.ok(responses.every((response) => response.statusCode === 200), 'all 200')
     t.equal(new Set(responses.map((response) => response.body)).size, 1, 'identical bodies')
-    t.ok(responses.every((response) => response.headers['x-cache'] === 'MISS'), 'all were misses served by the one load')
+    t.ok(responses.every((response) => response.headers['x-cache'] === 'MISS'),
+      'all were misses served by the one load')
     t.equal((await app.inject('/events')).headers['x-cache'], 'HIT')
   })
 
-  t.test(`${mode}: a failed load fails all its waiters with the same error, is not cached, and is retried`, async (t) => {
+  t.test(`${mode}: a failed load fails all its waiters with the same error, is not cached, ` +
+    'and is retried', async (t) => {
     const database = await createTestDatabase(t)
     const app = await buildTestApp(t, { DATABASE_URL: database, ...await cacheEnv(t, mode) })
     const event = await postEvent(app)
@@ -86,7 +95,7 @@ for (const mode of CACHE_TEST_MODES) {
     const failed = await Promise.all(pending)
     t.ok(failed.every((response) => response.statusCode === 500), 'all 500')
     t.equal(new Set(failed.map((response) => response.body)).size, 1, 'the same error for all')
-    t.equal(failed.reduce((sum, response) => sum + Number(response.headers['x-db-queries']), 0), 1, 'one failed query in all')
+    t.equal(queries(failed), 1, 'one failed query in all')
 
     await withClient(database, (client) => client.query('ALTER TABLE events RENAME COLUMN place TO location'))
     const retried = await app.inject(`/events/${event.id}`)

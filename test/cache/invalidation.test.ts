@@ -69,7 +69,11 @@ const cases: WriteCase[] = [
   },
   {
     write: 'POST /guests',
-    request: (f) => ({ method: 'POST', url: '/guests', payload: { event_id: f.B, name: 'b2', email: 'b2@example.com' } }),
+    request: (f) => ({
+      method: 'POST',
+      url: '/guests',
+      payload: { event_id: f.B, name: 'b2', email: 'b2@example.com' }
+    }),
     status: 201,
     affected: [...GUEST_LISTS, 'guests of B']
   },
@@ -113,7 +117,8 @@ async function fixture (app: TestApp): Promise<Fixture> {
 }
 
 for (const mode of CACHE_TEST_MODES) {
-  t.test(`${mode}: every write × every cached view — affected views MISS with the new state, the rest stay HIT`, async (t) => {
+  t.test(`${mode}: every write × every cached view — affected views MISS with the new state, ` +
+    'the rest stay HIT', async (t) => {
     for (const { write, request, status, affected } of cases) {
       t.ok(affected.every((name) => name in views({ A: 1, B: 2, a1: 1, a2: 2, b1: 3 })), `${write}: known views`)
       const database = await createTestDatabase(t)

@@ -13,10 +13,13 @@ async function timed (app: TestApp, url: string) {
   return { response, ms: performance.now() - started }
 }
 
-t.test('Redis killed: every request is 200 BYPASS with bounded latency, and hits come back after a restart', async (t) => {
+t.test('Redis killed: every request is 200 BYPASS with bounded latency, ' +
+  'and hits come back after a restart', async (t) => {
   const redis = await startRedisServer(t)
   const logs = logCollector()
-  const app = await buildTestApp(t, { CACHE_MODE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'info' }, { logStream: logs.stream })
+  const env = { CACHE_MODE: 'redis', REDIS_URL: redis.url, LOG_LEVEL: 'info' }
+  const app = await buildTestApp(t, env, { logStream: logs.stream })
+  const logged = (message: string) => logs.lines.some((line) => line.msg === message)
   const event = await postEvent(app)
   t.ok(await waitForHit(app, '/events', 5_000) < 5_000, 'served from Redis before it dies')
 
@@ -27,17 +30,19 @@ t.test('Redis killed: every request is 200 BYPASS with bounded latency, and hits
   t.ok(during.every(({ response }) => response.headers['x-cache'] === 'BYPASS'), 'all BYPASS')
   const slowest = Math.max(...during.map(({ ms }) => ms))
   t.ok(slowest < 1_000, `no request hangs (slowest ${slowest.toFixed(1)} ms)`)
-  t.ok(logs.lines.some((line) => line.msg === 'cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)'), 'a log line when the breaker opens')
+  t.ok(logged('cache circuit breaker opened: serving from PostgreSQL (X-Cache: BYPASS)'),
+    'a log line when the breaker opens')
 
-  const written = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'written while Redis was down' } })
+  const whileDown = 'written while Redis was down'
+  const written = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: whileDown } })
   t.equal(written.statusCode, 200, 'writes still work')
-  t.equal((await app.inject(`/events/${event.id}`)).json().name, 'written while Redis was down')
+  t.equal((await app.inject(`/events/${event.id}`)).json().name, whileDown)
 
   await redis.start()
   const recoveredIn = await waitForHit(app, '/events', 10_000)
   t.ok(recoveredIn < 10_000, `hits are back ${recoveredIn} ms after the restart`)
-  t.ok(logs.lines.some((line) => line.msg === 'cache circuit breaker closed: Redis answers again'), 'a log line when it closes')
-  t.equal((await app.inject(`/events/${event.id}`)).json().name, 'written while Redis was down')
+  t.ok(logged('cache circuit breaker closed: Redis answers again'), 'a log line when it closes')
+  t.equal((await app.inject(`/events/${event.id}`)).json().name, whileDown)
 })
 
 t.test('Redis down at start-up: the app boots, serves BYPASS, and uses Redis once it appears', async (t) => {
@@ -104,12 +109,15 @@ t.test('Redis cut off: an invalidation it missed is replayed before the cache is
 })
 
 for (const mode of ['redis', 'tiered'] as const) {
-  t.test(`${mode}: a write that lands while what was owed is replayed is not lost: nothing stale once the cache is used again`, async (t) => {
+  t.test(`${mode}: a write that lands while what was owed is replayed is not lost: ` +
+    'nothing stale once the cache is used again', async (t) => {
     const redis = await startRedisServer(t)
     const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '50' })
     const first = await postEvent(app, { name: 'first before' })
     const second = await postEvent(app, { name: 'second before' })
-    for (const event of [first, second]) t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} cached`)
+    for (const event of [first, second]) {
+      t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} cached`)
+    }
 
     // Catch the replay of what was owed as it starts (the breaker's probe has just closed it): the
     // second write commits right then, after the replay took what was owed and before Redis has it.
@@ -130,7 +138,11 @@ for (const mode of ['redis', 'tiered'] as const) {
 
     // Writes stall past the command timeout: the first write's invalidation is owed, the breaker opens.
     await redis.command('CLIENT', 'PAUSE', 200, 'WRITE')
-    const firstWrite = await app.inject({ method: 'PATCH', url: `/events/${first.id}`, payload: { name: 'first after' } })
+    const firstWrite = await app.inject({
+      method: 'PATCH',
+      url: `/events/${first.id}`,
+      payload: { name: 'first after' }
+    })
     t.equal(firstWrite.statusCode, 200)
     t.equal(app.cache.partlyBypassed, true, 'the failed invalidation opened the breaker')
 
@@ -141,7 +153,8 @@ for (const mode of ['redis', 'tiered'] as const) {
     t.same(invalidations, ['owed', 'done'], 'the first write owed its invalidation, the second did not')
     for (const [event, name] of [[first, 'first after'], [second, 'second after']] as const) {
       const read = await app.inject(`/events/${event.id}`)
-      t.equal(read.json().name, name, `event ${event.id} is not stale once the breaker closed (${String(read.headers['x-cache'])})`)
+      const outcome = String(read.headers['x-cache'])
+      t.equal(read.json().name, name, `event ${event.id} is not stale once the breaker closed (${outcome})`)
       t.ok(await waitForHit(app, `/events/${event.id}`, 5_000) < 5_000, `event ${event.id} is cached again`)
       t.equal((await app.inject(`/events/${event.id}`)).json().name, name, `event ${event.id}'s hit is the new state`)
     }

@@ -22,10 +22,16 @@ t.test('on a Redis Cluster: an L1 copy on one instance is dropped by a write on 
   t.equal(tierOf(await b.inject(url)), 'L1', 'and copies the new state')
 })
 
-t.test('on a Redis Cluster whose first listed node is gone: the subscriber moves to the next, and L1 works', async (t) => {
+t.test('on a Redis Cluster whose first listed node is gone: the subscriber moves to the next, ' +
+  'and L1 works', async (t) => {
   // A seed node decommissioned but still first in REDIS_CLUSTER_NODES: nothing listens there.
   const cluster = await cacheEnv(t, 'cluster')
-  const env = { ...cluster, REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()},${cluster.REDIS_CLUSTER_NODES}`, CACHE_MODE: 'tiered', DATABASE_URL: await createTestDatabase(t) }
+  const env = {
+    ...cluster,
+    REDIS_CLUSTER_NODES: `127.0.0.1:${await freePort()},${cluster.REDIS_CLUSTER_NODES}`,
+    CACHE_MODE: 'tiered',
+    DATABASE_URL: await createTestDatabase(t)
+  }
   const [a, b] = [await buildTestApp(t, env), await buildTestApp(t, env)]
   const event = await postEvent(a, { name: 'v0' })
   const url = `/events/${event.id}`

@@ -18,7 +18,8 @@ async function twoInstances (t: Parameters<typeof buildTestApp>[0], env: Record<
 /** Every command the app's connections sent, by name (the INFO connection's own HELLO and INFO left out). */
 async function commandCalls (redis: RedisServer): Promise<Record<string, number>> {
   const info = String(await redis.command('INFO', 'commandstats'))
-  const calls = Object.fromEntries([...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)].map(([, name, n]) => [name!, Number(n)]))
+  const stats = [...info.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)]
+  const calls = Object.fromEntries(stats.map(([, name, n]) => [name!, Number(n)]))
   delete calls.info
   delete calls.hello
   return calls
@@ -42,17 +43,20 @@ t.test('another instance fills L1 from Redis; a write on either drops both copie
 
   await patchEvent(t, a, event.id, { name: 'v1' })
   t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v1', 'the writer reads its write at once')
-  const lagMs = await until('b showing the write on a', async () => (await b.inject(`/events/${event.id}`)).json().name === 'v1')
+  const lagMs = await until('b showing the write on a', async () =>
+    (await b.inject(`/events/${event.id}`)).json().name === 'v1')
   t.ok(lagMs < 1_000, `the other instance sees it ${lagMs.toFixed(1)} ms later`)
   const metrics = (await b.inject('/metrics')).body
-  t.match(metrics, /eventcache_cache_invalidation_lag_seconds_count 2\n/, "b measured the lag of both of a's writes (the POST and the PATCH)")
+  t.match(metrics, /eventcache_cache_invalidation_lag_seconds_count 2\n/,
+    "b measured the lag of both of a's writes (the POST and the PATCH)")
 
   await patchEvent(t, b, event.id, { name: 'v2' })
   await until('a showing the write on b', async () => (await a.inject(`/events/${event.id}`)).json().name === 'v2')
   t.equal((await a.inject(`/events/${event.id}`)).json().name, 'v2', 'and back: b writes, a drops its copy')
 })
 
-t.test('the pub/sub connection killed: both instances flush L1, stay correct, and resume hits after resubscribing', async (t) => {
+t.test('the pub/sub connection killed: both instances flush L1, stay correct, ' +
+  'and resume hits after resubscribing', async (t) => {
   const { redis, a, b } = await twoInstances(t)
   const event = await postEvent(a, { name: 'before' })
   await a.inject(`/events/${event.id}`)
@@ -71,7 +75,8 @@ t.test('the pub/sub connection killed: both instances flush L1, stay correct, an
   for (const [name, app] of [['a', a], ['b', b]] as const) {
     const isL1 = async () => tierOf(await app.inject(`/events/${event.id}`)) === 'L1'
     const waited = await until(`${name} serving from L1 again`, isL1, { withinMs: 5_000 })
-    t.equal(tierOf(await app.inject(`/events/${event.id}`)), 'L1', `${name}: L1 hits again ${waited.toFixed(0)} ms later`)
+    t.equal(tierOf(await app.inject(`/events/${event.id}`)), 'L1',
+      `${name}: L1 hits again ${waited.toFixed(0)} ms later`)
     t.equal((await app.inject(`/events/${event.id}`)).json().name, 'after')
   }
 })
@@ -104,7 +109,8 @@ t.test('a copy never outlives the Redis entry it copies (a 404 cached for 1 s)',
 async function coldStampede (t: Parameters<typeof buildTestApp>[0], env: Record<string, string>): Promise<number> {
   const { a, b } = await twoInstances(t, { FAULT_LOAD_DELAY_MS: '200', ...env })
   const event = await postEvent(a)
-  const responses = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).inject(`/events/${event.id}`)))
+  const responses = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    (i % 2 === 0 ? a : b).inject(`/events/${event.id}`)))
   t.ok(responses.every((response) => response.statusCode === 200 && response.json().id === event.id), 'all answered')
   return responses.reduce((sum, response) => sum + Number(response.headers['x-db-queries']), 0)
 }

@@ -25,10 +25,13 @@ t.test('keys: namespaced, versioned, from numbers only, each sharing a hash tag 
   t.same(keyspace('other').views.event(7).key, 'other:v1:{e:7}', 'the prefix isolates deployments and tests')
 
   t.same(invalidations.eventCreated(3), ['ec:v1:{events}:gen', 'ec:v1:{e:3}:gen'])
-  t.same(invalidations.eventChanged(3, [10, 11]), ['ec:v1:{events}:gen', 'ec:v1:{e:3}:gen', 'ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{g:11}:gen'])
+  t.same(invalidations.eventChanged(3, [10, 11]),
+    ['ec:v1:{events}:gen', 'ec:v1:{e:3}:gen', 'ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{g:11}:gen'])
   t.same(invalidations.guestCreated(10, 3), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'])
-  t.same(invalidations.guestChanged(10, [3, 4]), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen', 'ec:v1:{e:4}:guests-gen'])
-  t.same(invalidations.guestChanged(10, [3, 3]), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'], 'no move: one event')
+  t.same(invalidations.guestChanged(10, [3, 4]),
+    ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen', 'ec:v1:{e:4}:guests-gen'])
+  t.same(invalidations.guestChanged(10, [3, 3]),
+    ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'], 'no move: one event')
 })
 
 t.test('keys: a flush pattern matches its own entries, never a lease or a generation', async (t) => {
@@ -59,7 +62,8 @@ t.test('memory store: generations, fence, expiry', async (t) => {
 
   store.invalidate(['g'])
   t.same(store.lookup('k', ['g']), { stamp: '1' }, 'a new generation kills the entry')
-  t.equal(store.fill('k', ['g'], '0', response('stale'), 60_000, true), false, 'fenced: a fill stamped before the bump is refused')
+  t.equal(store.fill('k', ['g'], '0', response('stale'), 60_000, true), false,
+    'fenced: a fill stamped before the bump is refused')
   t.equal(store.fill('k', ['g'], '0', response('stale'), 60_000, false), true, 'unfenced it lands…')
   t.equal(store.lookup('k', ['g']).response?.body.toString(), 'stale', '…as current (the race the fence closes)')
 
@@ -151,7 +155,8 @@ t.test('shard breakers: one per shard, opened and probed on their own', async (t
   t.same(breakers.open, ['b'], 'failures on one shard open only its breaker')
   t.equal(breakers.for('a:3').isOpen, false)
   await sleep(60)
-  t.ok(probed.length >= 2 && probed.every((shard) => shard === 'b'), `only the open shard is probed (${probed.join(', ')})`)
+  t.ok(probed.length >= 2 && probed.every((shard) => shard === 'b'),
+    `only the open shard is probed (${probed.join(', ')})`)
   down.clear()
   await sleep(60)
   t.same(breakers.open, [])

@@ -26,6 +26,9 @@ interface Figures {
   owed: number
 }
 
+/** What a read shows of an event or a guest. */
+interface Named { id: number, name: string }
+
 interface Run {
   fence: boolean
   mode: 'redis' | 'tiered'
@@ -44,7 +47,8 @@ interface Run {
  * so its versions commit in the order they are acknowledged. A read must show, for every entity
  * it contains, at least the version acknowledged before the read started.
  */
-async function check (t: Test, { fence, mode, instances, stallsWrites = false, durationSeconds = 30 }: Run): Promise<Figures> {
+async function check (t: Test, run: Run): Promise<Figures> {
+  const { fence, mode, instances, stallsWrites = false, durationSeconds = 30 } = run
   const redis = await startRedisServer(t)
   const env = {
     ...await cacheEnv(t, mode, redis.url),
@@ -57,7 +61,18 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
   }
   const servers = []
   for (let i = 0; i < instances; i++) servers.push(await listeningTestApp(t, env))
-  const figures: Figures = { reads: 0, writes: 0, hits: 0, stale: 0, staleAgesMs: [], lagsMs: [], examples: [], errors: 0, stalls: 0, owed: 0 }
+  const figures: Figures = {
+    reads: 0,
+    writes: 0,
+    hits: 0,
+    stale: 0,
+    staleAgesMs: [],
+    lagsMs: [],
+    examples: [],
+    errors: 0,
+    stalls: 0,
+    owed: 0
+  }
   for (const { app } of servers) {
     app.cache.observe({
       remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs),
@@ -72,7 +87,8 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
     const event = await postJson<{ id: number }>(`${base}/events`, { name: 'seed', date: '2020-01-01', location: 'x' })
     guestsOf.set(event.id, [])
     for (let g = 0; g < GUESTS_PER_EVENT; g++) {
-      const guest = await postJson<{ id: number }>(`${base}/guests`, { event_id: event.id, name: 'seed', email: 'g@example.com' })
+      const seed = { event_id: event.id, name: 'seed', email: 'g@example.com' }
+      const guest = await postJson<{ id: number }>(`${base}/guests`, seed)
       guestsOf.get(event.id)!.push(guest.id)
       eventOf.set(guest.id, event.id)
     }
@@ -98,7 +114,11 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
       if (writing.has(entity)) return
       writing.add(entity)
       const written = ++version
-      const response = await fetch(`${pick(bases)}/${isEvent ? 'events' : 'guests'}/${id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: `v${written}` }) })
+      const response = await fetch(`${pick(bases)}/${isEvent ? 'events' : 'guests'}/${id}`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: `v${written}` })
+      })
       await response.arrayBuffer()
       writing.delete(entity)
       if (response.status !== 200) { figures.errors++; return }
@@ -115,7 +135,7 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
     const required = new Map(acknowledged)
     const startedAt = performance.now()
     const response = await fetch(pick(bases) + url)
-    const body = await response.json() as { name: string, event?: { id: number, name: string }, results?: Array<{ id: number, name: string, event: { id: number, name: string } }> }
+    const body = await response.json() as Named & { event?: Named, results?: Array<Named & { event: Named }> }
     if (response.status !== 200) { figures.errors++; return }
     figures.reads++
     if (response.headers.get('x-cache') === 'HIT') figures.hits++
@@ -123,14 +143,19 @@ async function check (t: Test, { fence, mode, instances, stallsWrites = false, d
       ? [[`event:${eventId}`, body.name]]
       : kind === 1
         ? [[`guest:${guestId}`, body.name], [`event:${body.event!.id}`, body.event!.name]]
-        : body.results!.flatMap((guest) => [[`guest:${guest.id}`, guest.name], [`event:${guest.event.id}`, guest.event.name]] as Array<[string, string]>)
+        : body.results!.flatMap((guest): Array<[string, string]> => [
+          [`guest:${guest.id}`, guest.name],
+          [`event:${guest.event.id}`, guest.event.name]
+        ])
     for (const [entity, name] of seen) {
       const wanted = required.get(entity) ?? 0
       if (versionOf(name) < wanted) {
         figures.stale++
         const missed = history.get(entity)!.find((entry) => entry.version > versionOf(name))!
         figures.staleAgesMs.push(startedAt - missed.at)
-        if (figures.examples.length < 3) figures.examples.push(`${url} (${response.headers.get('x-cache')}): ${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`)
+        const example = `${url} (${response.headers.get('x-cache')}): ` +
+          `${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`
+        if (figures.examples.length < 3) figures.examples.push(example)
         break
       }
     }
@@ -152,15 +177,23 @@ async function stallWrites (redis: RedisServer, durationMs: number): Promise<num
 }
 
 function report (t: Test, label: string, figures: Figures) {
-  t.comment(`${label}: ${figures.reads} reads (${((figures.hits / Math.max(1, figures.reads)) * 100).toFixed(1)}% hits), ${figures.writes} writes, ${figures.stale} stale reads, ${figures.errors} errors`)
-  if (figures.stale > 0) t.comment(`  stale reads started up to ${Math.max(...figures.staleAgesMs).toFixed(1)} ms after the write they missed was acknowledged`)
+  const hits = `${((figures.hits / Math.max(1, figures.reads)) * 100).toFixed(1)}% hits`
+  t.comment(`${label}: ${figures.reads} reads (${hits}), ${figures.writes} writes, ` +
+    `${figures.stale} stale reads, ${figures.errors} errors`)
+  if (figures.stale > 0) {
+    const latest = Math.max(...figures.staleAgesMs).toFixed(1)
+    t.comment(`  stale reads started up to ${latest} ms after the write they missed was acknowledged`)
+  }
   if (figures.lagsMs.length > 0) {
-    t.comment(`  invalidation lag (publish → dropped on the other instance), ${figures.lagsMs.length} messages: p50 ${percentile(figures.lagsMs, 0.5).toFixed(1)} ms, p99 ${percentile(figures.lagsMs, 0.99).toFixed(1)} ms, max ${Math.max(...figures.lagsMs).toFixed(1)} ms`)
+    const lag = (q: number) => percentile(figures.lagsMs, q).toFixed(1)
+    t.comment(`  invalidation lag (publish → dropped on the other instance), ${figures.lagsMs.length} messages: ` +
+      `p50 ${lag(0.5)} ms, p99 ${lag(0.99)} ms, max ${Math.max(...figures.lagsMs).toFixed(1)} ms`)
   }
   for (const example of figures.examples) t.comment(`  e.g. ${example}`)
 }
 
-t.test(`consistency: ${CLIENTS} clients, 90% reads / 10% writes, redis mode, 0–20 ms load delays: no stale read`, async (t) => {
+t.test(`consistency: ${CLIENTS} clients, 90% reads / 10% writes, redis mode, 0–20 ms load delays: ` +
+  'no stale read', async (t) => {
   const figures = await check(t, { fence: true, mode: 'redis', instances: 1 })
   report(t, 'fenced', figures)
   t.ok(figures.reads > 1000 && figures.writes > 100, 'enough traffic to mean something')
@@ -174,21 +207,25 @@ t.test('the same run with the fence switched off reports stale reads (the checke
   t.ok(figures.stale > 0, `stale reads detected: ${figures.stale}`)
 })
 
-t.test('tiered, two instances: a read on one misses a write acknowledged by the other only within the measured invalidation lag', async (t) => {
+t.test('tiered, two instances: a read on one misses a write acknowledged by the other ' +
+  'only within the measured invalidation lag', async (t) => {
   const figures = await check(t, { fence: true, mode: 'tiered', instances: 2 })
   report(t, 'tiered, 2 instances', figures)
   t.ok(figures.reads > 1000 && figures.writes > 100, 'enough traffic to mean something')
   t.equal(figures.errors, 0, 'no errors')
-  t.ok(figures.lagsMs.length >= figures.writes * 0.9, `the instances heard each other's invalidations (${figures.lagsMs.length} messages for ${figures.writes} writes)`)
+  t.ok(figures.lagsMs.length >= figures.writes * 0.9,
+    `the instances heard each other's invalidations (${figures.lagsMs.length} messages for ${figures.writes} writes)`)
   // Client and both instances share this process's event loop, so one bound covers them: a stale
   // read can only start before the other instance has handled the message, i.e. within the lag.
   const bound = Math.max(...figures.lagsMs, 0) + 10
   const late = figures.staleAgesMs.filter((age) => age > bound)
-  t.equal(late.length, 0, `no stale read later than the largest measured lag + 10 ms (${bound.toFixed(1)} ms); ${figures.stale - late.length} within it`)
+  t.equal(late.length, 0, `no stale read later than the largest measured lag + 10 ms (${bound.toFixed(1)} ms); ` +
+    `${figures.stale - late.length} within it`)
 })
 
 for (const mode of ['redis', 'tiered'] as const) {
-  t.test(`consistency, ${mode} mode, Redis stalling writes past the command timeout every 0.7 s: invalidations owed and replayed, no stale read`, async (t) => {
+  t.test(`consistency, ${mode} mode, Redis stalling writes past the command timeout every 0.7 s: ` +
+    'invalidations owed and replayed, no stale read', async (t) => {
     const figures = await check(t, { fence: true, mode, instances: 1, stallsWrites: true, durationSeconds: 15 })
     report(t, `${mode}, ${figures.stalls} write stalls`, figures)
     t.ok(figures.reads > 500 && figures.writes > 50, 'enough traffic to mean something')

@@ -6,26 +6,35 @@ import { createTestDatabase, withClient } from '../support/database.ts'
 import { percentile, statusTally, timedFetch } from '../support/load.ts'
 
 const REQUESTS = 1000
+/** The one event the requests all read. */
+const COLD = { name: 'cold', date: '2020-01-01', location: 'x' }
 
 for (const mode of ['memory', 'redis'] as const) {
-  t.test(`${mode}: ${REQUESTS} concurrent requests on one cold key, load slowed by 100 ms: exactly one database load`, async (t) => {
+  t.test(`${mode}: ${REQUESTS} concurrent requests on one cold key, load slowed by 100 ms: ` +
+    'exactly one database load', async (t) => {
     const database = await createTestDatabase(t)
-    const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' })
-    const created = await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+    const env = { ...await cacheEnv(t, mode), DATABASE_URL: database, FAULT_LOAD_DELAY_MS: '100' }
+    const { app, base } = await listeningTestApp(t, env)
+    const created = await app.inject({ method: 'POST', url: '/events', payload: COLD })
     t.equal(created.statusCode, 201)
     // What is under test is the number of loads and the bodies, not latency: on a loaded 2-core
     // machine 1,000 sockets can take more than the harness's usual 10 s to be served.
-    const responses = await Promise.all(Array.from({ length: REQUESTS }, () => timedFetch(`${base}/events/1`, undefined, 60_000)))
-    t.ok(responses.every((response) => response.status === 200), `all ${REQUESTS} answered 200: ${statusTally(responses)}`)
+    const responses = await Promise.all(Array.from({ length: REQUESTS }, () =>
+      timedFetch(`${base}/events/1`, undefined, 60_000)))
+    t.ok(responses.every((response) => response.status === 200),
+      `all ${REQUESTS} answered 200: ${statusTally(responses)}`)
     t.equal(new Set(responses.map((response) => response.body)).size, 1, 'identical bodies')
     const metrics = await (await fetch(`${base}/metrics`)).text()
-    t.match(metrics, /eventcache_db_queries_total\{route="GET \/events\/:id"\} 1\n/, 'exactly one database query, by the metrics')
+    t.match(metrics, /eventcache_db_queries_total\{route="GET \/events\/:id"\} 1\n/,
+      'exactly one database query, by the metrics')
     // Opening 1,000 sockets takes longer than the load: late arrivals find it stored (HIT).
     const misses = responses.filter((response) => response.cache === 'MISS').length
     const hits = responses.filter((response) => response.cache === 'HIT').length
     t.equal(misses + hits, REQUESTS, 'every one a MISS served by the one load, or a HIT after it')
-    t.match(metrics, new RegExp(`eventcache_cache_flight_waits_total\\{route="GET /events/:id"\\} ${misses - 1}\\n`), `${misses - 1} misses waited for the one load`)
-    t.comment(`${mode}: p50 ${percentile(responses.map((r) => r.ms), 0.5).toFixed(0)} ms, max ${Math.max(...responses.map((r) => r.ms)).toFixed(0)} ms`)
+    const waits = new RegExp(`eventcache_cache_flight_waits_total\\{route="GET /events/:id"\\} ${misses - 1}\\n`)
+    t.match(metrics, waits, `${misses - 1} misses waited for the one load`)
+    const times = responses.map((r) => r.ms)
+    t.comment(`${mode}: p50 ${percentile(times, 0.5).toFixed(0)} ms, max ${Math.max(...times).toFixed(0)} ms`)
   })
 }
 
@@ -38,10 +47,11 @@ async function allConnected (server: import('node:net').Server, count: number): 
   }
 }
 
-t.test(`redis: a failing load fails all ${REQUESTS} waiters alike, is not cached, and the next request retries`, async (t) => {
+t.test(`redis: a failing load fails all ${REQUESTS} waiters alike, is not cached, ` +
+  'and the next request retries', async (t) => {
   const database = await createTestDatabase(t)
   const { app, base } = await listeningTestApp(t, { ...await cacheEnv(t, 'redis'), DATABASE_URL: database })
-  const created = await app.inject({ method: 'POST', url: '/events', payload: { name: 'cold', date: '2020-01-01', location: 'x' } })
+  const created = await app.inject({ method: 'POST', url: '/events', payload: COLD })
   t.equal(created.statusCode, 201)
   let pending: Array<ReturnType<typeof timedFetch>> = []
   await withClient(database, async (client) => {

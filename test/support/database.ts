@@ -45,3 +45,12 @@ export async function countRows (app: TestApp): Promise<{ events: number, guests
   )
   return rows[0] as { events: number, guests: number }
 }
+
+/** How many of the events `ids` the database at `url` holds: acknowledged writes must all be there. */
+export async function storedEvents (url: string, ids: number[]): Promise<number> {
+  return withClient(url, async (client) => {
+    const sql = 'SELECT count(*)::int AS n FROM events WHERE id = ANY($1)'
+    const { rows } = await client.query<{ n: number }>(sql, [ids])
+    return rows[0]!.n
+  })
+}

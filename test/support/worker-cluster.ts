@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import type { Test } from 'tap'
 import { freePort } from '../../src/free-port.ts'
+import { eventInput } from './fixtures.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -219,4 +220,30 @@ export async function servedBy (cluster: Cluster, localPort: number, from: numbe
   const what = `the request log line of the connection from port ${localPort}`
   const entry = await cluster.waitForLog(what, onThatConnection, 10_000, from)
   return entry.pid
+}
+
+/**
+ * A keep-alive connection to each of `workers` workers, by pid: an agent with one socket sends
+ * every request to the worker that accepted its connection. Ten new connections at most; the
+ * agents are destroyed when the test ends.
+ */
+export async function connectionPerWorker (t: Test, cluster: Cluster, workers = 2): Promise<Map<number, http.Agent>> {
+  const pinned = new Map<number, http.Agent>()
+  t.teardown(() => { for (const agent of pinned.values()) agent.destroy() })
+  for (let attempt = 0; attempt < 10 && pinned.size < workers; attempt++) {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+    const from = cluster.logs.length
+    const reply = await request(`${cluster.base}/health/live`, { agent })
+    const pid = await servedBy(cluster, reply.localPort, from)
+    if (pinned.has(pid)) agent.destroy()
+    else pinned.set(pid, agent)
+  }
+  return pinned
+}
+
+/** POST /events (the example event) through `agent`'s connection: asserts the 201, returns the id. */
+export async function postEventVia (t: Test, cluster: Cluster, agent: http.Agent): Promise<number> {
+  const created = await request(`${cluster.base}/events`, { method: 'POST', body: eventInput(), agent })
+  t.equal(created.status, 201, 'POST /events answers 201')
+  return (JSON.parse(created.body) as { id: number }).id
 }

@@ -7,8 +7,10 @@ import { availableParallelism } from 'node:os'
 import { within } from '../support/waiting.ts'
 import { BOOT_TIMEOUT_MS, isStarted, startCluster } from '../support/worker-cluster.ts'
 
-t.test('a crashed worker is replaced at once, then after 1 s, 2 s, … up to 30 s while crashes keep coming', async (t) => {
-  t.same([1, 2, 3, 4, 5, 6, 7, 8, 50].map(restartDelay), [0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000])
+t.test('a crashed worker is replaced at once, then after 1 s, 2 s, … up to 30 s ' +
+  'while crashes keep coming', async (t) => {
+  t.same([1, 2, 3, 4, 5, 6, 7, 8, 50].map(restartDelay),
+    [0, 1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000])
   t.equal(CRASH_WINDOW_MS, 60_000, 'crashes a minute apart count as unrelated')
 })
 
@@ -36,7 +38,8 @@ t.test('WORKERS=2 with the memory cache is refused at boot, with a message namin
   }
 })
 
-t.test('a worker that fails at boot stops the cluster: exit non-zero, the worker\'s error shown, no fork loop', async (t) => {
+t.test('a worker that fails at boot stops the cluster: exit non-zero, the worker\'s error shown, ' +
+  'no fork loop', async (t) => {
   // Nothing listens there: every worker's first PostgreSQL connection is refused.
   const cluster = await startCluster(t, {
     CACHE_MODE: 'off',

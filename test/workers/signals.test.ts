@@ -11,7 +11,11 @@ import { type Cluster, type Reply, request, startCluster, stillRunning } from '.
  * Runs `during` while a GET /events is held in flight behind a table lock taken here; the lock
  * ends with the transaction (`during` may COMMIT to let the request finish).
  */
-async function holdingARequest (cluster: Cluster, database: string, during: (inFlight: Promise<Reply>, client: pg.Client) => Promise<void>): Promise<void> {
+async function holdingARequest (
+  cluster: Cluster,
+  database: string,
+  during: (inFlight: Promise<Reply>, client: pg.Client) => Promise<void>
+): Promise<void> {
   await withClient(database, async (client) => {
     await client.query('BEGIN')
     await client.query('LOCK TABLE events IN ACCESS EXCLUSIVE MODE')
@@ -23,13 +27,17 @@ async function holdingARequest (cluster: Cluster, database: string, during: (inF
   })
 }
 
-async function clusterOnItsOwnDatabase (t: Test, env: Record<string, string> = {}): Promise<{ cluster: Cluster, database: string }> {
+async function clusterOnItsOwnDatabase (
+  t: Test,
+  env: Record<string, string> = {}
+): Promise<{ cluster: Cluster, database: string }> {
   const database = await createTestDatabase(t)
   const cluster = await startCluster(t, { CACHE_MODE: 'off', DATABASE_URL: database, ...env }, { detached: true })
   return { cluster, database }
 }
 
-t.test('Ctrl-C (SIGINT to the whole process group) drains each worker once, the in-flight request completes, exit 0', async (t) => {
+t.test('Ctrl-C (SIGINT to the whole process group) drains each worker once, the in-flight request completes, ' +
+  'exit 0', async (t) => {
   const { cluster, database } = await clusterOnItsOwnDatabase(t)
   const workers = await cluster.workerPids()
   const from = cluster.logs.length
@@ -50,9 +58,11 @@ t.test('Ctrl-C (SIGINT to the whole process group) drains each worker once, the 
 
   const since = cluster.logs.slice(from)
   for (const pid of workers) {
-    t.same(since.filter((entry) => entry.pid === pid && entry.msg === 'closing').map((entry) => entry.signal), ['SIGINT'], `worker ${pid} closed once, on SIGINT`)
+    const closings = since.filter((entry) => entry.pid === pid && entry.msg === 'closing')
+    t.same(closings.map((entry) => entry.signal), ['SIGINT'], `worker ${pid} closed once, on SIGINT`)
   }
-  t.same(since.filter((entry) => entry.msg === 'worker exited').map((entry) => entry.code), [0, 0], 'both workers exited 0')
+  const exits = since.filter((entry) => entry.msg === 'worker exited')
+  t.same(exits.map((entry) => entry.code), [0, 0], 'both workers exited 0')
   t.notMatch(cluster.output.join('\n'), /second SIGINT/, 'no worker took the forwarded copy as a second Ctrl-C')
 })
 

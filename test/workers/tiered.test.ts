@@ -1,11 +1,10 @@
 // WORKERS=2 with CACHE_MODE=tiered: each worker keeps an L1 of its own, and a write through one
 // reaches the other's L1 through Redis pub/sub within the invalidation lag.
-import http from 'node:http'
+import type http from 'node:http'
 import t from 'tap'
 import { createTestDatabase } from '../support/database.ts'
-import { eventInput } from '../support/fixtures.ts'
 import { startRedisServer } from '../support/redis-server.ts'
-import { request, servedBy, startCluster } from '../support/worker-cluster.ts'
+import { connectionPerWorker, postEventVia, request, startCluster } from '../support/worker-cluster.ts'
 
 const redis = await startRedisServer(t)
 const cluster = await startCluster(t, {
@@ -17,39 +16,39 @@ const cluster = await startCluster(t, {
   RATE_LIMIT_WRITES: '1000000'
 })
 
-t.test('tiered across two workers: each serves from its own L1, and sees the other\'s writes within the lag', async (t) => {
-  const pinned = new Map<number, http.Agent>()
-  for (let attempt = 0; attempt < 10 && pinned.size < 2; attempt++) {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
-    const from = cluster.logs.length
-    const pid = await servedBy(cluster, (await request(`${cluster.base}/health/live`, { agent })).localPort, from)
-    if (pinned.has(pid)) agent.destroy()
-    else pinned.set(pid, agent)
-  }
-  t.teardown(() => { for (const agent of pinned.values()) agent.destroy() })
+t.test('tiered across two workers: each serves from its own L1, ' +
+  'and sees the other\'s writes within the lag', async (t) => {
+  const pinned = await connectionPerWorker(t, cluster)
   t.equal(pinned.size, 2, 'one connection to each worker')
   const [a, b] = [...pinned.values()] as [http.Agent, http.Agent]
 
-  const created = await request(`${cluster.base}/events`, { method: 'POST', body: eventInput(), agent: a })
-  t.equal(created.status, 201)
-  const id = (JSON.parse(created.body) as { id: number }).id
+  const id = await postEventVia(t, cluster, a)
+  const url = `${cluster.base}/events/${id}`
+  /** The event's name as the worker on `agent`'s connection answers it. */
+  const nameOn = async (agent: http.Agent) => {
+    const reply = await request(url, { agent })
+    return (JSON.parse(reply.body) as { name: string }).name
+  }
   const lags: number[] = []
   let l1Hits = 0
   for (let i = 0; i < 50; i++) {
     const [writer, reader] = i % 2 === 0 ? [a, b] : [b, a]
-    await request(`${cluster.base}/events/${id}`, { agent: reader })
-    const warm = await request(`${cluster.base}/events/${id}`, { agent: reader })
+    await request(url, { agent: reader })
+    const warm = await request(url, { agent: reader })
     if (String(warm.headers['server-timing']).includes('desc=l1')) l1Hits++
-    const write = await request(`${cluster.base}/events/${id}`, { method: 'PATCH', body: { name: `version ${i}` }, agent: writer })
+    const write = await request(url, { method: 'PATCH', body: { name: `version ${i}` }, agent: writer })
     t.equal(write.status, 200)
     const acknowledged = performance.now()
-    t.equal((JSON.parse((await request(`${cluster.base}/events/${id}`, { agent: writer })).body) as { name: string }).name, `version ${i}`, 'the writer reads its write at once')
-    while ((JSON.parse((await request(`${cluster.base}/events/${id}`, { agent: reader })).body) as { name: string }).name !== `version ${i}`) {
-      if (performance.now() - acknowledged > 2_000) throw new Error(`write ${i} not seen by the other worker within 2 s`)
+    t.equal(await nameOn(writer), `version ${i}`, 'the writer reads its write at once')
+    while (await nameOn(reader) !== `version ${i}`) {
+      if (performance.now() - acknowledged > 2_000) {
+        throw new Error(`write ${i} not seen by the other worker within 2 s`)
+      }
     }
     lags.push(performance.now() - acknowledged)
   }
   t.ok(l1Hits >= 45, `the reader's copy was an L1 hit before the write (${l1Hits} of 50)`)
   const sorted = lags.sort((x, y) => x - y)
-  t.comment(`50 writes across workers: the other worker served the new state after p50 ${sorted[25]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`)
+  t.comment('50 writes across workers: the other worker served the new state after ' +
+    `p50 ${sorted[25]!.toFixed(1)} ms, max ${sorted.at(-1)!.toFixed(1)} ms`)
 })
