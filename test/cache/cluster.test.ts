@@ -14,7 +14,7 @@ import {
 } from '../support/redis-cluster.ts'
 import { until } from '../support/waiting.ts'
 
-// The Redis store on a real three-master Redis Cluster (test/redis-cluster.ts): what only a cluster
+// The Redis store on a real three-master Redis Cluster (test/support/redis-cluster.ts): what only a cluster
 // can get wrong. The whole cache suite also runs on it ('cluster' in CACHE_TEST_MODES).
 
 /** Every key matching `pattern` on one server (SCAN, as the panel's flush walks it). */

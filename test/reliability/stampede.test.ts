@@ -18,7 +18,7 @@ for (const mode of ['memory', 'redis'] as const) {
     const created = await app.inject({ method: 'POST', url: '/events', payload: COLD })
     t.equal(created.statusCode, 201)
     // What is under test is the number of loads and the bodies, not latency: on a loaded 2-core
-    // machine 1,000 sockets can take more than the harness's usual 10 s to be served.
+    // machine 1,000 sockets can take more than timedFetch's usual 10 s to be served.
     const responses = await Promise.all(Array.from({ length: REQUESTS }, () =>
       timedFetch(`${base}/events/1`, undefined, 60_000)))
     t.ok(responses.every((response) => response.status === 200),
