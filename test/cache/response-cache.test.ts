@@ -9,6 +9,7 @@ import { OwedLedger } from '../../src/cache/owed-ledger.ts'
 import { ResponseCache, type CacheOutcome, type Served } from '../../src/cache/response-cache.ts'
 import type { CachedResponse, CacheStore, Lookup } from '../../src/cache/store.ts'
 import { keyspace } from '../../src/cache/views.ts'
+import { until } from '../support/waiting.ts'
 
 const OPTIONS = { prefix: 'core', ttlSeconds: 60, negativeTtlSeconds: 5, invalidate: true, fence: true }
 const { views, invalidations } = keyspace(OPTIONS.prefix)
@@ -214,9 +215,8 @@ t.test('a failing store: an invalidation is owed, its views bypass the cache unt
   t.equal(owedRead.outcome, 'BYPASS')
   t.equal(text(owedRead), 'v2', 'read from the database, never the old entry')
 
-  const deadline = Date.now() + 10_000
-  while (cache.partlyBypassed && Date.now() < deadline) await sleep(20)
-  t.equal(cache.partlyBypassed, false, 'the probe closed the breaker and the replay paid what was owed')
+  await until('the probe closes the breaker and the replay pays what was owed',
+    async () => cache.partlyBypassed === false, { withinMs: 10_000, everyMs: 20 })
   const replayed = await cache.read(owedView, produce, {})
   t.equal(replayed.outcome, 'MISS', 'the replayed invalidation made the old entry dead')
   t.equal(text(replayed), 'v2')
