@@ -57,7 +57,8 @@ export default fp(async function cache (app) {
   app.decorate('cache', responseCache)
 
   await tiered?.start((generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
-  await responseCache.restoreOwed()
+  // Takes over what stopped instances still owed: their views are BYPASS until it is replayed.
+  await ledger?.restore()
   // The last replay needs Redis and the journal needs the pool: both close after this plugin's hook.
   app.addHook('onClose', () => responseCache.close())
 }, { name: 'cache', dependencies: ['request-db'] })

@@ -112,16 +112,6 @@ export class ResponseCache<Context extends object = object> {
     return this.#store!.openShards.length > 0 || this.#ledger.size > 0
   }
 
-  /** Takes over what stopped instances still owed (see OwedLedger.restore). Call it once, at start. */
-  async restoreOwed (): Promise<void> {
-    await this.#ledger?.restore()
-  }
-
-  /** Pays what is owed now, where its shard answers. */
-  replayOwedInvalidations (): void {
-    this.#ledger?.replayNow()
-  }
-
   /** Stops replaying, after a last bounded replay, then closes the store. */
   async close (): Promise<void> {
     await this.#ledger?.close()
@@ -246,6 +236,8 @@ export class ResponseCache<Context extends object = object> {
       const deadline = performance.now() + leaseMs
       while (performance.now() < deadline) {
         await sleep(LEASE_POLL_MS)
+        // Straight to the store: the wait is an optimisation, so its failures end it (below) and
+        // are not the breaker's business.
         const lookup = await store.store.lookup(view.key, view.dependsOn)
         if (lookup.response) return lookup.response
         if ((lookup.sharedStamp ?? lookup.stamp) !== stamp) break

@@ -48,10 +48,6 @@ export class TieredStore implements CacheStore {
     }, BUS_START_WAIT_MS)
   }
 
-  get l1Size (): { entries: number, bytes: number } {
-    return this.#l1.size
-  }
-
   lookup (key: string, generations: readonly string[]): Lookup | Promise<Lookup> {
     let l1Stamp = ''
     if (this.#bus.listening) {
