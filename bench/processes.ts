@@ -20,14 +20,23 @@ export async function serversCpuMicros (servers: readonly ServerProcess[]): Prom
   return (await Promise.all(servers.map((server) => server.cpuMicros()))).reduce((sum, micros) => sum + micros, 0)
 }
 
+export interface StartOptions {
+  /** Run `command ...prefix script` instead of `node script` (valgrind's arguments, then node's). */
+  command?: string
+  prefix?: readonly string[]
+  readyPath?: string
+  readyWithinMs?: number
+}
+
 /** Starts `node <script>` with `env` on a free port and waits until `readyPath` answers. */
 export async function startServer (
   script: string,
   env: Record<string, string>,
-  readyPath = '/health/live'
+  options: StartOptions = {}
 ): Promise<ServerProcess> {
+  const { command = process.execPath, prefix = [], readyPath = '/health/live', readyWithinMs = 30_000 } = options
   const port = await freePort()
-  const child: ChildProcess = spawn(process.execPath, [script], {
+  const child: ChildProcess = spawn(command, [...prefix, script], {
     env: {
       PATH: process.env.PATH ?? '',
       NODE_ENV: 'production',
@@ -43,7 +52,10 @@ export async function startServer (
   for (let attempt = 0; ; attempt++) {
     if (child.exitCode !== null) throw new Error(`${script} exited with ${child.exitCode} before serving`)
     if (await fetch(url + readyPath).then((response) => response.ok, () => false)) break
-    if (attempt > 300) throw new Error(`${script} did not answer ${readyPath} within 30 s`)
+    if (attempt * 100 > readyWithinMs) {
+      child.kill('SIGKILL')
+      throw new Error(`${script} did not answer ${readyPath} within ${readyWithinMs / 1000} s`)
+    }
     await sleep(100)
   }
   return {

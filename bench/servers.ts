@@ -4,8 +4,8 @@ import { join } from 'node:path'
 import { startServer, type ServerProcess } from './processes.ts'
 import { BASELINE_MODE, CEILING, MODES, type Mode } from './scenarios.ts'
 
-const APP = new URL('../src/server.js', import.meta.url).pathname
-const CEILING_SERVER = new URL('./ceiling-server.js', import.meta.url).pathname
+export const APP = new URL('../src/server.js', import.meta.url).pathname
+export const CEILING_SERVER = new URL('./ceiling-server.js', import.meta.url).pathname
 
 /** Each mode's processes (one, or several sharing a Redis and the database), and the ceiling's. */
 export type Servers = Map<string, ServerProcess[]>
@@ -32,7 +32,7 @@ export async function startServers (servers: Servers, setup: ServerSetup): Promi
   const listBytes = Buffer.from(await (await fetch(`${baseline.url}/events?limit=100`)).arrayBuffer())
   const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
   await writeFile(bodyFile, listBytes)
-  servers.set(CEILING, [await startServer(CEILING_SERVER, { CEILING_BODY_FILE: bodyFile })])
+  servers.set(CEILING, [await startServer(CEILING_SERVER, { CEILING_BODIES: JSON.stringify({ '/events': bodyFile }) })])
   return { eventsListBytes: listBytes.length }
 }
 
@@ -40,7 +40,10 @@ export async function stopServers (servers: Servers): Promise<void> {
   for (const instances of servers.values()) for (const server of instances) await server.stop()
 }
 
-function serverEnv (mode: Mode, { databaseUrl, redisUrl }: ServerSetup): Record<string, string> {
+export function serverEnv (
+  mode: Mode,
+  { databaseUrl, redisUrl }: Pick<ServerSetup, 'databaseUrl' | 'redisUrl'>
+): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
     PUBLIC_URL: 'http://bench.local',
