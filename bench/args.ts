@@ -19,6 +19,8 @@ export interface BenchOptions {
   outputDir: string
   /** Also write the Markdown report here. */
   reportFile: string | undefined
+  /** The instruction count: after the rounds (`also`, when valgrind is there), alone, or not at all. */
+  instructions: 'also' | 'only' | 'skip'
 }
 
 export const USAGE = `usage: npm run bench -- [options]
@@ -32,6 +34,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --endpoints a,b          only these: ${ENDPOINT_NAMES.join(', ')}
   --quick                  a short run for CI (2 s rows, 3 rounds, 1000 events)
   --check                  compare ratios with bench/thresholds.json; exit 1 naming any that fell short
+  --instructions-only      only count instructions per request (callgrind), no throughput rounds
+  --no-instructions        leave the instruction count out
   --compare A.json B.json  print the change between two saved runs, then exit
   --out DIR                where results go (default bench/results)
   --report FILE            also write the Markdown report to FILE (e.g. bench/REPORT.md)`
@@ -81,7 +85,9 @@ function parse (argv: string[]) {
         check: { type: 'boolean', default: false },
         compare: { type: 'boolean', default: false },
         out: { type: 'string', default: 'bench/results' },
-        report: { type: 'string' }
+        report: { type: 'string' },
+        'instructions-only': { type: 'boolean', default: false },
+        'no-instructions': { type: 'boolean', default: false }
       }
     })
   } catch (error) {
@@ -99,6 +105,9 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     throw new UsageError(`unexpected argument ${JSON.stringify(positionals[0])}`)
   }
   if (values.report === '') throw new UsageError('--report takes a file name: --report bench/REPORT.md')
+  if (values['instructions-only'] && values['no-instructions']) {
+    throw new UsageError('--instructions-only and --no-instructions contradict each other: give one')
+  }
   const events = values.events ?? (values.quick ? '1000' : '10000')
   return {
     events: events.split(',').map((size) => positiveInteger('--events', size.trim())),
@@ -112,7 +121,8 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     modes: names('--modes', values.modes, MODE_NAMES),
     endpoints: names('--endpoints', values.endpoints, ENDPOINT_NAMES),
     outputDir: values.out,
-    reportFile: values.report
+    reportFile: values.report,
+    instructions: values['instructions-only'] ? 'only' : values['no-instructions'] ? 'skip' : 'also'
   }
 }
 

@@ -1,4 +1,5 @@
 import { formatNumber } from './format.ts'
+import { instructionMetric, type InstructionMetric } from './instruction-results.ts'
 import { ratioOf, type BenchResults, type RatioMetric } from './results.ts'
 
 export interface Thresholds {
@@ -6,6 +7,8 @@ export interface Thresholds {
   mix: Array<{ mode: string, metric: 'hitRatio' | 'staleReads', min?: number, max?: number }>
   /** Two tiered processes over one, under wrk; skipped where wrk was not on the PATH. */
   processScaling?: Array<{ metric: 'ratio' | 'perBusyCpu', min?: number, max?: number }>
+  /** Ratios of instructions per request under callgrind: what CI leans on, since they repeat. */
+  instructions?: Array<{ mode: string, endpoint: string, metric: InstructionMetric, min?: number, max?: number }>
 }
 
 export interface CheckOutcome {
@@ -18,28 +21,45 @@ export interface CheckOutcome {
 }
 
 /**
- * Compares the first dataset's ratios (never absolute times: the machine is shared) with the
- * thresholds. A threshold on a mode the run left out (`--modes`, no Redis) or on process scaling
- * not run (no wrk) is skipped as not measured; a figure of a mode that ran that is missing (an
- * endpoint or the mix left out) or short fails.
+ * Compares the first dataset's ratios (never absolute times: the machine is shared) and the
+ * instruction ratios with the thresholds. A threshold on a mode the run left out (`--modes`, no
+ * Redis), on process scaling not run (no wrk), on rounds not run (`--instructions-only`) or on
+ * instructions not counted (no valgrind, `--no-instructions`) is skipped as not measured; a figure
+ * of a mode that ran that is missing (an endpoint or the mix left out) or out of bounds fails, and
+ * so does a run that measured nothing at all.
  */
 export function checkThresholds (results: BenchResults, thresholds: Thresholds): CheckOutcome[] {
   const dataset = results.datasets[0]
-  if (!dataset) return [{ name: 'results', measured: undefined, limit: 'a measured dataset', status: 'failed' }]
-  const modesRun = new Set(dataset.summary.map((row) => row.mode))
-  const notRun = (mode: string) => modesRun.has(mode) ? undefined : `${mode} was not run`
+  if (!dataset && !results.instructions) {
+    const limit = 'a measured dataset or instruction count'
+    return [{ name: 'results', measured: undefined, limit, status: 'failed' }]
+  }
   const outcomes: CheckOutcome[] = []
+  const modesRun = new Set(dataset?.summary.map((row) => row.mode))
+  const notRun = (mode: string) => {
+    if (!dataset) return 'the throughput rounds were not run'
+    return modesRun.has(mode) ? undefined : `${mode} was not run`
+  }
   for (const { mode, endpoint, metric, min, max } of thresholds.ratios) {
-    const measured = ratioOf(dataset.summary, mode, endpoint, metric)
+    const measured = dataset && ratioOf(dataset.summary, mode, endpoint, metric)
     outcomes.push(judge(`${mode}/${endpoint}/${metric}`, measured, notRun(mode), min, max))
   }
   for (const { mode, metric, min, max } of thresholds.mix) {
-    const measured = dataset.mix.find((candidate) => candidate.mode === mode)?.[metric]
+    const measured = dataset?.mix.find((candidate) => candidate.mode === mode)?.[metric]
     outcomes.push(judge(`mix/${mode}/${metric}`, measured, notRun(mode), min, max))
   }
   for (const { metric, min, max } of thresholds.processScaling ?? []) {
-    const reason = dataset.processScaling ? undefined : 'process scaling was not run'
-    outcomes.push(judge(`processScaling/${metric} (wrk)`, dataset.processScaling?.[metric].median, reason, min, max))
+    const reason = dataset?.processScaling ? undefined : 'process scaling was not run'
+    outcomes.push(judge(`processScaling/${metric} (wrk)`, dataset?.processScaling?.[metric].median, reason, min, max))
+  }
+  const counted = results.instructions?.summary
+  const countedModes = new Set(counted?.map((row) => row.mode))
+  for (const { mode, endpoint, metric, min, max } of thresholds.instructions ?? []) {
+    const reason = !counted
+      ? 'instructions were not counted'
+      : countedModes.has(mode) ? undefined : `${mode} was not counted`
+    const measured = counted && instructionMetric(counted, mode, endpoint, metric)
+    outcomes.push(judge(`instructions/${mode}/${endpoint}/${metric}`, measured, reason, min, max))
   }
   return outcomes
 }
@@ -63,6 +83,6 @@ export function formatCheck (outcomes: readonly CheckOutcome[]): string {
   const failed = outcomes.filter((outcome) => outcome.status === 'failed').length
   const skipped = outcomes.filter((outcome) => outcome.status === 'skipped').length
   const passed = skipped === 0 ? 'bench check passed' : `bench check passed; ${skipped} threshold(s) not measured`
-  lines.push(failed === 0 ? passed : `bench check failed: ${failed} ratio(s) below threshold`)
+  lines.push(failed === 0 ? passed : `bench check failed: ${failed} ratio(s) past their threshold`)
   return lines.join('\n')
 }

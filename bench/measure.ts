@@ -1,6 +1,9 @@
 import type { BenchOptions } from './args.ts'
+import { callgrindAvailable } from './callgrind.ts'
 import { measureDataset } from './dataset.ts'
 import { describeEnvironment } from './environment.ts'
+import type { InstructionResult } from './instruction-results.ts'
+import { measureInstructions } from './instructions.ts'
 import { wrkAvailable } from './process-scaling.ts'
 import { provision } from './provision.ts'
 import type { BenchResults, DatasetResult } from './results.ts'
@@ -14,7 +17,11 @@ export async function measure (options: BenchOptions, command: string): Promise<
   const environment = await describeEnvironment(services.postgresUrl, services.redisUrl)
   const { modes, absent } = selectModes(options.modes, services.redisUrl !== undefined)
   const steps = planSteps(STEPS, { modes, absent, wrk: await wrkAvailable(), endpoints: options.endpoints })
-  const notes = [...services.notes, ...steps.notes]
+  const counting = options.instructions !== 'skip' && await callgrindAvailable()
+  const notes = [...services.notes, ...(options.instructions === 'only' ? [] : steps.notes)]
+  if (options.instructions === 'only') notes.push('throughput rounds and steps not measured: --instructions-only')
+  if (options.instructions === 'skip') notes.push('instruction counts not measured: --no-instructions')
+  else if (!counting) notes.push('instruction counts not measured: valgrind is not on the PATH (Debian\'s valgrind)')
   const endpoints = ENDPOINTS.filter((endpoint) => !options.endpoints || options.endpoints.includes(endpoint.name))
   console.log(notes.join('\n'))
 
@@ -32,8 +39,12 @@ export async function measure (options: BenchOptions, command: string): Promise<
     quick
   }
   const datasets: DatasetResult[] = []
+  let instructions: InstructionResult | undefined
   try {
-    for (const events of options.events) datasets.push(await measureDataset(context, events))
+    if (options.instructions !== 'only') {
+      for (const events of options.events) datasets.push(await measureDataset(context, events))
+    }
+    if (counting) instructions = await measureInstructions(services.postgresUrl, { redisUrl: services.redisUrl, modes })
   } finally {
     await services.release()
   }
@@ -45,6 +56,7 @@ export async function measure (options: BenchOptions, command: string): Promise<
     environment,
     options: { durationSeconds, connections, rounds, quick },
     notes,
-    datasets
+    datasets,
+    ...(instructions && { instructions })
   }
 }

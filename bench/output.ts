@@ -2,13 +2,14 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { checkThresholds, formatCheck, type Thresholds } from './check.ts'
 import { renderHtml } from './report-html.ts'
-import { datasetTitle, renderMarkdown, renderTable } from './report.ts'
+import { datasetTitle, instructionLines, renderMarkdown, renderTable } from './report.ts'
 import type { BenchResults } from './results.ts'
 
 const THRESHOLDS = new URL('../../bench/thresholds.json', import.meta.url)
 
 export function printTables (results: BenchResults): void {
   for (const dataset of results.datasets) console.log(`\n${datasetTitle(dataset)}\n${renderTable(dataset.summary)}`)
+  if (results.instructions) console.log(`\n${instructionLines(results).join('\n')}`)
 }
 
 /**

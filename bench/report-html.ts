@@ -1,8 +1,9 @@
 // The run as one self-contained HTML page: no scripts, no external assets.
 import { escapeXml, latencyChart, scalingChart, throughputChart } from './charts.ts'
 import {
-  cells, COLUMNS, datasetTitle, describeRun, GROWTH, lagLine, mixLines, processScalingLine
+  cells, COLUMNS, datasetTitle, describeRun, GROWTH, INSTRUCTIONS_INTRO, lagLine, mixLines, processScalingLine
 } from './report.ts'
+import { instructionTable } from './instruction-results.ts'
 import type { BenchResults, DatasetResult } from './results.ts'
 
 const STYLE = `
@@ -48,6 +49,11 @@ function section (dataset: DatasetResult): string {
   return parts.join('\n')
 }
 
+function instructionSection (summary: Parameters<typeof instructionTable>[0]): string {
+  return `<h2>Instructions per request</h2><p>${inlineCode(INSTRUCTIONS_INTRO)}</p>` +
+    `<div class="wide">${markdownTableToHtml(instructionTable(summary))}</div>`
+}
+
 export function renderHtml (results: BenchResults): string {
   const scaling = scalingChart(results)
   return `<!doctype html>
@@ -57,6 +63,7 @@ export function renderHtml (results: BenchResults): string {
 <ul>${describeRun(results).map((line) => `<li>${inlineCode(line)}</li>`).join('')}</ul>
 ${results.datasets.map(section).join('\n')}
 ${scaling ? `<h2>Scaling</h2><p>${inlineCode(GROWTH)}</p><figure>${scaling}</figure>` : ''}
+${results.instructions ? instructionSection(results.instructions.summary) : ''}
 </body></html>
 `
 }

@@ -1,5 +1,6 @@
 // The run as text: the terminal table and the Markdown report (also the HTML page's tables and header).
 import { formatNumber, ratio } from './format.ts'
+import { instructionTable } from './instruction-results.ts'
 import type { ProcessScalingResult } from './process-scaling.ts'
 import type { BenchResults, DatasetResult, RowSummary } from './results.ts'
 import { BASELINE_MODE, CEILING, MODE } from './scenarios.ts'
@@ -153,6 +154,24 @@ export function renderMarkdown (results: BenchResults): string {
     if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
     if (dataset.processScaling) lines.push(processScalingLine(dataset.processScaling), '')
   }
-  lines.push(...growthLines(results))
+  lines.push(...growthLines(results), ...instructionLines(results))
   return lines.join('\n')
+}
+
+/** What one request costs in instructions, and how they were counted. */
+export const INSTRUCTIONS_INTRO = 'Instructions the server process executes per request, counted by callgrind ' +
+  '(bench/README.md says how): a hit, a miss, the same request with the cache off (uncached), and the ' +
+  'constant-bytes ceiling sending the same bytes.'
+
+export function instructionLines (results: BenchResults): string[] {
+  if (!results.instructions) return []
+  const { dataset } = results.instructions.protocol as { dataset: { events: number, guestsPerEvent: number } }
+  return [
+    `## Instructions per request (${dataset.events.toLocaleString('en')} events × ${dataset.guestsPerEvent} guests)`,
+    '',
+    INSTRUCTIONS_INTRO,
+    '',
+    ...instructionTable(results.instructions.summary),
+    ''
+  ]
 }

@@ -1,4 +1,5 @@
 import type { Environment } from './environment.ts'
+import type { InstructionResult } from './instruction-results.ts'
 import type { LagResult } from './lag.ts'
 import type { LoadResult } from './load.ts'
 import type { MixResult } from './mix.ts'
@@ -55,7 +56,10 @@ export interface BenchResults {
   environment: Environment
   options: { durationSeconds: number, connections: number, rounds: number, quick: boolean }
   notes: string[]
+  /** Empty with --instructions-only. */
   datasets: DatasetResult[]
+  /** Instructions per request under callgrind (absent where valgrind was not on the PATH). */
+  instructions?: InstructionResult
 }
 
 function requestsPerSecond (row: Row): number[] {

@@ -1,0 +1,94 @@
+// The instruction count's figures per mode and endpoint, its ratios, and its table.
+import type { CountKind, InstructionCount } from './instructions.ts'
+import { BASELINE_MODE, CEILING } from './scenarios.ts'
+
+/** Instructions per request on one endpoint in one mode, with the ceiling's and the baseline's beside them. */
+export interface InstructionRow {
+  mode: string
+  endpoint: string
+  hit?: number
+  miss?: number
+  /** The cache off (the baseline mode): what every request costs without it. */
+  uncached?: number
+  ceiling?: number
+  /** What a hit costs over the least any server could do to send the same bytes. */
+  hitPerCeiling?: number
+  /** What a miss costs over the same request with the cache off: the lookup and the fill. */
+  missPerUncached?: number
+}
+
+export type InstructionMetric = 'hitPerCeiling' | 'missPerUncached'
+
+export interface InstructionResult {
+  /** The dataset, workload sizes and V8 flags the counts were taken with: compare runs of the same only. */
+  protocol: Record<string, unknown>
+  counts: InstructionCount[]
+  summary: InstructionRow[]
+}
+
+const divide = (a: number | undefined, b: number | undefined) => a === undefined || !b ? undefined : a / b
+
+export function summariseInstructions (counts: readonly InstructionCount[]): InstructionRow[] {
+  const find = (mode: string, endpoint: string, kind: CountKind) => {
+    return counts.find((count) => count.mode === mode && count.endpoint === endpoint && count.kind === kind)?.perRequest
+  }
+  const served = counts.filter((count) => count.mode !== CEILING)
+  const pairs = [...new Set(served.map((count) => `${count.mode}\n${count.endpoint}`))]
+  return pairs.map((pair) => {
+    const [mode, endpoint] = pair.split('\n') as [string, string]
+    const row = {
+      hit: find(mode, endpoint, 'hit'),
+      miss: find(mode, endpoint, 'miss'),
+      uncached: find(BASELINE_MODE, endpoint, 'uncached'),
+      ceiling: find(CEILING, endpoint, 'hit')
+    }
+    return {
+      mode,
+      endpoint,
+      ...row,
+      hitPerCeiling: divide(row.hit, row.ceiling),
+      missPerUncached: divide(row.miss, row.uncached)
+    }
+  })
+}
+
+export function instructionMetric (
+  summary: readonly InstructionRow[],
+  mode: string,
+  endpoint: string,
+  metric: InstructionMetric
+): number | undefined {
+  return summary.find((row) => row.mode === mode && row.endpoint === endpoint)?.[metric]
+}
+
+/** `168.3k`, `4.14M`: instructions to three or four figures. */
+function instructions (value: number | undefined): string {
+  if (value === undefined) return '–'
+  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`
+  return `${(value / 1e3).toFixed(1)}k`
+}
+
+const times = (value: number | undefined) => value === undefined ? '–' : `${value.toFixed(2)}×`
+
+export const INSTRUCTION_COLUMNS = [
+  'mode', 'endpoint', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling', 'miss ÷ uncached'
+]
+
+/** The Markdown table (also what the terminal shows). */
+export function instructionTable (summary: readonly InstructionRow[]): string[] {
+  const rows = summary.map((row) => [
+    row.mode,
+    row.endpoint,
+    instructions(row.hit),
+    instructions(row.miss),
+    instructions(row.uncached),
+    instructions(row.ceiling),
+    times(row.hitPerCeiling),
+    times(row.missPerUncached)
+  ])
+  return [
+    `| ${INSTRUCTION_COLUMNS.join(' | ')} |`,
+    `|${INSTRUCTION_COLUMNS.map(() => '---').join('|')}|`,
+    ...rows.map((row) => `| ${row.join(' | ')} |`)
+  ]
+}

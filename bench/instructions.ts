@@ -1,0 +1,204 @@
+// The instruction count: each counted mode's app, and the ceiling, in a process of its own under
+// callgrind; warmed uninstrumented, then each kind of request counted over a fixed number of
+// requests, every one of which must be what it is counted as (a hit is `X-Cache: HIT`).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { NODE_FLAGS, startCountedServer, type CountedServer } from './callgrind.ts'
+import { summariseInstructions, type InstructionResult } from './instruction-results.ts'
+import {
+  COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, MISSES, PROCESSES_AT_ONCE,
+  UNCACHED, type CountedEndpoint, type Sizes
+} from './instruction-workload.ts'
+import { dropDataset, prepareDataset } from './provision.ts'
+import { describeTally, sendInTurn } from './requests.ts'
+import { BASELINE_MODE, CEILING, type Mode } from './scenarios.ts'
+import { APP, CEILING_SERVER, serverEnv } from './servers.ts'
+
+/** Hits and misses of a cache mode; `uncached`: the cache off; the ceiling's requests count as hits. */
+export type CountKind = 'hit' | 'miss' | 'uncached'
+
+export interface InstructionCount {
+  mode: string
+  endpoint: string
+  kind: CountKind
+  /** Requests per window. */
+  requests: number
+  /** Instructions each window counted. */
+  windows: number[]
+  /** The cheapest window's instructions per request. */
+  perRequest: number
+}
+
+export interface CountSetup {
+  databaseUrl: string
+  redisUrl: string | undefined
+  /** The modes to count besides the baseline (which is always counted: its bytes are the ceiling's). */
+  modes: readonly Mode[]
+}
+
+/** Seeds the count's own dataset (the same whatever the run's sizes), counts, and drops it again. */
+export async function measureInstructions (
+  postgresUrl: string,
+  setup: Omit<CountSetup, 'databaseUrl'>
+): Promise<InstructionResult> {
+  console.log(`\ncounting instructions (callgrind) on ${DATASET.events} events × ${DATASET.guestsPerEvent} guests…`)
+  const databaseUrl = await prepareDataset(postgresUrl, DATASET.events, DATASET.guestsPerEvent)
+  try {
+    const counts = await countInstructions({ ...setup, databaseUrl })
+    const protocol = {
+      dataset: DATASET,
+      hits: HITS,
+      misses: MISSES,
+      uncached: UNCACHED,
+      nodeFlags: NODE_FLAGS
+    }
+    return { protocol, counts, summary: summariseInstructions(counts) }
+  } finally {
+    await dropDataset(postgresUrl, databaseUrl)
+  }
+}
+
+/**
+ * Counts every mode of `setup` and the ceiling, PROCESSES_AT_ONCE processes at a time: a count
+ * does not depend on what else runs, only the wall time does. The ceiling starts once the
+ * baseline has given it its bytes.
+ */
+export async function countInstructions (setup: CountSetup): Promise<InstructionCount[]> {
+  const modes = COUNTED_MODES.filter((mode) => mode.name === BASELINE_MODE || setup.modes.includes(mode))
+  const bodies = await mkdtemp(join(tmpdir(), 'eventcache-ceiling-'))
+  let saved: () => void = () => {}
+  const bodiesSaved = new Promise<void>((resolve) => { saved = resolve })
+  const countApp = (mode: Mode) => async () => {
+    const env = { ...serverEnv(mode, setup), ...COUNTED_ENV }
+    return withServer(APP, env, async (server) => {
+      if (mode.name === BASELINE_MODE) {
+        await saveBodies(server, bodies)
+        saved()
+      }
+      return countMode(server, mode.name, mode.env.CACHE_MODE !== 'off')
+    })
+  }
+  const countCeiling = async () => {
+    await bodiesSaved
+    const routes = COUNTED_ENDPOINTS.map((endpoint) => [endpoint.ceilingRoute, bodyFile(bodies, endpoint)])
+    const env = { CEILING_BODIES: JSON.stringify(Object.fromEntries(routes)) }
+    return withServer(CEILING_SERVER, env, (server) => countMode(server, CEILING, false))
+  }
+  try {
+    const counted = await inParallel([...modes.map(countApp), countCeiling], PROCESSES_AT_ONCE)
+    return counted.flat()
+  } finally {
+    saved()
+    await rm(bodies, { recursive: true, force: true })
+  }
+}
+
+/** Runs the tasks, at most `limit` at once, in order of start; the results in the tasks' order. */
+async function inParallel<Result> (tasks: ReadonlyArray<() => Promise<Result>>, limit: number): Promise<Result[]> {
+  const results: Result[] = []
+  let next = 0
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++
+      results[index] = await tasks[index]!()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
+  return results
+}
+
+async function withServer<Result> (
+  script: string,
+  env: Record<string, string>,
+  use: (server: CountedServer) => Promise<Result>
+): Promise<Result> {
+  const server = await startCountedServer(script, env)
+  try {
+    return await use(server)
+  } finally {
+    await server.stop()
+  }
+}
+
+const bodyFile = (directory: string, endpoint: CountedEndpoint) => join(directory, `${endpoint.name}.json`)
+
+async function saveBodies (server: CountedServer, directory: string): Promise<void> {
+  for (const endpoint of COUNTED_ENDPOINTS) {
+    const response = await fetch(server.url + endpoint.hitPath)
+    await writeFile(bodyFile(directory, endpoint), Buffer.from(await response.arrayBuffer()))
+  }
+}
+
+interface Batch {
+  kind: CountKind
+  paths: string[]
+  /** The `X-Cache` every response must carry (`none`: no header, the ceiling). */
+  cache: string
+}
+
+/**
+ * One mode's batches on an endpoint: those that warm it, one window of each kind to run again once
+ * instrumented, and for each kind it counts, that kind's windows. Miss paths are never reused: each
+ * batch's follow the ones before.
+ */
+function batches (endpoint: CountedEndpoint, mode: string, cached: boolean) {
+  const repeat = (times: number) => Array.from({ length: times }, () => endpoint.hitPath)
+  let misses = 0
+  const newPaths = (times: number) => Array.from({ length: times }, () => endpoint.missPath(++misses))
+  const answer = cached ? 'HIT' : mode === CEILING ? 'none' : 'OFF'
+  const kinds: Array<{ kind: CountKind, sizes: Sizes, cache: string, paths: (n: number) => string[] }> = []
+  if (answer === 'OFF') {
+    kinds.push({ kind: 'uncached', sizes: UNCACHED, cache: answer, paths: repeat })
+  } else {
+    kinds.push({ kind: 'hit', sizes: HITS, cache: answer, paths: repeat })
+  }
+  if (cached) kinds.push({ kind: 'miss', sizes: MISSES, cache: 'MISS', paths: newPaths })
+  const batch = ({ paths, sizes: _sizes, ...kind }: (typeof kinds)[number], size: number): Batch => {
+    return { ...kind, paths: paths(size) }
+  }
+  // The first request fills the hit path.
+  const fill: Batch[] = cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS' }] : []
+  return {
+    warm: [...fill, ...kinds.map((kind) => batch(kind, kind.sizes.warm))],
+    rewarm: kinds.map((kind) => batch(kind, kind.sizes.window)),
+    counted: kinds.map((kind) => Array.from({ length: kind.sizes.windows }, () => batch(kind, kind.sizes.window)))
+  }
+}
+
+async function countMode (server: CountedServer, mode: string, cached: boolean): Promise<InstructionCount[]> {
+  const plans = COUNTED_ENDPOINTS.map((endpoint) => ({ endpoint, ...batches(endpoint, mode, cached) }))
+  for (const { endpoint, warm } of plans) {
+    for (const batch of warm) await send(server, mode, endpoint, batch)
+  }
+  await server.instrument()
+  // valgrind translates all the code again with the counters in: until it has, requests run many times
+  // slower, and what a process does per second of wall time (timers, V8's delayed tasks) weighs on each.
+  for (const { endpoint, rewarm } of plans) {
+    for (const batch of rewarm) await send(server, mode, endpoint, batch)
+  }
+  const counts: InstructionCount[] = []
+  for (const { endpoint, counted } of plans) {
+    for (const windows of counted) {
+      const instructions: number[] = []
+      for (const batch of windows) instructions.push(await server.count(() => send(server, mode, endpoint, batch)))
+      const requests = windows[0]!.paths.length
+      const perRequest = Math.min(...instructions) / requests
+      const { kind } = windows[0]!
+      counts.push({ mode, endpoint: endpoint.name, kind, requests, windows: instructions, perRequest })
+      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${windows[0]!.kind.padEnd(10)} ` +
+        `${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
+    }
+  }
+  return counts
+}
+
+/** Sends a batch; every response must be a 200 with the batch's `X-Cache`, or the count would be of something else. */
+async function send (server: CountedServer, mode: string, endpoint: CountedEndpoint, batch: Batch): Promise<void> {
+  const tally = await sendInTurn(server.url, batch.paths)
+  const expected = batch.paths.length
+  if (tally.statuses.get(200) !== expected || tally.cache.get(batch.cache) !== expected) {
+    throw new Error(`${mode} ${endpoint.name} ${batch.kind}: expected ${expected} × 200 with X-Cache ${batch.cache}, ` +
+      `got ${describeTally(tally)}`)
+  }
+}

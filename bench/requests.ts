@@ -1,0 +1,67 @@
+import { Agent, request } from 'node:http'
+
+/** What a batch of requests got back: statuses and `X-Cache` values, each with how many times. */
+export interface Tally {
+  statuses: Map<number, number>
+  /** `X-Cache` values; responses without one (the ceiling) count under `none`. */
+  cache: Map<string, number>
+}
+
+/** Sends every path once, in order, over one keep-alive connection: each when the last answer has been read. */
+export async function sendInTurn (baseUrl: string, paths: readonly string[]): Promise<Tally> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 })
+  const tally = newTally()
+  try {
+    for (const path of paths) count(tally, await answered(get(agent, baseUrl + path)))
+  } finally {
+    agent.destroy()
+  }
+  return tally
+}
+
+/** "1000 × 200; X-Cache 999 × HIT, 1 × MISS". */
+export function describeTally (tally: Tally): string {
+  const part = <Key>(counts: Map<Key, number>) => [...counts].map(([key, n]) => `${n} × ${String(key)}`).join(', ')
+  return `${part(tally.statuses)}; X-Cache ${part(tally.cache)}`
+}
+
+interface Answer {
+  status: number
+  cache: string
+}
+
+interface Sent {
+  /** Resolves once the request has been handed to the kernel. */
+  written: Promise<void>
+  answer: Promise<Answer>
+}
+
+function get (agent: Agent, url: string): Sent {
+  let written!: () => void
+  const sent = new Promise<void>((resolve) => { written = resolve })
+  const answer = new Promise<Answer>((resolve, reject) => {
+    const outgoing = request(url, { agent }, (response) => {
+      response.resume()
+      response.on('end', () => {
+        const cache = response.headers['x-cache']
+        resolve({ status: response.statusCode ?? 0, cache: typeof cache === 'string' ? cache : 'none' })
+      })
+      response.on('error', reject)
+    })
+    outgoing.on('finish', written).on('error', reject).end()
+  })
+  // A failed request fails `answer`; `written` must not wait for it forever.
+  answer.catch(() => written())
+  return { written: sent, answer }
+}
+
+const answered = (sent: Sent) => sent.answer
+
+function newTally (): Tally {
+  return { statuses: new Map(), cache: new Map() }
+}
+
+function count (tally: Tally, { status, cache }: Answer): void {
+  tally.statuses.set(status, (tally.statuses.get(status) ?? 0) + 1)
+  tally.cache.set(cache, (tally.cache.get(cache) ?? 0) + 1)
+}

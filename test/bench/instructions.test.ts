@@ -1,0 +1,96 @@
+import t from 'tap'
+import { parseBenchArgs, USAGE } from '../../bench/args.ts'
+import { threadTotals } from '../../bench/callgrind.ts'
+import { checkThresholds, formatCheck, type Thresholds } from '../../bench/check.ts'
+import { instructionTable, summariseInstructions } from '../../bench/instruction-results.ts'
+import { COUNTED_ENDPOINTS, DATASET, MISSES } from '../../bench/instruction-workload.ts'
+import type { InstructionCount } from '../../bench/instructions.ts'
+import { CEILING, MODE } from '../../bench/scenarios.ts'
+import { results } from './fixtures.ts'
+
+const count = (mode: string, endpoint: string, kind: InstructionCount['kind'], perRequest: number) => {
+  return { mode, endpoint, kind, requests: 100, windows: [perRequest * 100], perRequest }
+}
+
+const COUNTS: InstructionCount[] = [
+  count(MODE.offJoin, 'events-list', 'uncached', 4_000_000),
+  count(MODE.memory, 'events-list', 'hit', 160_000),
+  count(MODE.memory, 'events-list', 'miss', 4_400_000),
+  count(MODE.redis, 'events-list', 'hit', 300_000),
+  count(CEILING, 'events-list', 'hit', 64_000)
+]
+
+t.test('the summary: per mode and endpoint, hit ÷ ceiling and miss ÷ uncached', async (t) => {
+  const summary = summariseInstructions(COUNTS)
+  t.same(summary.map((row) => row.mode), [MODE.offJoin, MODE.memory, MODE.redis], 'the ceiling is a column, not a row')
+  const memory = summary.find((row) => row.mode === MODE.memory)!
+  t.same(memory, {
+    mode: MODE.memory,
+    endpoint: 'events-list',
+    hit: 160_000,
+    miss: 4_400_000,
+    uncached: 4_000_000,
+    ceiling: 64_000,
+    hitPerCeiling: 2.5,
+    missPerUncached: 1.1
+  })
+  t.equal(summary.find((row) => row.mode === MODE.redis)!.missPerUncached, undefined, 'no miss counted: no ratio')
+  t.match(instructionTable(summary).join('\n'),
+    /\| memory \| events-list \| 160\.0k \| 4\.40M \| 4\.00M \| 64\.0k \| 2\.50× \| 1\.10× \|/)
+})
+
+t.test('the gate on instructions: ok, failed naming the row, skipped when not counted', async (t) => {
+  const thresholds: Thresholds = {
+    ratios: [{ mode: MODE.memory, endpoint: 'events-list', metric: 'speedup', min: 5 }],
+    mix: [],
+    instructions: [
+      { mode: MODE.memory, endpoint: 'events-list', metric: 'hitPerCeiling', max: 2.6 },
+      { mode: MODE.redis, endpoint: 'events-list', metric: 'hitPerCeiling', max: 4.5 },
+      { mode: MODE.tiered, endpoint: 'events-list', metric: 'hitPerCeiling', max: 2.7 }
+    ]
+  }
+  const instructions = { protocol: {}, counts: COUNTS, summary: summariseInstructions(COUNTS) }
+  const counted = { ...results(), instructions }
+  const outcomes = checkThresholds(counted, thresholds)
+  t.same(outcomes.map((outcome) => [outcome.name, outcome.status, outcome.reason]), [
+    ['memory/events-list/speedup', 'ok', undefined],
+    ['instructions/memory/events-list/hitPerCeiling', 'ok', undefined],
+    ['instructions/redis/events-list/hitPerCeiling', 'failed', undefined],
+    ['instructions/tiered/events-list/hitPerCeiling', 'skipped', 'tiered was not counted']
+  ])
+  t.match(formatCheck(outcomes),
+    /FAILED {2}instructions\/redis\/events-list\/hitPerCeiling: 4\.69 \(threshold ≤ 4\.5\)/)
+
+  const notCounted = checkThresholds(results(), thresholds)
+  t.same(notCounted.slice(1).map((outcome) => [outcome.status, outcome.reason]),
+    Array(3).fill(['skipped', 'instructions were not counted']), 'no valgrind: skipped, counted by the closing line')
+
+  const onlyCounted = checkThresholds({ ...counted, datasets: [] }, thresholds)
+  t.same([onlyCounted[0]!.status, onlyCounted[0]!.reason], ['skipped', 'the throughput rounds were not run'],
+    '--instructions-only: the throughput thresholds are not measured')
+})
+
+t.test('--instructions-only and --no-instructions', async (t) => {
+  t.equal(parseBenchArgs([]).instructions, 'also')
+  t.equal(parseBenchArgs(['--instructions-only', '--check']).instructions, 'only')
+  t.equal(parseBenchArgs(['--no-instructions']).instructions, 'skip')
+  t.throws(() => parseBenchArgs(['--instructions-only', '--no-instructions']),
+    { name: 'UsageError', message: /contradict/ })
+  t.match(USAGE, /--instructions-only +only count instructions per request/)
+})
+
+t.test('callgrind_control -e: every thread\'s total, summed; nothing to read is an error', async (t) => {
+  const stdout = 'PID 4242: node dist/src/server.js\nsending command status internal to pid 4242\n\n' +
+    '  Totals:        Ir \n   Th 1  50,174,255 \n   Th 2       1,000 \n'
+  t.equal(threadTotals(stdout), 50_175_255)
+  t.throws(() => threadTotals('PID 4242: node\n'), { message: /no thread totals/ })
+})
+
+t.test('the workload: every miss is a whole page of the count\'s dataset, never a path asked before', async (t) => {
+  const misses = MISSES.warm + (MISSES.windows + 1) * MISSES.window
+  t.ok(misses + 100 <= DATASET.events, 'events-list offsets stay within whole pages')
+  for (const endpoint of COUNTED_ENDPOINTS) {
+    const paths = Array.from({ length: misses }, (_, i) => endpoint.missPath(i + 1))
+    t.equal(new Set([endpoint.hitPath, ...paths]).size, misses + 1, `${endpoint.name}: every path is new`)
+  }
+})
