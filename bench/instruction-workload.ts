@@ -67,8 +67,10 @@ export interface Sizes {
  * fewer of them fill a window as long.
  */
 export const HITS: Sizes = { warm: 2000, window: 300, windows: 5 }
-export const MISSES: Sizes = { warm: 60, window: 20, windows: 2 }
-export const UNCACHED: Sizes = { warm: 200, window: 20, windows: 2 }
+export const MISSES: Sizes = { warm: 60, window: 20, windows: 1 }
+export const UNCACHED: Sizes = { warm: 200, window: 20, windows: 1 }
+/** Uncounted hits once instrumented, before the first window: how long valgrind's translating takes to settle. */
+export const SETTLE_MS = 20_000
 
 /** A dataset with a whole page at every miss path's offset: MISSES.warm + (MISSES.windows + 1) × MISSES.window. */
 export const DATASET = { events: 1000, guestsPerEvent: 10 }

@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { NODE_FLAGS, startCountedServer, type CountedServer } from './callgrind.ts'
 import { summariseInstructions, type InstructionResult } from './instruction-results.ts'
 import {
-  COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, MISSES, PROCESSES_AT_ONCE,
+  COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, MISSES, PROCESSES_AT_ONCE, SETTLE_MS,
   UNCACHED, type CountedEndpoint, type Sizes
 } from './instruction-workload.ts'
 import { dropDataset, prepareDataset } from './provision.ts'
@@ -94,17 +94,27 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
   }
 }
 
-/** Runs the tasks, at most `limit` at once, in order of start; the results in the tasks' order. */
+/**
+ * Runs the tasks, at most `limit` at once, in order of start; the results in the tasks' order. After
+ * a failure no task starts, and the error is thrown once those running have finished (and stopped
+ * their servers).
+ */
 async function inParallel<Result> (tasks: ReadonlyArray<() => Promise<Result>>, limit: number): Promise<Result[]> {
   const results: Result[] = []
   let next = 0
+  let failed = false
   const worker = async () => {
-    while (next < tasks.length) {
+    while (next < tasks.length && !failed) {
       const index = next++
-      results[index] = await tasks[index]!()
+      results[index] = await tasks[index]!().catch((error: unknown) => {
+        failed = true
+        throw error
+      })
     }
   }
-  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, tasks.length) }, worker))
+  const failure = settled.find((outcome) => outcome.status === 'rejected')
+  if (failure) throw failure.reason
   return results
 }
 
@@ -137,56 +147,68 @@ interface Batch {
   cache: string
 }
 
+/** One kind of request on one endpoint: its warm-up, one window to run again once instrumented, its windows. */
+interface KindPlan {
+  warm: Batch
+  rewarm: Batch
+  windows: Batch[]
+}
+
 /**
- * One mode's batches on an endpoint: those that warm it, one window of each kind to run again once
- * instrumented, and for each kind it counts, that kind's windows. Miss paths are never reused: each
- * batch's follow the ones before.
+ * One mode's plan on an endpoint: the request that fills the hit path, then per kind (the hit or
+ * uncached request first, the miss second) what warms it and what is counted. Miss paths are never
+ * reused: each batch's follow the ones before.
  */
-function batches (endpoint: CountedEndpoint, mode: string, cached: boolean) {
+function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill: Batch[], kinds: KindPlan[] } {
   const repeat = (times: number) => Array.from({ length: times }, () => endpoint.hitPath)
   let misses = 0
   const newPaths = (times: number) => Array.from({ length: times }, () => endpoint.missPath(++misses))
   const answer = cached ? 'HIT' : mode === CEILING ? 'none' : 'OFF'
-  const kinds: Array<{ kind: CountKind, sizes: Sizes, cache: string, paths: (n: number) => string[] }> = []
-  if (answer === 'OFF') {
-    kinds.push({ kind: 'uncached', sizes: UNCACHED, cache: answer, paths: repeat })
-  } else {
-    kinds.push({ kind: 'hit', sizes: HITS, cache: answer, paths: repeat })
+  const kind = (name: CountKind, sizes: Sizes, cache: string, paths: (n: number) => string[]): KindPlan => {
+    const batch = (size: number) => ({ kind: name, cache, paths: paths(size) })
+    return {
+      warm: batch(sizes.warm),
+      rewarm: batch(sizes.window),
+      windows: Array.from({ length: sizes.windows }, () => batch(sizes.window))
+    }
   }
-  if (cached) kinds.push({ kind: 'miss', sizes: MISSES, cache: 'MISS', paths: newPaths })
-  const batch = ({ paths, sizes: _sizes, ...kind }: (typeof kinds)[number], size: number): Batch => {
-    return { ...kind, paths: paths(size) }
-  }
-  // The first request fills the hit path.
-  const fill: Batch[] = cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS' }] : []
-  return {
-    warm: [...fill, ...kinds.map((kind) => batch(kind, kind.sizes.warm))],
-    rewarm: kinds.map((kind) => batch(kind, kind.sizes.window)),
-    counted: kinds.map((kind) => Array.from({ length: kind.sizes.windows }, () => batch(kind, kind.sizes.window)))
-  }
+  const kinds = [answer === 'OFF' ? kind('uncached', UNCACHED, answer, repeat) : kind('hit', HITS, answer, repeat)]
+  if (cached) kinds.push(kind('miss', MISSES, 'MISS', newPaths))
+  return { fill: cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS' }] : [], kinds }
 }
 
+/**
+ * Warms every endpoint (misses before hits, so that the collections the misses' garbage calls for
+ * are over before a hit is counted), switches instrumentation on, then counts every endpoint's
+ * hits, then every endpoint's misses, each kind's windows right after one uncounted window of the
+ * same requests.
+ */
 async function countMode (server: CountedServer, mode: string, cached: boolean): Promise<InstructionCount[]> {
-  const plans = COUNTED_ENDPOINTS.map((endpoint) => ({ endpoint, ...batches(endpoint, mode, cached) }))
-  for (const { endpoint, warm } of plans) {
-    for (const batch of warm) await send(server, mode, endpoint, batch)
+  const plans = COUNTED_ENDPOINTS.map((endpoint) => ({ endpoint, ...plan(endpoint, mode, cached) }))
+  for (const { endpoint, fill, kinds } of plans) {
+    for (const batch of [...fill, ...kinds.toReversed().map((kind) => kind.warm)]) {
+      await send(server, mode, endpoint, batch)
+    }
   }
   await server.instrument()
-  // valgrind translates all the code again with the counters in: until it has, requests run many times
-  // slower, and what a process does per second of wall time (timers, V8's delayed tasks) weighs on each.
-  for (const { endpoint, rewarm } of plans) {
-    for (const batch of rewarm) await send(server, mode, endpoint, batch)
+  // valgrind translates the code again with its counters in, and for a while requests run many times
+  // slower: what a process does per second of wall time (timers, V8's delayed tasks) then weighs on
+  // each. Hits on every endpoint, uncounted, until that has settled.
+  const settled = Date.now() + SETTLE_MS
+  while (Date.now() < settled) {
+    for (const { endpoint, kinds } of plans) await send(server, mode, endpoint, kinds[0]!.rewarm)
   }
   const counts: InstructionCount[] = []
-  for (const { endpoint, counted } of plans) {
-    for (const windows of counted) {
+  for (let index = 0; index < plans[0]!.kinds.length; index++) {
+    for (const { endpoint, kinds } of plans) {
+      const { rewarm, windows } = kinds[index]!
+      await send(server, mode, endpoint, rewarm)
       const instructions: number[] = []
       for (const batch of windows) instructions.push(await server.count(() => send(server, mode, endpoint, batch)))
-      const requests = windows[0]!.paths.length
+      const requests = rewarm.paths.length
       const perRequest = Math.min(...instructions) / requests
-      const { kind } = windows[0]!
-      counts.push({ mode, endpoint: endpoint.name, kind, requests, windows: instructions, perRequest })
-      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${windows[0]!.kind.padEnd(10)} ` +
+      counts.push({ mode, endpoint: endpoint.name, kind: rewarm.kind, requests, windows: instructions, perRequest })
+      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${rewarm.kind.padEnd(10)} ` +
         `${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
     }
   }
