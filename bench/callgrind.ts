@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { startServer, type ServerProcess } from './processes.ts'
+import { onPath } from './provision.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -39,8 +40,7 @@ export interface CountedServer {
 
 /** Whether valgrind and callgrind_control are on the PATH. */
 export async function callgrindAvailable (): Promise<boolean> {
-  const found = (command: string) => execFileAsync('sh', ['-c', `command -v ${command}`]).then(() => true, () => false)
-  return (await found('valgrind')) && (await found('callgrind_control'))
+  return (await onPath('valgrind')) && (await onPath('callgrind_control'))
 }
 
 /** Starts `node <script>` under callgrind with instrumentation off, on a free port. */

@@ -1,4 +1,5 @@
 // The instruction count's figures per mode and endpoint, its ratios, and its table.
+import type { Sizes } from './instruction-workload.ts'
 import type { CountKind, InstructionCount } from './instructions.ts'
 import { BASELINE_MODE, CEILING } from './scenarios.ts'
 
@@ -21,7 +22,14 @@ export type InstructionMetric = 'hitPerCeiling' | 'missPerUncached'
 
 export interface InstructionResult {
   /** The dataset, workload sizes and V8 flags the counts were taken with: compare runs of the same only. */
-  protocol: Record<string, unknown>
+  protocol: {
+    dataset: { events: number, guestsPerEvent: number }
+    hits: Sizes
+    misses: Sizes
+    uncached: Sizes
+    settleMs: number
+    nodeFlags: readonly string[]
+  }
   counts: InstructionCount[]
   summary: InstructionRow[]
 }

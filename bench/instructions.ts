@@ -46,13 +46,8 @@ export async function measureInstructions (
   const databaseUrl = await prepareDataset(postgresUrl, DATASET.events, DATASET.guestsPerEvent)
   try {
     const counts = await countInstructions({ ...setup, databaseUrl })
-    const protocol = {
-      dataset: DATASET,
-      hits: HITS,
-      misses: MISSES,
-      uncached: UNCACHED,
-      nodeFlags: NODE_FLAGS
-    }
+    const sizes = { hits: HITS, misses: MISSES, uncached: UNCACHED }
+    const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: NODE_FLAGS }
     return { protocol, counts, summary: summariseInstructions(counts) }
   } finally {
     await dropDataset(postgresUrl, databaseUrl)

@@ -95,7 +95,8 @@ export async function dropDataset (postgresUrl: string, databaseUrl: string): Pr
   }
 }
 
-async function onPath (command: string): Promise<boolean> {
+/** Whether `command` is on the PATH. */
+export async function onPath (command: string): Promise<boolean> {
   return execFileAsync('sh', ['-c', `command -v ${command}`]).then(() => true, () => false)
 }
 

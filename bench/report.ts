@@ -165,7 +165,7 @@ export const INSTRUCTIONS_INTRO = 'Instructions the server process executes per 
 
 export function instructionLines (results: BenchResults): string[] {
   if (!results.instructions) return []
-  const { dataset } = results.instructions.protocol as { dataset: { events: number, guestsPerEvent: number } }
+  const { dataset } = results.instructions.protocol
   return [
     `## Instructions per request (${dataset.events.toLocaleString('en')} events × ${dataset.guestsPerEvent} guests)`,
     '',

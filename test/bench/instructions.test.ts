@@ -3,7 +3,7 @@ import { parseBenchArgs, USAGE } from '../../bench/args.ts'
 import { threadTotals } from '../../bench/callgrind.ts'
 import { checkThresholds, formatCheck, type Thresholds } from '../../bench/check.ts'
 import { instructionTable, summariseInstructions } from '../../bench/instruction-results.ts'
-import { COUNTED_ENDPOINTS, DATASET, MISSES } from '../../bench/instruction-workload.ts'
+import { COUNTED_ENDPOINTS, DATASET, HITS, MISSES, SETTLE_MS, UNCACHED } from '../../bench/instruction-workload.ts'
 import type { InstructionCount } from '../../bench/instructions.ts'
 import { CEILING, MODE } from '../../bench/scenarios.ts'
 import { results } from './fixtures.ts'
@@ -49,7 +49,9 @@ t.test('the gate on instructions: ok, failed naming the row, skipped when not co
       { mode: MODE.tiered, endpoint: 'events-list', metric: 'hitPerCeiling', max: 2.7 }
     ]
   }
-  const instructions = { protocol: {}, counts: COUNTS, summary: summariseInstructions(COUNTS) }
+  const sizes = { hits: HITS, misses: MISSES, uncached: UNCACHED }
+  const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: [] }
+  const instructions = { protocol, counts: COUNTS, summary: summariseInstructions(COUNTS) }
   const counted = { ...results(), instructions }
   const outcomes = checkThresholds(counted, thresholds)
   t.same(outcomes.map((outcome) => [outcome.name, outcome.status, outcome.reason]), [
