@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { startServer, type ServerProcess } from './processes.ts'
 import { onPath } from './provision.ts'
+import type { Hold } from './requests.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -35,6 +36,8 @@ export interface CountedServer {
   instrument: () => Promise<void>
   /** Instructions the process executes while `work` runs (every thread's), once instrumented. */
   count: (work: () => Promise<void>) => Promise<number>
+  /** SIGSTOP and SIGCONT: the whole process, valgrind and every thread of the server, stands still between them. */
+  hold: Hold
   stop: () => Promise<void>
 }
 
@@ -79,6 +82,10 @@ export async function startCountedServer (script: string, env: Record<string, st
       await control('--zero')
       await work()
       return threadTotals(await control('-e'))
+    },
+    hold: {
+      pause: () => process.kill(server.pid, 'SIGSTOP'),
+      resume: () => process.kill(server.pid, 'SIGCONT')
     },
     stop: async () => {
       await server.stop()

@@ -43,11 +43,34 @@ export function compareRuns (before: BenchResults, after: BenchResults): string 
   if (scaling !== '–') lines.push(`process scaling (wrk), two processes over one: ${scaling}`)
   const lag = change(first?.invalidationLag?.p99, second?.invalidationLag?.p99)
   if (lag !== '–') lines.push(`invalidation lag p99 ms: ${lag}`)
+  lines.push(...instructionChanges(before, after))
   return lines.join('\n')
 }
 
-function change (before: number | undefined, after: number | undefined): string {
+/**
+ * The instruction count's ratios, row by row, to a tenth of a percent: they repeat to a few tenths,
+ * so a whole-percent move is the code. Counts taken with another protocol are not comparable.
+ */
+function instructionChanges (before: BenchResults, after: BenchResults): string[] {
+  if (!before.instructions || !after.instructions) return []
+  const lines = ['', 'instructions'.padEnd(28) + 'hit ÷ ceiling'.padStart(22) + 'loaded ÷ ceiling'.padStart(22)]
+  if (JSON.stringify(before.instructions.protocol) !== JSON.stringify(after.instructions.protocol)) {
+    lines.push('(counted with different protocols: compare these with care)')
+  }
+  for (const row of after.instructions.summary) {
+    const old = before.instructions.summary.find((candidate) => {
+      return candidate.mode === row.mode && candidate.endpoint === row.endpoint
+    })
+    if (!old || row.hitPerCeiling === undefined) continue
+    lines.push(`${row.mode}/${row.endpoint}`.padEnd(28) + change(old.hitPerCeiling, row.hitPerCeiling, 1).padStart(22) +
+      change(old.loadedPerCeiling, row.loadedPerCeiling, 1).padStart(22))
+  }
+  return lines
+}
+
+function change (before: number | undefined, after: number | undefined, decimals = 0): string {
   if (before === undefined || after === undefined || !Number.isFinite(before) || !Number.isFinite(after)) return '–'
   const percent = before === 0 ? 0 : ((after - before) / before) * 100
-  return `${formatNumber(before)}→${formatNumber(after)} (${percent >= 0 ? '+' : ''}${percent.toFixed(0)}%)`
+  const sign = percent >= 0 ? '+' : ''
+  return `${formatNumber(before)}→${formatNumber(after)} (${sign}${percent.toFixed(decimals)}%)`
 }

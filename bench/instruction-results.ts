@@ -8,23 +8,30 @@ export interface InstructionRow {
   mode: string
   endpoint: string
   hit?: number
+  /** A hit arriving with BURST others at once, as under load. */
+  loaded?: number
   miss?: number
   /** The cache off (the baseline mode): what every request costs without it. */
   uncached?: number
   ceiling?: number
+  loadedCeiling?: number
   /** What a hit costs over the least any server could do to send the same bytes. */
   hitPerCeiling?: number
+  /** The same under load: a loaded hit over a loaded ceiling request. */
+  loadedPerCeiling?: number
   /** What a miss costs over the same request with the cache off: the lookup and the fill. */
   missPerUncached?: number
 }
 
-export type InstructionMetric = 'hitPerCeiling' | 'missPerUncached'
+export type InstructionMetric = 'hitPerCeiling' | 'loadedPerCeiling' | 'missPerUncached'
 
 export interface InstructionResult {
   /** The dataset, workload sizes and V8 flags the counts were taken with: compare runs of the same only. */
   protocol: {
     dataset: { events: number, guestsPerEvent: number }
     hits: Sizes
+    loadedHits: Sizes
+    burst: number
     misses: Sizes
     uncached: Sizes
     settleMs: number
@@ -46,15 +53,18 @@ export function summariseInstructions (counts: readonly InstructionCount[]): Ins
     const [mode, endpoint] = pair.split('\n') as [string, string]
     const row = {
       hit: find(mode, endpoint, 'hit'),
+      loaded: find(mode, endpoint, 'loaded'),
       miss: find(mode, endpoint, 'miss'),
       uncached: find(BASELINE_MODE, endpoint, 'uncached'),
-      ceiling: find(CEILING, endpoint, 'hit')
+      ceiling: find(CEILING, endpoint, 'hit'),
+      loadedCeiling: find(CEILING, endpoint, 'loaded')
     }
     return {
       mode,
       endpoint,
       ...row,
       hitPerCeiling: divide(row.hit, row.ceiling),
+      loadedPerCeiling: divide(row.loaded, row.loadedCeiling),
       missPerUncached: divide(row.miss, row.uncached)
     }
   })
@@ -79,7 +89,8 @@ function instructions (value: number | undefined): string {
 const times = (value: number | undefined) => value === undefined ? '–' : `${value.toFixed(2)}×`
 
 export const INSTRUCTION_COLUMNS = [
-  'mode', 'endpoint', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling', 'miss ÷ uncached'
+  'mode', 'endpoint', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling',
+  'loaded hit', 'loaded ceiling', 'loaded ÷ ceiling', 'miss ÷ uncached'
 ]
 
 /** The Markdown table (also what the terminal shows). */
@@ -92,6 +103,9 @@ export function instructionTable (summary: readonly InstructionRow[]): string[] 
     instructions(row.uncached),
     instructions(row.ceiling),
     times(row.hitPerCeiling),
+    instructions(row.loaded),
+    instructions(row.loadedCeiling),
+    times(row.loadedPerCeiling),
     times(row.missPerUncached)
   ])
   return [

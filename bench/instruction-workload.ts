@@ -67,6 +67,9 @@ export interface Sizes {
  * fewer of them fill a window as long.
  */
 export const HITS: Sizes = { warm: 2000, window: 300, windows: 5 }
+/** Hits sent BURST at a time, each burst on BURST connections: the event loop takes them together, as under load. */
+export const LOADED_HITS: Sizes = { warm: 300, window: 300, windows: 5 }
+export const BURST = 50
 export const MISSES: Sizes = { warm: 60, window: 20, windows: 1 }
 export const UNCACHED: Sizes = { warm: 200, window: 20, windows: 1 }
 /** Uncounted hits once instrumented, before the first window: how long valgrind's translating takes to settle. */

@@ -7,16 +7,19 @@ import { join } from 'node:path'
 import { NODE_FLAGS, startCountedServer, type CountedServer } from './callgrind.ts'
 import { summariseInstructions, type InstructionResult } from './instruction-results.ts'
 import {
-  COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, MISSES, PROCESSES_AT_ONCE, SETTLE_MS,
-  UNCACHED, type CountedEndpoint, type Sizes
+  BURST, COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, LOADED_HITS, MISSES, PROCESSES_AT_ONCE,
+  SETTLE_MS, UNCACHED, type CountedEndpoint, type Sizes
 } from './instruction-workload.ts'
 import { dropDataset, prepareDataset } from './provision.ts'
-import { describeTally, sendInTurn } from './requests.ts'
+import { burstClient, describeTally, sendInTurn, type BurstClient } from './requests.ts'
 import { BASELINE_MODE, CEILING, type Mode } from './scenarios.ts'
 import { APP, CEILING_SERVER, serverEnv } from './servers.ts'
 
-/** Hits and misses of a cache mode; `uncached`: the cache off; the ceiling's requests count as hits. */
-export type CountKind = 'hit' | 'miss' | 'uncached'
+/**
+ * Hits and misses of a cache mode; `uncached`: the cache off; the ceiling's requests count as hits.
+ * `loaded`: hits that arrive in bursts of BURST at once, as under load, where `hit` arrives one at a time.
+ */
+export type CountKind = 'hit' | 'loaded' | 'miss' | 'uncached'
 
 export interface InstructionCount {
   mode: string
@@ -46,7 +49,7 @@ export async function measureInstructions (
   const databaseUrl = await prepareDataset(postgresUrl, DATASET.events, DATASET.guestsPerEvent)
   try {
     const counts = await countInstructions({ ...setup, databaseUrl })
-    const sizes = { hits: HITS, misses: MISSES, uncached: UNCACHED }
+    const sizes = { hits: HITS, loadedHits: LOADED_HITS, burst: BURST, misses: MISSES, uncached: UNCACHED }
     const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: NODE_FLAGS }
     return { protocol, counts, summary: summariseInstructions(counts) }
   } finally {
@@ -140,6 +143,8 @@ interface Batch {
   paths: string[]
   /** The `X-Cache` every response must carry (`none`: no header, the ceiling). */
   cache: string
+  /** Sent in bursts (`loaded`), or one at a time. */
+  inBursts: boolean
 }
 
 /** One kind of request on one endpoint: its warm-up, one window to run again once instrumented, its windows. */
@@ -151,8 +156,8 @@ interface KindPlan {
 
 /**
  * One mode's plan on an endpoint: the request that fills the hit path, then per kind (the hit or
- * uncached request first, the miss second) what warms it and what is counted. Miss paths are never
- * reused: each batch's follow the ones before.
+ * uncached request first, the loaded hit next, the miss last) what warms it and what is counted.
+ * Miss paths are never reused: each batch's follow the ones before.
  */
 function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill: Batch[], kinds: KindPlan[] } {
   const repeat = (times: number) => Array.from({ length: times }, () => endpoint.hitPath)
@@ -160,16 +165,17 @@ function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill
   const newPaths = (times: number) => Array.from({ length: times }, () => endpoint.missPath(++misses))
   const answer = cached ? 'HIT' : mode === CEILING ? 'none' : 'OFF'
   const kind = (name: CountKind, sizes: Sizes, cache: string, paths: (n: number) => string[]): KindPlan => {
-    const batch = (size: number) => ({ kind: name, cache, paths: paths(size) })
+    const batch = (size: number) => ({ kind: name, cache, paths: paths(size), inBursts: name === 'loaded' })
     return {
       warm: batch(sizes.warm),
       rewarm: batch(sizes.window),
       windows: Array.from({ length: sizes.windows }, () => batch(sizes.window))
     }
   }
-  const kinds = [answer === 'OFF' ? kind('uncached', UNCACHED, answer, repeat) : kind('hit', HITS, answer, repeat)]
+  if (answer === 'OFF') return { fill: [], kinds: [kind('uncached', UNCACHED, answer, repeat)] }
+  const kinds = [kind('hit', HITS, answer, repeat), kind('loaded', LOADED_HITS, answer, repeat)]
   if (cached) kinds.push(kind('miss', MISSES, 'MISS', newPaths))
-  return { fill: cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS' }] : [], kinds }
+  return { fill: cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS', inBursts: false }] : [], kinds }
 }
 
 /**
@@ -179,27 +185,50 @@ function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill
  * same requests.
  */
 async function countMode (server: CountedServer, mode: string, cached: boolean): Promise<InstructionCount[]> {
-  const plans = COUNTED_ENDPOINTS.map((endpoint) => ({ endpoint, ...plan(endpoint, mode, cached) }))
+  const bursts = burstClient(server.url, BURST)
+  try {
+    return await countPlans(server, { mode, bursts }, COUNTED_ENDPOINTS.map((endpoint) => {
+      return { endpoint, ...plan(endpoint, mode, cached) }
+    }))
+  } finally {
+    bursts.close()
+  }
+}
+
+/** The mode being counted and the connections its bursts are sent on. */
+interface Sender {
+  mode: string
+  bursts: BurstClient
+}
+
+type EndpointPlan = ReturnType<typeof plan> & { endpoint: CountedEndpoint }
+
+async function countPlans (server: CountedServer, sender: Sender, plans: EndpointPlan[]): Promise<InstructionCount[]> {
+  const { mode } = sender
   for (const { endpoint, fill, kinds } of plans) {
     for (const batch of [...fill, ...kinds.toReversed().map((kind) => kind.warm)]) {
-      await send(server, mode, endpoint, batch)
+      await send(server, sender, endpoint, batch)
     }
   }
   await server.instrument()
   // valgrind translates the code again with its counters in, and for a while requests run many times
   // slower: what a process does per second of wall time (timers, V8's delayed tasks) then weighs on
-  // each. Hits on every endpoint, uncounted, until that has settled.
+  // each. Hits on every endpoint, one at a time and in bursts, uncounted, until that has settled.
   const settled = Date.now() + SETTLE_MS
   while (Date.now() < settled) {
-    for (const { endpoint, kinds } of plans) await send(server, mode, endpoint, kinds[0]!.rewarm)
+    for (const { endpoint, kinds } of plans) {
+      for (const { rewarm } of kinds.filter((kind) => kind.rewarm.kind !== 'miss')) {
+        await send(server, sender, endpoint, rewarm)
+      }
+    }
   }
   const counts: InstructionCount[] = []
   for (let index = 0; index < plans[0]!.kinds.length; index++) {
     for (const { endpoint, kinds } of plans) {
       const { rewarm, windows } = kinds[index]!
-      await send(server, mode, endpoint, rewarm)
+      await send(server, sender, endpoint, rewarm)
       const instructions: number[] = []
-      for (const batch of windows) instructions.push(await server.count(() => send(server, mode, endpoint, batch)))
+      for (const batch of windows) instructions.push(await server.count(() => send(server, sender, endpoint, batch)))
       const requests = rewarm.paths.length
       const perRequest = Math.min(...instructions) / requests
       counts.push({ mode, endpoint: endpoint.name, kind: rewarm.kind, requests, windows: instructions, perRequest })
@@ -211,8 +240,9 @@ async function countMode (server: CountedServer, mode: string, cached: boolean):
 }
 
 /** Sends a batch; every response must be a 200 with the batch's `X-Cache`, or the count would be of something else. */
-async function send (server: CountedServer, mode: string, endpoint: CountedEndpoint, batch: Batch): Promise<void> {
-  const tally = await sendInTurn(server.url, batch.paths)
+async function send (server: CountedServer, sender: Sender, endpoint: CountedEndpoint, batch: Batch): Promise<void> {
+  const { mode, bursts } = sender
+  const tally = batch.inBursts ? await bursts.send(batch.paths, server.hold) : await sendInTurn(server.url, batch.paths)
   const expected = batch.paths.length
   if (tally.statuses.get(200) !== expected || tally.cache.get(batch.cache) !== expected) {
     throw new Error(`${mode} ${endpoint.name} ${batch.kind}: expected ${expected} × 200 with X-Cache ${batch.cache}, ` +

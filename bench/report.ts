@@ -161,7 +161,7 @@ export function renderMarkdown (results: BenchResults): string {
 /** What one request costs in instructions, and how they were counted. */
 export const INSTRUCTIONS_INTRO = 'Instructions the server process executes per request, counted by callgrind ' +
   '(bench/README.md says how): a hit, a miss, the same request with the cache off (uncached), and the ' +
-  'constant-bytes ceiling sending the same bytes.'
+  'constant-bytes ceiling sending the same bytes; loaded: hits and ceiling requests arriving 50 at once.'
 
 export function instructionLines (results: BenchResults): string[] {
   if (!results.instructions) return []

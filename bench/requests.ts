@@ -19,6 +19,45 @@ export async function sendInTurn (baseUrl: string, paths: readonly string[]): Pr
   return tally
 }
 
+/** Pauses and resumes the server, so that a burst's requests are all waiting when it runs again. */
+export interface Hold {
+  pause: () => void
+  resume: () => void
+}
+
+/**
+ * Keep-alive connections to one server, `size` of them, kept open from one burst to the next so
+ * that a counted burst sets none up. Each burst is `size` requests, one per connection, written
+ * while the server is held: it finds them all waiting at once, as it does under load, and how
+ * many it takes per turn of its event loop depends on no timing.
+ */
+export interface BurstClient {
+  send: (paths: readonly string[], hold: Hold) => Promise<Tally>
+  close: () => void
+}
+
+export function burstClient (baseUrl: string, size: number): BurstClient {
+  const agent = new Agent({ keepAlive: true, maxSockets: size })
+  return {
+    send: async (paths, hold) => {
+      const tally = newTally()
+      for (let start = 0; start < paths.length; start += size) {
+        hold.pause()
+        let burst: Sent[]
+        try {
+          burst = paths.slice(start, start + size).map((path) => get(agent, baseUrl + path))
+          await Promise.all(burst.map((sent) => sent.written))
+        } finally {
+          hold.resume()
+        }
+        for (const answer of await Promise.all(burst.map(answered))) count(tally, answer)
+      }
+      return tally
+    },
+    close: () => agent.destroy()
+  }
+}
+
 /** "1000 × 200; X-Cache 999 × HIT, 1 × MISS". */
 export function describeTally (tally: Tally): string {
   const part = <Key>(counts: Map<Key, number>) => [...counts].map(([key, n]) => `${n} × ${String(key)}`).join(', ')

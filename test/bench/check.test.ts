@@ -90,8 +90,12 @@ t.test('bench/thresholds.json names only known modes, in ASCII', async (t) => {
   t.ok(modes.includes(MODE.tieredPair))
   t.same(thresholds.mix.filter((threshold) => threshold.metric === 'hitRatio'), [],
     'the timed mix\'s hit ratio depends on timing, so it is reported, not gated')
-  const gated = new Set(thresholds.instructions?.map(({ mode, endpoint }) => `${mode}/${endpoint}`))
+  const gated = new Set(thresholds.instructions?.map(({ mode, endpoint, metric }) => `${mode}/${endpoint}/${metric}`))
   for (const mode of [MODE.memory, MODE.redis, MODE.tiered]) {
-    for (const { name } of COUNTED_ENDPOINTS) t.ok(gated.has(`${mode}/${name}`), `${mode}/${name} is gated`)
+    for (const { name } of COUNTED_ENDPOINTS) {
+      for (const metric of ['hitPerCeiling', 'loadedPerCeiling']) {
+        t.ok(gated.has(`${mode}/${name}/${metric}`), `${mode}/${name}/${metric} is gated`)
+      }
+    }
   }
 })

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { compareRuns, loadResults } from '../../bench/compare.ts'
-import { summarise, type Row } from '../../bench/results.ts'
+import { summarise, type BenchResults, type Row } from '../../bench/results.ts'
 import { MODE, MODES } from '../../bench/scenarios.ts'
 import { dataset, load, processScaling, results, rows } from './fixtures.ts'
 
@@ -28,6 +28,21 @@ t.test('--compare: process scaling and the lag, and a dirty tree named', async (
   t.match(text, /after: 2026-11-29T00:00:00\.000Z \(abc123, dirty\)/)
   t.match(text, /process scaling \(wrk\), two processes over one: 1\.50→1\.80 \(\+20%\)/)
   t.match(text, /invalidation lag p99 ms: 10\.0→12\.0 \(\+20%\)/)
+})
+
+t.test('--compare: the instruction ratios to a tenth of a percent, and a protocol that differs named', async (t) => {
+  const counted = (hitPerCeiling: number, loadedPerCeiling: number | undefined, settleMs: number) => {
+    const row = { mode: MODE.memory, endpoint: 'events-list', hitPerCeiling, loadedPerCeiling }
+    const protocol = { settleMs } as NonNullable<BenchResults['instructions']>['protocol']
+    return { ...results(), instructions: { protocol, counts: [], summary: [row] } }
+  }
+  const same = compareRuns(counted(2.6, 2.7, 20_000), counted(2.626, 2.7, 20_000))
+  t.match(same, /memory\/events-list\s+2\.60→2\.63 \(\+1\.0%\)\s+2\.70→2\.70 \(\+0\.0%\)/)
+  t.notMatch(same, /different protocols/)
+  const other = compareRuns(counted(2.6, undefined, 20_000), counted(2.6, 2.7, 10_000))
+  t.match(other, /different protocols/)
+  t.match(other, /memory\/events-list\s+2\.60→2\.60 \(\+0\.0%\)\s+–/, 'a ratio one run lacks is a dash')
+  t.notMatch(compareRuns(results(), results()), /instructions/, 'no table when neither run counted')
 })
 
 t.test('--compare reads a result file written before mode names were ASCII', async (t) => {

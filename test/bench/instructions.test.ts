@@ -1,10 +1,16 @@
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { parseBenchArgs, USAGE } from '../../bench/args.ts'
 import { threadTotals } from '../../bench/callgrind.ts'
 import { checkThresholds, formatCheck, type Thresholds } from '../../bench/check.ts'
 import { instructionTable, summariseInstructions } from '../../bench/instruction-results.ts'
-import { COUNTED_ENDPOINTS, DATASET, HITS, MISSES, SETTLE_MS, UNCACHED } from '../../bench/instruction-workload.ts'
+import {
+  BURST, COUNTED_ENDPOINTS, DATASET, HITS, LOADED_HITS, MISSES, SETTLE_MS, UNCACHED
+} from '../../bench/instruction-workload.ts'
 import type { InstructionCount } from '../../bench/instructions.ts'
+import { burstClient, describeTally } from '../../bench/requests.ts'
 import { CEILING, MODE } from '../../bench/scenarios.ts'
 import { results } from './fixtures.ts'
 
@@ -15,12 +21,14 @@ const count = (mode: string, endpoint: string, kind: InstructionCount['kind'], p
 const COUNTS: InstructionCount[] = [
   count(MODE.offJoin, 'events-list', 'uncached', 4_000_000),
   count(MODE.memory, 'events-list', 'hit', 160_000),
+  count(MODE.memory, 'events-list', 'loaded', 120_000),
   count(MODE.memory, 'events-list', 'miss', 4_400_000),
   count(MODE.redis, 'events-list', 'hit', 300_000),
-  count(CEILING, 'events-list', 'hit', 64_000)
+  count(CEILING, 'events-list', 'hit', 64_000),
+  count(CEILING, 'events-list', 'loaded', 40_000)
 ]
 
-t.test('the summary: per mode and endpoint, hit ÷ ceiling and miss ÷ uncached', async (t) => {
+t.test('the summary: per mode and endpoint, hit ÷ ceiling, loaded ÷ ceiling and miss ÷ uncached', async (t) => {
   const summary = summariseInstructions(COUNTS)
   t.same(summary.map((row) => row.mode), [MODE.offJoin, MODE.memory, MODE.redis], 'the ceiling is a column, not a row')
   const memory = summary.find((row) => row.mode === MODE.memory)!
@@ -28,15 +36,20 @@ t.test('the summary: per mode and endpoint, hit ÷ ceiling and miss ÷ uncached'
     mode: MODE.memory,
     endpoint: 'events-list',
     hit: 160_000,
+    loaded: 120_000,
     miss: 4_400_000,
     uncached: 4_000_000,
     ceiling: 64_000,
+    loadedCeiling: 40_000,
     hitPerCeiling: 2.5,
+    loadedPerCeiling: 3,
     missPerUncached: 1.1
   })
-  t.equal(summary.find((row) => row.mode === MODE.redis)!.missPerUncached, undefined, 'no miss counted: no ratio')
-  t.match(instructionTable(summary).join('\n'),
-    /\| memory \| events-list \| 160\.0k \| 4\.40M \| 4\.00M \| 64\.0k \| 2\.50× \| 1\.10× \|/)
+  const redis = summary.find((row) => row.mode === MODE.redis)!
+  t.same([redis.missPerUncached, redis.loadedPerCeiling], [undefined, undefined], 'not counted: no ratio')
+  const memoryLine = '| memory | events-list | 160.0k | 4.40M | 4.00M | 64.0k | 2.50× | ' +
+    '120.0k | 40.0k | 3.00× | 1.10× |'
+  t.ok(instructionTable(summary).includes(memoryLine), 'the memory row, loaded columns next')
 })
 
 t.test('the gate on instructions: ok, failed naming the row, skipped when not counted', async (t) => {
@@ -49,7 +62,7 @@ t.test('the gate on instructions: ok, failed naming the row, skipped when not co
       { mode: MODE.tiered, endpoint: 'events-list', metric: 'hitPerCeiling', max: 2.7 }
     ]
   }
-  const sizes = { hits: HITS, misses: MISSES, uncached: UNCACHED }
+  const sizes = { hits: HITS, loadedHits: LOADED_HITS, burst: BURST, misses: MISSES, uncached: UNCACHED }
   const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: [] }
   const instructions = { protocol, counts: COUNTS, summary: summariseInstructions(COUNTS) }
   const counted = { ...results(), instructions }
@@ -95,4 +108,36 @@ t.test('the workload: every miss is a whole page of the count\'s dataset, never 
     const paths = Array.from({ length: misses }, (_, i) => endpoint.missPath(i + 1))
     t.equal(new Set([endpoint.hitPath, ...paths]).size, misses + 1, `${endpoint.name}: every path is new`)
   }
+})
+
+t.test('bursts: each on the same BURST connections, written while the server is held', async (t) => {
+  const connections = new Set<number>()
+  let requests = 0
+  const server = createServer((request, response) => {
+    connections.add(request.socket.remotePort!)
+    requests++
+    response.setHeader('x-cache', request.url === '/miss' ? 'MISS' : 'HIT')
+    response.end('{}')
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => { server.close() })
+  const { port } = server.address() as AddressInfo
+  const bursts = burstClient(`http://127.0.0.1:${port}`, 4)
+  t.teardown(bursts.close)
+  const holds: string[] = []
+  const hold = {
+    pause: () => { holds.push('pause') },
+    resume: () => { holds.push('resume') }
+  }
+
+  const first = await bursts.send(Array(8).fill('/hit'), hold)
+  t.equal(describeTally(first), '8 × 200; X-Cache 8 × HIT')
+  t.same(holds, ['pause', 'resume', 'pause', 'resume'], 'one hold per burst of 4')
+  t.equal(connections.size, 4, 'one connection per request of a burst')
+  const second = await bursts.send([...Array(3).fill('/hit'), '/miss'], hold)
+  t.equal(describeTally(second), '4 × 200; X-Cache 3 × HIT, 1 × MISS')
+  t.equal(connections.size, 4, 'a later burst opens no connection')
+  t.equal(requests, 12)
+  t.ok(BURST > 1 && LOADED_HITS.window % BURST === 0, 'a loaded window is whole bursts')
 })
