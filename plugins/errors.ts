@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { NO_STORE } from '../src/cache/cache-control.ts'
 import { DatabaseUnavailableError, errorBody, type HttpError } from '../src/errors.ts'
 
 /**
@@ -9,6 +10,9 @@ import { DatabaseUnavailableError, errorBody, type HttpError } from '../src/erro
 export default fp(async function errors (app) {
   app.setErrorHandler(async (error: HttpError, request, reply) => {
     const statusCode = error.statusCode ?? 500
+    // Nobody may keep an error: the next request may well succeed. (A cached 404 is not an error
+    // here: serveFromCache sends it, with the cache's Cache-Control.)
+    reply.header('cache-control', NO_STORE)
     if (statusCode < 500) {
       return reply.code(statusCode).send(errorBody(statusCode, error.message, error.code))
     }

@@ -5,6 +5,7 @@ import cachePanel from '../plugins/cache-panel.ts'
 import cache from '../plugins/cache.ts'
 import drain from '../plugins/drain.ts'
 import errors from '../plugins/errors.ts'
+import httpCaching from '../plugins/http-caching.ts'
 import metrics from '../plugins/metrics.ts'
 import postgres from '../plugins/postgres.ts'
 import rateLimit from '../plugins/rate-limit.ts'
@@ -55,6 +56,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   app.removeContentTypeParser(['text/plain'])
 
   await app.register(errors)
+  await app.register(httpCaching)
   await app.register(drain)
   await app.register(securityHeaders)
   await app.register(auth)

@@ -191,6 +191,27 @@ export const ConfigSchema = Type.Object({
       'lease in Redis and loads; the others wait up to this many milliseconds for its fill, then load ' +
       'themselves. Unset: off, each instance loads on its own. Refused with `off` and `memory`.'
   })),
+  HTTP_MAX_AGE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Seconds a client (a browser, an HTTP library) may reuse a cached read\'s response without ' +
+      'asking again (`Cache-Control: max-age`). `0`: `no-cache`, every reuse is revalidated with its ETag ' +
+      '(a `304`), so a client always sees its own writes. Above 0 it may read a response up to this old.'
+  }),
+  HTTP_S_MAXAGE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Seconds a shared cache (a CDN, a proxy) may serve a cached read\'s response without asking ' +
+      '(`s-maxage`); `0` leaves it out. Writes do not purge a CDN: readers through it may see the old state ' +
+      'this long.'
+  }),
+  HTTP_STALE_WHILE_REVALIDATE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Seconds past `max-age`/`s-maxage` a cache may still serve a response while it revalidates it ' +
+      'in the background (`stale-while-revalidate`); `0` leaves it out. Only with `HTTP_MAX_AGE` or ' +
+      '`HTTP_S_MAXAGE` above 0.'
+  }),
   CACHE_INVALIDATION_REPLICAS: Type.Integer({
     minimum: 0,
     maximum: 16,
@@ -267,6 +288,13 @@ export const CONFIG_GROUPS: readonly ConfigGroup[] = [
       'CACHE_MEMORY_MAX_BYTES', 'CACHE_MEMORY_MAX_ENTRIES', 'CACHE_L1_TTL', 'CACHE_LEASE_MS',
       'CACHE_INVALIDATION_REPLICAS'
     ]
+  },
+  {
+    title: 'HTTP caching',
+    about: 'The `Cache-Control` of cached reads, for the clients and caches in front of the API. The default keeps ' +
+      'read-your-writes for every client; a CDN in front opts in to serving without asking. 5xx, writes, the ' +
+      'panel, `/metrics` and `/health` are always `no-store`; a 404 is reused at most `CACHE_NEGATIVE_TTL`.',
+    variables: ['HTTP_MAX_AGE', 'HTTP_S_MAXAGE', 'HTTP_STALE_WHILE_REVALIDATE']
   },
   {
     title: 'Panel, metrics and docs',

@@ -75,6 +75,10 @@ function cacheModeProblems (input: ConfigInput, cacheMode: CacheMode, usesRedis:
     problems.push('CACHE_INVALIDATION_REPLICAS: replicas are Redis\'s, so it needs CACHE_MODE redis or tiered ' +
       `(not ${cacheMode})`)
   }
+  if (input.HTTP_STALE_WHILE_REVALIDATE > 0 && input.HTTP_MAX_AGE === 0 && input.HTTP_S_MAXAGE === 0) {
+    problems.push('HTTP_STALE_WHILE_REVALIDATE: there is no freshness to extend without HTTP_MAX_AGE or ' +
+      'HTTP_S_MAXAGE above 0')
+  }
   // A write invalidates the memory cache of the process that took it, never its siblings'.
   if (input.WORKERS !== 1 && cacheMode === 'memory') {
     problems.push(`WORKERS=${input.WORKERS}: CACHE_MODE="memory" (the default without REDIS_URL) gives each ` +

@@ -29,6 +29,7 @@ t.test('without PostgreSQL: readiness 503, API 503 with Retry-After, process ali
   const down = await app.inject('/events')
   t.equal(down.statusCode, 503)
   t.equal(down.headers['retry-after'], '1')
+  t.equal(down.headers['cache-control'], 'no-store', 'a 5xx is never cacheable')
   t.same(down.json(), {
     statusCode: 503,
     error: 'Service Unavailable',

@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import { ShardBreakers } from './shard-breakers.ts'
-import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
+import { InvalidationError, type CacheStore, type Lookup, type StoredEntry } from './store.ts'
 import { BREAKER } from './tuning.ts'
 import type { View } from './views.ts'
 
@@ -78,13 +78,16 @@ export class GuardedStore {
     this.#shardClosedListeners.push(listener)
   }
 
-  /** The lookup, or `undefined` when the store cannot be asked (its shard is down or it failed). */
-  lookup (view: View): Lookup | Promise<Lookup | undefined> | undefined {
+  /**
+   * The lookup of `key` (one of `view`'s representations), or `undefined` when the store cannot be
+   * asked (its shard is down or it failed).
+   */
+  lookup (view: View, key: string): Lookup | Promise<Lookup | undefined> | undefined {
     // Memory: synchronous, cannot fail.
-    if (this.#breakers === undefined) return this.store.lookup(view.key, view.dependsOn)
+    if (this.#breakers === undefined) return this.store.lookup(key, view.dependsOn)
     const breaker = this.#breakers.for(view.key)
     if (breaker.isOpen) return undefined
-    const pending = this.store.lookup(view.key, view.dependsOn)
+    const pending = this.store.lookup(key, view.dependsOn)
     // A tiered L1 hit is synchronous: it asked nothing of Redis, so tells the breaker nothing.
     if (!(pending instanceof Promise)) return pending
     return pending.then((lookup) => {
@@ -96,15 +99,16 @@ export class GuardedStore {
     })
   }
 
+  /** Stores `entries`, every one of them a representation of `view`'s response (so in its shard). */
   async fill (
     view: View,
     stamp: string,
-    response: CachedResponse,
+    entries: readonly StoredEntry[],
     ttlMs: number,
     fenced: boolean
   ): Promise<FillResult> {
     try {
-      return await this.store.fill(view.key, view.dependsOn, stamp, response, ttlMs, fenced) ? 'stored' : 'refused'
+      return await this.store.fill(entries, view.dependsOn, stamp, ttlMs, fenced) ? 'stored' : 'refused'
     } catch (error) {
       this.#breakers?.for(view.key).failure(error)
       return 'failed'

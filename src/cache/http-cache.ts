@@ -1,23 +1,29 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Queryable } from '../db/queryable.ts'
 import { errorBody, type HttpError } from '../errors.ts'
+import { preferredEncoding } from './encodings.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
 import type { Served } from './response-cache.ts'
 import type { CachedResponse } from './store.ts'
 import type { View } from './views.ts'
 
+/**
+ * The options every route answered by serveFromCache spreads in: it sets its own caching headers
+ * (plugins/http-caching.ts leaves it alone) and sends its stored representations as they are
+ * (@fastify/compress leaves it alone, and costs a hit nothing).
+ */
+export const CACHED_READ = { config: { cachedRead: true }, compress: false } as const
+
 /** A route's read of its data, with the request's database handle; a 404 is thrown as an HttpError. */
 export type Loader = (db: Queryable) => Promise<unknown>
 
-/** One form a cached response can be sent in: its bytes and their ETag. */
-export type Representation = Pick<CachedResponse, 'body' | 'etag'>
-
 /**
- * The HTTP side of the cache: a route's GET answered through `app.cache`. On a miss the route's
- * `load` runs with the request's database handle and its result is serialised with the route's own
- * response schema: those bytes are what is cached. Then the representation the request gets is
- * chosen and sent with `X-Cache`, `ETag` and `Server-Timing`, or a `304` when `If-None-Match`
- * names it.
+ * The HTTP side of the cache: a route's GET (and HEAD) answered through `app.cache`. The request's
+ * `Accept-Encoding` chooses the representation (identity, br or gzip), and only that one is looked
+ * up. On a miss the route's `load` runs with the request's database handle and its result is
+ * serialised with the route's own response schema: those bytes, and their compressed forms, are
+ * what is cached. The representation is sent as stored with `Content-Encoding`, its own `ETag`,
+ * `Vary`, `Cache-Control`, `X-Cache` and `Server-Timing`, or a `304` when `If-None-Match` names it.
  */
 export function serveFromCache (
   request: FastifyRequest,
@@ -25,7 +31,8 @@ export function serveFromCache (
   view: View,
   load: Loader
 ): FastifyReply | Promise<FastifyReply> {
-  const served = request.server.cache.read(view, () => produce(request, reply, load), request)
+  const encoding = preferredEncoding(request.headers['accept-encoding'])
+  const served = request.server.cache.read(view, encoding, () => produce(request, reply, load), request)
   return served instanceof Promise
     ? served.then((answer) => send(request, reply, answer))
     : send(request, reply, served)
@@ -45,15 +52,7 @@ async function produce (request: FastifyRequest, reply: FastifyReply, load: Load
   }
   // Fastify's serializers for JSON schemas produce strings.
   const body = Buffer.from(reply.code(status).serialize(payload) as string)
-  return { status, etag: etagOf(body), body }
-}
-
-/**
- * The representation of `response` this request gets. A cached response has one today, its
- * identity bytes (JSON); this is where content negotiation chooses among several.
- */
-function representationFor (response: CachedResponse, _request: FastifyRequest): Representation {
-  return response
+  return { status, encoding: 'identity', etag: etagOf(body), body }
 }
 
 function send (
@@ -61,11 +60,15 @@ function send (
   reply: FastifyReply,
   { response, outcome, cacheMs, tier }: Served
 ): FastifyReply {
-  const representation = representationFor(response, request)
-  reply.header('x-cache', outcome).header('etag', representation.etag)
+  const cacheControl = request.server.cacheControl
+  reply.header('x-cache', outcome)
+    .header('etag', response.etag)
+    .header('vary', 'accept-encoding')
+    .header('cache-control', response.status === 404 ? cacheControl.notFound : cacheControl.ok)
   if (cacheMs !== undefined) {
     reply.header('server-timing', `cache;${tier === undefined ? '' : `desc=${tier};`}dur=${cacheMs.toFixed(2)}`)
   }
-  if (matchesIfNoneMatch(request.headers['if-none-match'], representation.etag)) return reply.code(304).send()
-  return reply.code(response.status).header('content-type', JSON_CONTENT_TYPE).send(representation.body)
+  if (matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) return reply.code(304).send()
+  if (response.encoding !== 'identity') reply.header('content-encoding', response.encoding)
+  return reply.code(response.status).header('content-type', JSON_CONTENT_TYPE).send(response.body)
 }

@@ -1,5 +1,5 @@
 import { LocalGenerations } from './local-generations.ts'
-import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import type { CachedResponse, CacheStore, Lookup, StoredEntry } from './store.ts'
 
 interface MemoryEntry {
   response: CachedResponse
@@ -53,18 +53,21 @@ export class MemoryStore implements CacheStore {
     return { response: entry.response, stamp }
   }
 
-  fill (key: string, generations: readonly string[], stamp: string,
-    response: CachedResponse, ttlMs: number, fenced: boolean): boolean {
+  fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
+    ttlMs: number, fenced: boolean): boolean {
     const current = this.#generations.stamp(generations)
     // The fence (see ResponseCache): an entry carries the generations read before its load.
     // Unfenced, it would carry the ones current now, after a write may have landed.
     if (fenced && current !== stamp) return false
-    const size = response.body.length + key.length + ENTRY_OVERHEAD
-    if (size > this.#maxBytes) return false
-    const previous = this.#entries.get(key)
-    if (previous) this.#delete(key, previous)
-    this.#entries.set(key, { response, stamp: fenced ? stamp : current, expiresAt: Date.now() + ttlMs, size })
-    this.#bytes += size
+    const sizes = entries.map(({ key, response }) => response.body.length + key.length + ENTRY_OVERHEAD)
+    if (sizes.reduce((sum, size) => sum + size, 0) > this.#maxBytes) return false
+    const expiresAt = Date.now() + ttlMs
+    entries.forEach(({ key, response }, i) => {
+      const previous = this.#entries.get(key)
+      if (previous) this.#delete(key, previous)
+      this.#entries.set(key, { response, stamp: fenced ? stamp : current, expiresAt, size: sizes[i]! })
+      this.#bytes += sizes[i]!
+    })
     this.#evict()
     return true
   }

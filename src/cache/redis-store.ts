@@ -1,36 +1,41 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { assertClusterReady, groupByHashTag, isCluster, masters } from '../redis-cluster.ts'
-import { InvalidationError, type CachedResponse, type CacheStore, type Lookup } from './store.ts'
+import type { Encoding } from './encodings.ts'
+import { InvalidationError, type CacheStore, type Lookup, type StoredEntry } from './store.ts'
 
 const NEWLINE = 0x0a
 
 /**
- * The fenced fill, atomic inside Redis (the same rule the memory store applies).
- * KEYS: entry, generation 1..n. ARGV: entry ttl ms, generation ttl ms, entry bytes,
+ * The fenced fill, atomic inside Redis (the same rule the memory store applies), for every
+ * representation of a response at once.
+ * KEYS: entry 1..m, generation 1..n. ARGV: m, entry ttl ms, generation ttl ms, entry bytes 1..m,
  * observed value 1..n ('' = the generation did not exist), fresh token 1..n.
  * Refuses when any generation moved since it was observed; otherwise creates the missing ones
- * with their fresh tokens, keeps every generation alive at least as long as the entry, and stores.
+ * with their fresh tokens, keeps every generation alive at least as long as the entries, and stores.
  */
 const FENCED_FILL = `
-local n = #KEYS - 1
+local m = tonumber(ARGV[1])
+local n = #KEYS - m
+local observed = 3 + m
 for i = 1, n do
-  local current = redis.call('GET', KEYS[i + 1])
-  local observed = ARGV[3 + i]
-  if observed == '' then
+  local current = redis.call('GET', KEYS[m + i])
+  if ARGV[observed + i] == '' then
     if current then return 0 end
-  elseif current ~= observed then
+  elseif current ~= ARGV[observed + i] then
     return 0
   end
 end
 for i = 1, n do
-  if ARGV[3 + i] == '' then
-    redis.call('SET', KEYS[i + 1], ARGV[3 + n + i], 'PX', ARGV[2])
+  if ARGV[observed + i] == '' then
+    redis.call('SET', KEYS[m + i], ARGV[observed + n + i], 'PX', ARGV[3])
   else
-    redis.call('PEXPIRE', KEYS[i + 1], ARGV[2])
+    redis.call('PEXPIRE', KEYS[m + i], ARGV[3])
   end
 end
-redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[1])
+for i = 1, m do
+  redis.call('SET', KEYS[i], ARGV[3 + i], 'PX', ARGV[2])
+end
 return 1
 `
 
@@ -45,9 +50,11 @@ export interface InvalidationDurability {
 /**
  * Responses and generations in Redis (one server or a Redis Cluster), shared by every instance.
  *
- * An entry is one string: a header line `status etag stamp expires-at-ms` and the response bytes. A lookup is a
- * single MGET of the entry and its generations (one round trip, one cluster slot thanks to the
- * hash tags), and a hit is the stored bytes sliced past the header: nothing is parsed.
+ * An entry is one string: a header line `status etag stamp expires-at-ms encoding` and the response bytes, in
+ * one coding; each representation of a response is an entry of its own (encodedKey), so a hit moves
+ * only the bytes it sends. A lookup is a single MGET of the entry and its generations (one round
+ * trip, one cluster slot thanks to the hash tags), and a hit is the stored bytes sliced past the
+ * header: nothing is parsed.
  *
  * Generations are random tokens, not counters: if Redis loses a generation key (restart,
  * eviction, expiry), a counter could count back up to a value an old entry was stamped with and
@@ -80,32 +87,41 @@ export class RedisStore implements CacheStore {
     const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
     if (!entry) return { stamp }
     const headerEnd = entry.indexOf(NEWLINE)
-    const [status, etag, storedStamp, expiresAt] = entry.toString('latin1', 0, headerEnd).split(' ')
+    const [status, etag, storedStamp, expiresAt, encoding] = entry.toString('latin1', 0, headerEnd).split(' ')
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
     if (storedStamp !== stamp) return { stamp }
     return {
-      response: { status: Number(status), etag: etag!, body: entry.subarray(headerEnd + 1) },
+      response: {
+        status: Number(status),
+        encoding: encoding as Encoding,
+        etag: etag!,
+        body: entry.subarray(headerEnd + 1)
+      },
       stamp,
       expiresAt: Number(expiresAt)
     }
   }
 
-  async fill (key: string, generations: readonly string[], stamp: string,
-    response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+  async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
+    ttlMs: number, fenced: boolean): Promise<boolean> {
     const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
     const fresh = observed.map(() => newToken())
     const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')
     // The expiry travels with the entry so that an in-process copy (tiered mode) never outlives it.
-    const header = Buffer.from(`${response.status} ${response.etag} ${finalStamp} ${Date.now() + ttlMs}\n`, 'latin1')
-    const payload = Buffer.concat([header, response.body])
+    const expiresAt = Date.now() + ttlMs
+    const payloads = entries.map(({ response }) => Buffer.concat([
+      Buffer.from(`${response.status} ${response.etag} ${finalStamp} ${expiresAt} ${response.encoding}\n`, 'latin1'),
+      response.body
+    ]))
     const stored = await this.#fencedFill(
-      1 + generations.length,
-      key,
+      entries.length + generations.length,
+      ...entries.map(({ key }) => key),
       ...generations,
+      entries.length,
       ttlMs,
       this.#generationTtlMs,
-      payload,
+      ...payloads,
       ...observed,
       ...fresh
     )

@@ -1,9 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheMode } from '../config.ts'
 import type { FillResult, GuardedStore } from './guarded-store.ts'
+import { ENCODINGS, encodedKey, type Encoding } from './encodings.ts'
 import { LocalGenerations } from './local-generations.ts'
 import type { OwedLedger } from './owed-ledger.ts'
 import { SingleFlight } from './single-flight.ts'
+import { representationsOf, type Representations } from './representations.ts'
 import type { CachedResponse, CacheStore } from './store.ts'
 import { BYPASS_GENERATIONS, LEASE_POLL_MS, TTL_JITTER } from './tuning.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
@@ -13,6 +15,7 @@ export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'OFF'
 
 /** A read's answer: the response, how the cache came by it, and how long the cache step took. */
 export interface Served {
+  /** In the coding asked for, or `identity` where that coding would not make it smaller. */
   response: CachedResponse
   outcome: CacheOutcome
   /** Lookup, and the fill on a miss; absent when the cache is off. */
@@ -21,8 +24,11 @@ export interface Served {
   tier?: 'l1' | undefined
 }
 
-/** Loads a view's response from PostgreSQL, as the bytes to cache. */
+/** Loads a view's response from PostgreSQL, as the bytes to cache (`identity`: the serializer's own). */
 export type Produce = () => Promise<CachedResponse>
+
+/** What a miss's load makes: every representation when it was stored, only `identity` when another instance's was. */
+type Loaded = Partial<Record<Encoding, CachedResponse>> & { identity: CachedResponse }
 
 /**
  * Watches what the cache does, for the panel and the metrics, with the context of the read or
@@ -79,7 +85,8 @@ export class ResponseCache<Context extends object = object> {
   readonly #store: GuardedStore | undefined
   readonly #ledger: OwedLedger | undefined
   readonly #options: ResponseCacheOptions
-  readonly #flights = new SingleFlight<CachedResponse>()
+  readonly #flights = new SingleFlight<Loaded>()
+  readonly #bypassFlights = new SingleFlight<CachedResponse>()
   readonly #local = new LocalGenerations(BYPASS_GENERATIONS)
   readonly #observers: Array<CacheObserver<Context>> = []
 
@@ -119,25 +126,27 @@ export class ResponseCache<Context extends object = object> {
   }
 
   /**
-   * A view's response: from the cache when it holds a valid one, else from `produce`. Synchronous
-   * on a memory hit: no promise, no extra turn of the event loop.
+   * A view's response in `encoding`: from the cache when it holds a valid one, else from
+   * `produce`. A lookup reads only that representation. Synchronous on a memory hit: no promise,
+   * no extra turn of the event loop.
    */
-  read (view: View, produce: Produce, context: Context): Served | Promise<Served> {
+  read (view: View, encoding: Encoding, produce: Produce, context: Context): Served | Promise<Served> {
     const store = this.#store
-    if (store === undefined) return this.#readUncached(view, produce, context)
+    if (store === undefined) return this.#readUncached(view, encoding, produce, context)
 
     const started = performance.now()
-    const pending = this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view)
+    const key = encodedKey(view.key, encoding)
+    const pending = this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
       if (pending?.response) {
         return this.#served(context, view, pending.response, 'HIT', performance.now() - started, pending.tier)
       }
-      return this.#miss(store, view, pending, performance.now() - started, produce, context)
+      return this.#miss(store, view, encoding, pending, performance.now() - started, produce, context)
     }
     return pending.then((lookup) => {
       const lookupMs = performance.now() - started
       if (lookup?.response) return this.#served(context, view, lookup.response, 'HIT', lookupMs, lookup.tier)
-      return this.#miss(store, view, lookup, lookupMs, produce, context)
+      return this.#miss(store, view, encoding, lookup, lookupMs, produce, context)
     })
   }
 
@@ -164,16 +173,22 @@ export class ResponseCache<Context extends object = object> {
     for (const observer of this.#observers) observer.remoteInvalidated?.(generations, lagMs)
   }
 
-  async #readUncached (view: View, produce: Produce, context: Context): Promise<Served> {
-    const response = await this.#load(produce)
+  async #readUncached (view: View, encoding: Encoding, produce: Produce, context: Context): Promise<Served> {
+    const response = await this.#encoded(await this.#load(produce), encoding)
     for (const observer of this.#observers) observer.served?.(context, view, 'OFF', 0)
     return { response, outcome: 'OFF' }
+  }
+
+  /** Nothing is stored: only the representation this request is sent is made. */
+  async #encoded (identity: CachedResponse, encoding: Encoding): Promise<CachedResponse> {
+    return encoding === 'identity' ? identity : (await representationsOf(identity, [encoding]))[encoding]
   }
 
   /** `lookup` is undefined when the store cannot be asked: BYPASS. */
   async #miss (
     store: GuardedStore,
     view: View,
+    encoding: Encoding,
     lookup: { stamp: string, sharedStamp?: string } | undefined,
     lookupMs: number,
     produce: Produce,
@@ -183,22 +198,24 @@ export class ResponseCache<Context extends object = object> {
       // Serve from PostgreSQL, still one load per key at a time. The local generations keep a
       // request made after a local write out of an older load.
       const bypassKey = `${view.key}|local:${this.#local.stamp(view.dependsOn)}`
-      const { value, shared } = await this.#flights.run(bypassKey, () => this.#load(produce))
+      const { value, shared } = await this.#bypassFlights.run(bypassKey, () => this.#load(produce))
       if (shared) this.#notifyJoined(context, view)
-      return this.#served(context, view, value, 'BYPASS', lookupMs)
+      return this.#served(context, view, await this.#encoded(value, encoding), 'BYPASS', lookupMs)
     }
     // Reads that observed the same generations share one load; a read that observed newer ones
     // (it came after a write) starts its own.
     const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
       const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
-      if (filledElsewhere) return filledElsewhere
-      const response = await this.#load(produce)
+      if (filledElsewhere) return { identity: filledElsewhere }
+      const representations = await representationsOf(await this.#load(produce))
       await this.beforeFill?.(view)
-      await this.#fill(context, store, view, lookup.stamp, response)
-      return response
+      await this.#fill(context, store, view, lookup.stamp, representations)
+      return representations
     })
     if (shared) this.#notifyJoined(context, view)
-    return this.#served(context, view, value, 'MISS', lookupMs)
+    // Identity is acceptable to every client that did not refuse it: only another instance's
+    // fill, read back from Redis, comes without the other codings.
+    return this.#served(context, view, value[encoding] ?? value.identity, 'MISS', lookupMs)
   }
 
   #served (
@@ -260,12 +277,18 @@ export class ResponseCache<Context extends object = object> {
     store: GuardedStore,
     view: View,
     stamp: string,
-    response: CachedResponse
+    representations: Representations
   ): Promise<void> {
-    const ttlSeconds = response.status === 404 ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
+    const ttlSeconds = representations.identity.status === 404
+      ? this.#options.negativeTtlSeconds
+      : this.#options.ttlSeconds
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
+    const entries = ENCODINGS.map((encoding) => ({
+      key: encodedKey(view.key, encoding),
+      response: representations[encoding]
+    }))
     const started = performance.now()
-    const result = await store.fill(view, stamp, response, ttlMs, this.#options.fence)
+    const result = await store.fill(view, stamp, entries, ttlMs, this.#options.fence)
     for (const observer of this.#observers) observer.filled?.(context, view, result, performance.now() - started)
   }
 

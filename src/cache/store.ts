@@ -1,9 +1,21 @@
-/** A response as the cache keeps it: the exact bytes the route's serializer produced. */
+import type { Encoding } from './encodings.ts'
+
+/**
+ * A response as the cache keeps it, in one content coding: the exact bytes the route's serializer
+ * produced (`identity`), or those bytes compressed once, when the response was produced.
+ */
 export interface CachedResponse {
   status: number
-  /** Strong ETag of `body`, computed once when the response was produced. */
+  encoding: Encoding
+  /** Strong ETag of `body`, computed once when the response was produced: each coding has its own. */
   etag: string
   body: Buffer
+}
+
+/** One key of a fill: every representation of a response is stored under a key of its own. */
+export interface StoredEntry {
+  key: string
+  response: CachedResponse
 }
 
 export interface Lookup {
@@ -33,12 +45,12 @@ export interface Lookup {
 export interface CacheStore {
   lookup: (key: string, generations: readonly string[]) => Lookup | Promise<Lookup>
   /**
-   * Stores `response` for `key`, valid while the generations keep the values in `stamp`.
-   * With `fenced`, refuses (returns false) when any of them changed since `stamp` was read:
-   * the fence, explained at ResponseCache.#fill.
+   * Stores every entry (a response's representations), all or none, valid while the generations
+   * keep the values in `stamp`. With `fenced`, refuses (returns false) when any of them changed
+   * since `stamp` was read: the fence, explained at ResponseCache.#fill.
    */
-  fill: (key: string, generations: readonly string[], stamp: string,
-    response: CachedResponse, ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
+  fill: (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
+    ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
   /**
    * Gives each generation a new value, so every response stored under the old one is dead.
    * A shared store rejects with an InvalidationError naming the generations it could not change.

@@ -1,7 +1,7 @@
 import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
-import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import type { CacheStore, Lookup, StoredEntry } from './store.ts'
 import { BUS_START_WAIT_MS } from './tuning.ts'
 
 /** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
@@ -58,17 +58,18 @@ export class TieredStore implements CacheStore {
     return this.#l2.lookup(key, generations).then((lookup) => {
       // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
       if (lookup.response) {
-        this.#copyToL1(key, generations, l1Stamp, lookup.response, true, (lookup.expiresAt ?? NaN) - Date.now())
+        const entries = [{ key, response: lookup.response }]
+        this.#copyToL1(entries, generations, l1Stamp, true, (lookup.expiresAt ?? NaN) - Date.now())
       }
       return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
     })
   }
 
-  async fill (key: string, generations: readonly string[], stamp: string,
-    response: CachedResponse, ttlMs: number, fenced: boolean): Promise<boolean> {
+  async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
+    ttlMs: number, fenced: boolean): Promise<boolean> {
     const split = stamp.lastIndexOf(TIERS)
-    const stored = await this.#l2.fill(key, generations, stamp.slice(0, split), response, ttlMs, fenced)
-    if (stored) this.#copyToL1(key, generations, stamp.slice(split + 1), response, fenced, ttlMs)
+    const stored = await this.#l2.fill(entries, generations, stamp.slice(0, split), ttlMs, fenced)
+    if (stored) this.#copyToL1(entries, generations, stamp.slice(split + 1), fenced, ttlMs)
     return stored
   }
 
@@ -105,10 +106,9 @@ export class TieredStore implements CacheStore {
 
   /** A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner. */
   #copyToL1 (
-    key: string,
+    entries: readonly StoredEntry[],
     generations: readonly string[],
     l1Stamp: string,
-    response: CachedResponse,
     fenced: boolean,
     remainingMs: number
   ): void {
@@ -116,6 +116,6 @@ export class TieredStore implements CacheStore {
     const separator = l1Stamp.indexOf(':')
     if (Number(l1Stamp.slice(0, separator)) !== this.#bus.epoch) return
     const ttlMs = Number.isNaN(remainingMs) ? this.#l1TtlMs : Math.min(this.#l1TtlMs, remainingMs)
-    if (ttlMs > 0) this.#l1.fill(key, generations, l1Stamp.slice(separator + 1), response, ttlMs, fenced)
+    if (ttlMs > 0) this.#l1.fill(entries, generations, l1Stamp.slice(separator + 1), ttlMs, fenced)
   }
 }

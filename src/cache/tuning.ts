@@ -29,3 +29,13 @@ export const BUS_START_WAIT_MS = 1_000
 
 /** Tiered mode: a refused SUBSCRIBE is tried again after this long, doubling up to the max. */
 export const SUBSCRIBE_RETRY = { delayMs: 100, maxDelayMs: 5_000 } as const
+
+/**
+ * Compressed representations are made once per fill, off the event loop, and sent on every hit:
+ * the levels trade a fill's time for every hit's bytes. Measured on the responses the API makes:
+ * bench/compression-levels.ts prints each level's size and time.
+ */
+export const BROTLI_QUALITY = 5
+export const GZIP_LEVEL = 6
+/** Bodies shorter than this are kept only as they are: compressing them saves less than a TCP packet. */
+export const MIN_COMPRESSED_BYTES = 1_024

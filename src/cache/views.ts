@@ -33,7 +33,7 @@ export function leaseKey (view: View): string {
  * Bump when the bytes a view produces change shape (a field added, a format changed), so that
  * instances of different versions sharing a Redis never serve each other's bytes.
  */
-export const CACHE_FORMAT_VERSION = 1
+export const CACHE_FORMAT_VERSION = 2
 
 export interface Keyspace {
   views: {

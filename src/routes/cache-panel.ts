@@ -2,6 +2,8 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
+import { ENCODINGS, encodedKey } from '../cache/encodings.ts'
+import type { CacheStore } from '../cache/store.ts'
 import { httpError } from '../errors.ts'
 import type { RequestRecorder } from '../panel/recorder.ts'
 import { ErrorSchema } from '../schemas/common.ts'
@@ -106,10 +108,18 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
       const routes = cache.keys.namespaces.map((n) => `"${n.route}"`).join(', ')
       throw httpError(400, `body/route must be one of ${routes}`, 'FST_ERR_VALIDATION')
     }
-    const flushed = cache.store ? await cache.store.flush(namespace.pattern) : 0
+    const flushed = cache.store ? await flushRepresentations(cache.store, namespace.pattern) : 0
     request.log.info({ route: namespace.route, flushed }, 'cache namespace flushed from the panel')
     return { route: namespace.route, flushed }
   })
+}
+
+/** Flushes a namespace in every coding; counts responses (their identity entries), not representations. */
+async function flushRepresentations (store: CacheStore, pattern: string): Promise<number> {
+  const [responses] = await Promise.all(ENCODINGS.toReversed().map((encoding) => {
+    return store.flush(encodedKey(pattern, encoding))
+  }))
+  return responses!
 }
 
 function presentedToken (request: FastifyRequest): string | undefined {

@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { serveFromCache } from '../cache/http-cache.ts'
+import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import {
@@ -32,6 +32,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   const { views, invalidations } = cache.keys
 
   app.get('/', {
+    ...CACHED_READ,
     schema: {
       tags,
       summary: 'List events by id',
@@ -58,6 +59,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id', {
+    ...CACHED_READ,
     schema: {
       tags,
       summary: 'Get an event',
@@ -117,6 +119,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id/guests', {
+    ...CACHED_READ,
     schema: {
       tags,
       summary: "List an event's guests by id",

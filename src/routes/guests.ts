@@ -1,6 +1,6 @@
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
-import { serveFromCache } from '../cache/http-cache.ts'
+import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import {
@@ -29,6 +29,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   const { views, invalidations } = cache.keys
 
   app.get('/', {
+    ...CACHED_READ,
     schema: {
       tags,
       summary: 'List guests by id, each with its event',
@@ -55,6 +56,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.get('/:id', {
+    ...CACHED_READ,
     schema: {
       tags,
       summary: 'Get a guest with its event',

@@ -7,7 +7,7 @@ import { etagOf } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { OwedLedger } from '../../src/cache/owed-ledger.ts'
 import { ResponseCache, type CacheOutcome, type Served } from '../../src/cache/response-cache.ts'
-import type { CachedResponse, CacheStore, Lookup } from '../../src/cache/store.ts'
+import type { CachedResponse, CacheStore, Lookup, StoredEntry } from '../../src/cache/store.ts'
 import { keyspace } from '../../src/cache/views.ts'
 import { until } from '../support/waiting.ts'
 
@@ -17,7 +17,7 @@ const memory = () => new MemoryStore({ maxBytes: 1 << 20, maxEntries: 1_000 })
 
 function response (text: string, status = 200): CachedResponse {
   const body = Buffer.from(JSON.stringify({ text }))
-  return { status, etag: etagOf(body), body }
+  return { status, encoding: 'identity', etag: etagOf(body), body }
 }
 
 /** A produce that counts its loads and answers with the current `value`. */
@@ -51,9 +51,9 @@ class FailingStore implements CacheStore {
     return this.#guard(() => this.inner.lookup(key, generations))
   }
 
-  fill (key: string, generations: readonly string[], stamp: string, value: CachedResponse, ttlMs: number,
+  fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string, ttlMs: number,
     fenced: boolean): Promise<boolean> {
-    return this.#guard(() => this.inner.fill(key, generations, stamp, value, ttlMs, fenced))
+    return this.#guard(() => this.inner.fill(entries, generations, stamp, ttlMs, fenced))
   }
 
   invalidate (generations: readonly string[]): Promise<void> {
@@ -97,10 +97,10 @@ t.test('memory: a miss loads and stores, the next read is a hit with the same by
   const { state, produce } = source('first')
   const view = views.event(1)
 
-  const miss = await cache.read(view, produce, {})
+  const miss = await cache.read(view, 'identity', produce, {})
   t.equal(miss.outcome, 'MISS')
   t.equal(text(miss), 'first')
-  const hit = cache.read(view, produce, {})
+  const hit = cache.read(view, 'identity', produce, {})
   t.notOk(hit instanceof Promise, 'a memory hit is answered synchronously')
   t.equal((hit as Served).outcome, 'HIT')
   t.same((hit as Served).response.body, miss.response.body, 'the stored bytes, as they were produced')
@@ -114,13 +114,13 @@ t.test('memory: concurrent misses share one load; a write makes the next read lo
   state.delayMs = 20
   const view = views.event(2)
 
-  const reads = await Promise.all(Array.from({ length: 10 }, () => cache.read(view, produce, {})))
+  const reads = await Promise.all(Array.from({ length: 10 }, () => cache.read(view, 'identity', produce, {})))
   t.equal(state.loads, 1, 'ten concurrent misses, one load')
   t.same(reads.map(text), Array(10).fill('before'))
 
   state.value = 'after'
   await cache.invalidate(invalidations.eventChanged(2, []))
-  const after = await cache.read(view, produce, {})
+  const after = await cache.read(view, 'identity', produce, {})
   t.equal(after.outcome, 'MISS', 'the invalidated view is read again')
   t.equal(text(after), 'after')
   t.equal(state.loads, 2)
@@ -134,7 +134,7 @@ t.test('the fence: a load that a write overtook is not stored', async (t) => {
   const view = views.event(3)
 
   state.delayMs = 30
-  const slow = cache.read(view, produce, {})
+  const slow = cache.read(view, 'identity', produce, {})
   await sleep(5)
   state.value = 'new'
   await cache.invalidate(invalidations.eventChanged(3, []))
@@ -142,7 +142,7 @@ t.test('the fence: a load that a write overtook is not stored', async (t) => {
   t.same(fills, ['refused'], 'but its fill is refused')
 
   state.delayMs = 0
-  const next = await cache.read(view, produce, {})
+  const next = await cache.read(view, 'identity', produce, {})
   t.equal(next.outcome, 'MISS')
   t.equal(text(next), 'new', 'no stale write-back')
 })
@@ -154,8 +154,8 @@ t.test('a 404 is cached like any response', async (t) => {
     loads++
     return response('not found', 404)
   }
-  await cache.read(views.event(404), produce, {})
-  const again = await cache.read(views.event(404), produce, {})
+  await cache.read(views.event(404), 'identity', produce, {})
+  const again = await cache.read(views.event(404), 'identity', produce, {})
   t.equal(again.outcome, 'HIT')
   t.equal(again.response.status, 404)
   t.equal(loads, 1)
@@ -164,8 +164,8 @@ t.test('a 404 is cached like any response', async (t) => {
 t.test('off: every read loads, and invalidating is a no-op', async (t) => {
   const cache = new ResponseCache({ ...OPTIONS, mode: 'off', store: undefined })
   const { state, produce } = source('x')
-  const first = await cache.read(views.event(5), produce, {})
-  const second = await cache.read(views.event(5), produce, {})
+  const first = await cache.read(views.event(5), 'identity', produce, {})
+  const second = await cache.read(views.event(5), 'identity', produce, {})
   t.same([first.outcome, second.outcome], ['OFF', 'OFF'])
   t.equal(first.cacheMs, undefined, 'no cache step to time')
   t.equal(state.loads, 2)
@@ -180,13 +180,13 @@ t.test('a failing store: reads become BYPASS, the breaker opens, and loads are s
   const view = views.event(6)
 
   failing.down = true
-  for (let i = 0; i < 3; i++) t.equal((await cache.read(view, produce, {})).outcome, 'BYPASS')
+  for (let i = 0; i < 3; i++) t.equal((await cache.read(view, 'identity', produce, {})).outcome, 'BYPASS')
   t.equal(cache.partlyBypassed, true, 'three failures open the breaker')
   t.ok(lines.some(({ message }) => message.startsWith('cache circuit breaker opened')), 'and say so')
 
   const asked = failing.calls
   state.delayMs = 20
-  const reads = await Promise.all(Array.from({ length: 5 }, () => cache.read(view, produce, {})))
+  const reads = await Promise.all(Array.from({ length: 5 }, () => cache.read(view, 'identity', produce, {})))
   t.same(reads.map(({ outcome }) => outcome), Array(5).fill('BYPASS'))
   t.equal(failing.calls, asked, 'an open breaker: the store is not asked at all')
   t.equal(state.loads, 4, 'five concurrent bypassed reads, one load')
@@ -198,8 +198,8 @@ t.test('a failing store: an invalidation is owed, its views bypass the cache unt
   const { state, produce } = source('v1')
   const owedView = views.event(7)
   const otherView = views.event(8)
-  await cache.read(owedView, produce, {})
-  await cache.read(otherView, produce, {})
+  await cache.read(owedView, 'identity', produce, {})
+  await cache.read(otherView, 'identity', produce, {})
   const results: string[] = []
   cache.observe({ invalidated: (_context, _generations, result) => results.push(result) })
 
@@ -211,16 +211,16 @@ t.test('a failing store: an invalidation is owed, its views bypass the cache unt
 
   failing.down = false
   // The breaker is open and its probe not yet due: what depends on the owed generation bypasses.
-  const owedRead = await cache.read(owedView, produce, {})
+  const owedRead = await cache.read(owedView, 'identity', produce, {})
   t.equal(owedRead.outcome, 'BYPASS')
   t.equal(text(owedRead), 'v2', 'read from the database, never the old entry')
 
   await until('the probe closes the breaker and the replay pays what was owed',
     async () => cache.partlyBypassed === false, { withinMs: 10_000, everyMs: 20 })
-  const replayed = await cache.read(owedView, produce, {})
+  const replayed = await cache.read(owedView, 'identity', produce, {})
   t.equal(replayed.outcome, 'MISS', 'the replayed invalidation made the old entry dead')
   t.equal(text(replayed), 'v2')
-  t.equal((await cache.read(otherView, produce, {})).outcome, 'HIT', 'an unrelated view kept its entry')
+  t.equal((await cache.read(otherView, 'identity', produce, {})).outcome, 'HIT', 'an unrelated view kept its entry')
 })
 
 t.test('closing with invalidations still owed and no journal says they are lost', async (t) => {

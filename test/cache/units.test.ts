@@ -7,31 +7,35 @@ import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { SingleFlight } from '../../src/cache/single-flight.ts'
 import { keyspace, leaseKey } from '../../src/cache/views.ts'
 
-const response = (text: string, status = 200) => ({ status, etag: etagOf(Buffer.from(text)), body: Buffer.from(text) })
+/** One identity entry: what a fill of a response too small to compress stores. */
+const entry = (key: string, text: string) => [{ key, response: response(text) }]
+const response = (text: string, status = 200) => {
+  return { status, encoding: 'identity' as const, etag: etagOf(Buffer.from(text)), body: Buffer.from(text) }
+}
 
 t.test('keys: namespaced, versioned, from numbers only, each sharing a hash tag with its generations', async (t) => {
   const { views, invalidations } = keyspace('ec')
   const page = { limit: 100, offset: 0 }
   const all = [views.events(page), views.event(7), views.eventGuests(7, page), views.guests(page), views.guest(9)]
   for (const view of all) {
-    t.match(view.key, /^ec:v1:\{[^}]+\}/, view.route)
+    t.match(view.key, /^ec:v2:\{[^}]+\}/, view.route)
     const tag = /\{[^}]+\}/.exec(view.key)![0]
     t.ok(view.dependsOn.every((generation) => generation.includes(tag)), `${view.route}: same slot as its generations`)
     t.notMatch(view.route, /\d/, 'route names carry no ids')
   }
-  t.equal(views.events({ limit: 5, offset: 10 }).key, 'ec:v1:{events}:l5:o10')
+  t.equal(views.events({ limit: 5, offset: 10 }).key, 'ec:v2:{events}:l5:o10')
   t.not(views.events({ limit: 5, offset: 10 }).key, views.events({ limit: 10, offset: 5 }).key)
-  t.same(views.eventGuests(7, page).dependsOn, ['ec:v1:{e:7}:gen', 'ec:v1:{e:7}:guests-gen'])
-  t.same(keyspace('other').views.event(7).key, 'other:v1:{e:7}', 'the prefix isolates deployments and tests')
+  t.same(views.eventGuests(7, page).dependsOn, ['ec:v2:{e:7}:gen', 'ec:v2:{e:7}:guests-gen'])
+  t.same(keyspace('other').views.event(7).key, 'other:v2:{e:7}', 'the prefix isolates deployments and tests')
 
-  t.same(invalidations.eventCreated(3), ['ec:v1:{events}:gen', 'ec:v1:{e:3}:gen'])
+  t.same(invalidations.eventCreated(3), ['ec:v2:{events}:gen', 'ec:v2:{e:3}:gen'])
   t.same(invalidations.eventChanged(3, [10, 11]),
-    ['ec:v1:{events}:gen', 'ec:v1:{e:3}:gen', 'ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{g:11}:gen'])
-  t.same(invalidations.guestCreated(10, 3), ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'])
+    ['ec:v2:{events}:gen', 'ec:v2:{e:3}:gen', 'ec:v2:{guests}:gen', 'ec:v2:{g:10}:gen', 'ec:v2:{g:11}:gen'])
+  t.same(invalidations.guestCreated(10, 3), ['ec:v2:{guests}:gen', 'ec:v2:{g:10}:gen', 'ec:v2:{e:3}:guests-gen'])
   t.same(invalidations.guestChanged(10, [3, 4]),
-    ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen', 'ec:v1:{e:4}:guests-gen'])
+    ['ec:v2:{guests}:gen', 'ec:v2:{g:10}:gen', 'ec:v2:{e:3}:guests-gen', 'ec:v2:{e:4}:guests-gen'])
   t.same(invalidations.guestChanged(10, [3, 3]),
-    ['ec:v1:{guests}:gen', 'ec:v1:{g:10}:gen', 'ec:v1:{e:3}:guests-gen'], 'no move: one event')
+    ['ec:v2:{guests}:gen', 'ec:v2:{g:10}:gen', 'ec:v2:{e:3}:guests-gen'], 'no move: one event')
 })
 
 t.test('keys: a flush pattern matches its own entries, never a lease or a generation', async (t) => {
@@ -57,33 +61,33 @@ t.test('memory store: generations, fence, expiry', async (t) => {
   const store = new MemoryStore({ maxBytes: 1_000_000, maxEntries: 100 })
   const first = store.lookup('k', ['g'])
   t.same(first, { stamp: '0' })
-  t.equal(store.fill('k', ['g'], first.stamp, response('a'), 60_000, true), true)
+  t.equal(store.fill(entry('k', 'a'), ['g'], first.stamp, 60_000, true), true)
   t.equal(store.lookup('k', ['g']).response?.body.toString(), 'a')
 
   store.invalidate(['g'])
   t.same(store.lookup('k', ['g']), { stamp: '1' }, 'a new generation kills the entry')
-  t.equal(store.fill('k', ['g'], '0', response('stale'), 60_000, true), false,
+  t.equal(store.fill(entry('k', 'stale'), ['g'], '0', 60_000, true), false,
     'fenced: a fill stamped before the bump is refused')
-  t.equal(store.fill('k', ['g'], '0', response('stale'), 60_000, false), true, 'unfenced it lands…')
+  t.equal(store.fill(entry('k', 'stale'), ['g'], '0', 60_000, false), true, 'unfenced it lands…')
   t.equal(store.lookup('k', ['g']).response?.body.toString(), 'stale', '…as current (the race the fence closes)')
 
-  t.equal(store.fill('short', ['h'], '0', response('x'), 20, true), true)
+  t.equal(store.fill(entry('short', 'x'), ['h'], '0', 20, true), true)
   await sleep(40)
   t.equal(store.lookup('short', ['h']).response, undefined, 'expired')
 })
 
 t.test('memory store: bounded in entries and bytes, least recently used goes first', async (t) => {
   const store = new MemoryStore({ maxBytes: 1_000_000, maxEntries: 3 })
-  for (const key of ['a', 'b', 'c']) store.fill(key, ['g'], '0', response(key), 60_000, true)
+  for (const key of ['a', 'b', 'c']) store.fill(entry(key, key), ['g'], '0', 60_000, true)
   store.lookup('a', ['g']) // a is now the most recently used
-  store.fill('d', ['g'], '0', response('d'), 60_000, true)
+  store.fill(entry('d', 'd'), ['g'], '0', 60_000, true)
   t.same(['a', 'b', 'c', 'd'].map((key) => store.lookup(key, ['g']).response !== undefined), [true, false, true, true])
   t.equal(store.size.entries, 3)
 
   const small = new MemoryStore({ maxBytes: 2_000, maxEntries: 100 })
-  small.fill('big', ['g'], '0', response('x'.repeat(5_000)), 60_000, true)
+  small.fill(entry('big', 'x'.repeat(5_000)), ['g'], '0', 60_000, true)
   t.equal(small.size.entries, 0, 'an entry larger than the whole cache is not stored')
-  for (let i = 0; i < 10; i++) small.fill(`k${i}`, ['g'], '0', response('x'.repeat(500)), 60_000, true)
+  for (let i = 0; i < 10; i++) small.fill(entry(`k${i}`, 'x'.repeat(500)), ['g'], '0', 60_000, true)
   t.ok(small.size.bytes <= 2_000, `bytes stay under the bound (${small.size.bytes})`)
   t.ok(small.lookup('k9', ['g']).response, 'the newest survives')
   t.notOk(small.lookup('k0', ['g']).response, 'the oldest went')
