@@ -32,10 +32,15 @@ export const SUBSCRIBE_RETRY = { delayMs: 100, maxDelayMs: 5_000 } as const
 
 /**
  * Compressed representations are made once per fill, off the event loop, and sent on every hit:
- * the levels trade a fill's time for every hit's bytes. Measured on the responses the API makes:
- * bench/compression-levels.ts prints each level's size and time.
+ * the levels trade a miss's latency for every hit's bytes. Each is the lowest level at which the
+ * API's list pages stop getting smaller: brotli 5 makes them as small as 6 or 7 do, 9 and 11 save
+ * a few percent more for 20 to 300 times the time; gzip 9 saves little over 6. Measured with
+ * bench/compression-levels.ts (bench/README.md).
  */
 export const BROTLI_QUALITY = 5
 export const GZIP_LEVEL = 6
-/** Bodies shorter than this are kept only as they are: compressing them saves less than a TCP packet. */
+/**
+ * Bodies shorter than this are kept only as they are: with its headers such a response fits in
+ * one TCP segment either way, so compressing it saves no packet.
+ */
 export const MIN_COMPRESSED_BYTES = 1_024
