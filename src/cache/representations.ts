@@ -8,15 +8,18 @@ import { BROTLI_QUALITY, GZIP_LEVEL, MIN_COMPRESSED_BYTES } from './tuning.ts'
 /** A response in every coding it is kept in; a coding that would not gain holds the identity response. */
 export type Representations = Readonly<Record<Encoding, CachedResponse>>
 
+const brotli = promisify(brotliCompress)
+const gzipped = promisify(gzip)
+
 const compressors: Record<(typeof COMPRESSED_ENCODINGS)[number], (body: Buffer) => Promise<Buffer>> = {
-  br: (body) => promisify(brotliCompress)(body, {
+  br: (body) => brotli(body, {
     params: {
       [constants.BROTLI_PARAM_QUALITY]: BROTLI_QUALITY,
       [constants.BROTLI_PARAM_MODE]: constants.BROTLI_MODE_TEXT,
       [constants.BROTLI_PARAM_SIZE_HINT]: body.length
     }
   }),
-  gzip: (body) => promisify(gzip)(body, { level: GZIP_LEVEL })
+  gzip: (body) => gzipped(body, { level: GZIP_LEVEL })
 }
 
 /**
