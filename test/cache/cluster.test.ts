@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { createRedisClient, usable } from '../../plugins/redis.ts'
 import { loadConfig } from '../../src/config.ts'
-import { keyspace } from '../../src/cache/views.ts'
+import { CACHE_FORMAT_VERSION, keyspace } from '../../src/cache/views.ts'
 import { groupByHashTag, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
 import { buildTestApp, logCollector, type TestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
@@ -129,14 +129,18 @@ t.test('the panel\'s flush empties a route\'s entries on every master and leaves
   const lists = ['/events', '/events?limit=5', '/events?limit=5&offset=5', '/guests']
   const urls = [...lists, ...ids.map((id) => `/events/${id}`)]
   for (const url of urls) await app.inject(url)
-  const ns = `${env.CACHE_PREFIX}:v1`
+  const ns = `${env.CACHE_PREFIX}:v${CACHE_FORMAT_VERSION}`
 
   const details = await entriesPerMaster(nodes, `${ns}:{e:*}`)
   t.ok(Object.values(details).every((count) => count > 0),
     `event details on every master before: ${JSON.stringify(details)}`)
+  t.equal(total(await entriesPerMaster(nodes, `${ns}:br:{e:*}`)), ids.length, 'each detail has a br key too')
   const detailFlush = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events/:id' } })
   t.same(detailFlush.json(), { route: 'GET /events/:id', flushed: ids.length })
   t.same(Object.values(await entriesPerMaster(nodes, `${ns}:{e:*}`)), [0, 0, 0], 'none left on any master')
+  for (const encoding of ['br', 'gzip']) {
+    t.equal(total(await entriesPerMaster(nodes, `${ns}:${encoding}:{e:*}`)), 0, `no ${encoding} representation left`)
+  }
 
   const listFlush = await app.inject({ method: 'POST', url: '/_cache/flush', payload: { route: 'GET /events' } })
   t.same(listFlush.json(), { route: 'GET /events', flushed: 3 })
