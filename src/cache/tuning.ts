@@ -33,9 +33,8 @@ export const SUBSCRIBE_RETRY = { delayMs: 100, maxDelayMs: 5_000 } as const
 /**
  * Compressed representations are made once per fill, off the event loop, and sent on every hit:
  * the levels trade a miss's latency for every hit's bytes. Each is the lowest level at which the
- * API's list pages stop getting smaller: brotli 5 makes them as small as 6 or 7 do, 9 and 11 save
- * a few percent more for 20 to 300 times the time; gzip 9 saves little over 6. Measured with
- * bench/compression-levels.ts (bench/README.md).
+ * API's list pages stop getting smaller; the levels above save a few percent more for many times
+ * the time. Measured with bench/compression-levels.ts (bench/README.md says how to run it).
  */
 export const BROTLI_QUALITY = 5
 export const GZIP_LEVEL = 6
