@@ -1,6 +1,7 @@
 import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
+import { SingleFlight } from './single-flight.ts'
 import type { CacheStore, Lookup, StoredEntry } from './store.ts'
 import { BUS_START_WAIT_MS } from './tuning.ts'
 
@@ -20,12 +21,17 @@ const TIERS = '#'
  * invalidation that arrives while a lookup or a load is in flight makes its L1 copy dead on
  * arrival. Its stamp also carries the bus epoch, so a fill that began before a disconnect is
  * refused after it.
+ *
+ * When an L1 copy expires under load, every reader in the process misses L1 at once; they share
+ * one Redis read (keyed by the L1 stamp, so a read that began before an invalidation is never
+ * shared with one that began after it).
  */
 export class TieredStore implements CacheStore {
   readonly #l1: MemoryStore
   readonly #l2: RedisStore
   readonly #bus: InvalidationBus
   readonly #l1TtlMs: number
+  readonly #refreshes = new SingleFlight<Lookup>()
 
   constructor (options: { l1: MemoryStore, l2: RedisStore, bus: InvalidationBus, l1TtlMs: number }) {
     this.#l1 = options.l1
@@ -49,20 +55,12 @@ export class TieredStore implements CacheStore {
   }
 
   lookup (key: string, generations: readonly string[]): Lookup | Promise<Lookup> {
-    let l1Stamp = ''
-    if (this.#bus.listening) {
-      const local = this.#l1.lookup(key, generations)
-      if (local.response) return { response: local.response, stamp: '', tier: 'l1' }
-      l1Stamp = `${this.#bus.epoch}:${local.stamp}`
-    }
-    return this.#l2.lookup(key, generations).then((lookup) => {
-      // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
-      if (lookup.response) {
-        const entries = [{ key, response: lookup.response }]
-        this.#copyToL1(entries, generations, l1Stamp, true, (lookup.expiresAt ?? NaN) - Date.now())
-      }
-      return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
-    })
+    if (!this.#bus.listening) return this.#lookupL2(key, generations, '')
+    const local = this.#l1.lookup(key, generations)
+    if (local.response) return { response: local.response, stamp: '', tier: 'l1' }
+    const l1Stamp = `${this.#bus.epoch}:${local.stamp}`
+    return this.#refreshes.run(`${key}${TIERS}${l1Stamp}`, () => this.#lookupL2(key, generations, l1Stamp))
+      .then(({ value }) => value)
   }
 
   async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
@@ -102,6 +100,17 @@ export class TieredStore implements CacheStore {
   async close (): Promise<void> {
     await this.#bus.close()
     this.#l1.clear()
+  }
+
+  #lookupL2 (key: string, generations: readonly string[], l1Stamp: string): Promise<Lookup> {
+    return this.#l2.lookup(key, generations).then((lookup) => {
+      // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
+      if (lookup.response) {
+        const entries = [{ key, response: lookup.response }]
+        this.#copyToL1(entries, generations, l1Stamp, true, (lookup.expiresAt ?? NaN) - Date.now())
+      }
+      return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
+    })
   }
 
   /** A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner. */

@@ -106,6 +106,20 @@ t.test('a copy never outlives the Redis entry it copies (a 404 cached for 1 s)',
   t.equal(tierOf(await a.inject('/events/77')), 'MISS')
 })
 
+t.test('an expired L1 copy is refreshed by one Redis read, however many readers miss it together', async (t) => {
+  const { redis, a } = await twoInstances(t, { CACHE_L1_TTL: '1' })
+  const event = await postEvent(a)
+  await a.inject(`/events/${event.id}`)
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1')
+  await sleep(1_100)
+  const before = (await commandCalls(redis)).mget ?? 0
+  const responses = await Promise.all(Array.from({ length: 50 }, () => a.inject(`/events/${event.id}`)))
+  t.same(new Set(responses.map(tierOf)), new Set(['L2']), 'all 50 missed L1 and were served from Redis')
+  t.ok(responses.every((response) => response.json().id === event.id))
+  t.equal(((await commandCalls(redis)).mget ?? 0) - before, 1, 'one MGET for the 50 of them')
+  t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1', 'and the one read made the new copy')
+})
+
 async function coldStampede (t: Parameters<typeof buildTestApp>[0], env: Record<string, string>): Promise<number> {
   const { a, b } = await twoInstances(t, { FAULT_LOAD_DELAY_MS: '200', ...env })
   const event = await postEvent(a)
