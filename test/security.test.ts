@@ -1,3 +1,6 @@
+import { IncomingMessage, ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
+import helmet from 'helmet'
 import t from 'tap'
 import { buildTestApp, logCollector, type TestApp } from './support/app.ts'
 import { cacheEnv } from './support/cache-modes.ts'
@@ -130,16 +133,38 @@ t.test('with Redis the write limit is shared by instances; with Redis gone each 
     'counted in the process while Redis is down: limited, not lifted, not failing')
 })
 
+/** What helmet() sets on a real Node response: the headers every API response must carry. */
+function helmetOnRealResponse (): Record<string, unknown> {
+  const response = new ServerResponse(new IncomingMessage(new Socket()))
+  helmet()(response.req, response, () => {})
+  return response.getHeaders()
+}
+
 t.test('limits and headers a public API needs', async (t) => {
   const app = await buildTestApp(t)
   t.equal(app.server.requestTimeout, 10_000, 'request timeout')
   t.equal(app.server.keepAliveTimeout, 72_000, 'keep-alive timeout')
   t.equal(app.initialConfig.bodyLimit, 16 * 1024, 'body limit')
   const response = await app.inject('/events')
-  t.equal(response.headers['x-content-type-options'], 'nosniff')
-  t.match(response.headers['content-security-policy'], /default-src 'self'/)
-  t.equal(response.headers['x-frame-options'], 'SAMEORIGIN')
-  t.equal(response.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', 'HSTS for a year')
+  const hit = await app.inject('/events')
+  t.equal(hit.headers['x-cache'], 'HIT')
+  const notFound = await app.inject('/nowhere')
+  for (const [what, answer] of [['a miss', response], ['a hit', hit], ['a 404', notFound]] as const) {
+    t.equal(answer.headers['x-content-type-options'], 'nosniff', `${what}: nosniff`)
+    t.equal(answer.headers['content-security-policy'], "default-src 'none'; frame-ancestors 'none'",
+      `${what}: nothing to load, no frame to be shown in`)
+    t.equal(answer.headers['x-frame-options'], 'DENY', `${what}: never framed`)
+    t.equal(answer.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains',
+      `${what}: HSTS for a year`)
+    t.equal(answer.headers['cross-origin-opener-policy'], undefined, `${what}: no HTML-only headers on JSON`)
+  }
+  const helmets = helmetOnRealResponse()
+  t.ok(Object.keys(helmets).length >= 10, 'helmet sets its dozen headers')
+  const page = await app.inject('/_cache')
+  for (const [name, value] of Object.entries(helmets)) {
+    if (name === 'content-security-policy') continue
+    t.equal(page.headers[name], value, `the panel page carries helmet's ${name}, recorded once at boot`)
+  }
   const docs = await app.inject('/docs/static/index.html')
   t.match(docs.headers['content-security-policy'], /script-src 'self'/,
     'Swagger UI carries its own CSP (the browser test checks it renders)')

@@ -10,9 +10,10 @@ import type { View } from './views.ts'
 /**
  * The options every route answered by serveFromCache spreads in: it sets its own caching headers
  * (plugins/http-caching.ts leaves it alone) and sends its stored representations as they are
- * (@fastify/compress leaves it alone, and costs a hit nothing).
+ * (@fastify/compress leaves it alone, and costs a hit nothing: neither its compressing onSend hook
+ * nor its request-decompressing preParsing hook, which a GET with no body never needs).
  */
-export const CACHED_READ = { config: { cachedRead: true }, compress: false } as const
+export const CACHED_READ = { config: { cachedRead: true }, compress: false, decompress: false } as const
 
 /** A route's read of its data, with the request's database handle; a 404 is thrown as an HttpError. */
 export type Loader = (db: Queryable) => Promise<unknown>
@@ -24,18 +25,25 @@ export type Loader = (db: Queryable) => Promise<unknown>
  * serialised with the route's own response schema: those bytes, and their compressed forms, are
  * what is cached. The representation is sent as stored with `Content-Encoding`, its own `ETag`,
  * `Vary`, `Cache-Control`, `X-Cache` and `Server-Timing`, or a `304` when `If-None-Match` names it.
+ *
+ * It sends the reply itself, errors included, and returns nothing: a route's handler is a plain
+ * function that calls it. A memory or L1 hit is then sent within the handler's own call, where an
+ * async handler would add a promise, and Fastify's wait on the reply, to every hit.
  */
-export function serveFromCache (
-  request: FastifyRequest,
-  reply: FastifyReply,
-  view: View,
-  load: Loader
-): FastifyReply | Promise<FastifyReply> {
+export function serveFromCache (request: FastifyRequest, reply: FastifyReply, view: View, load: Loader): void {
   const encoding = preferredEncoding(request.headers['accept-encoding'])
-  const served = request.server.cache.read(view, encoding, () => produce(request, reply, load), request)
-  return served instanceof Promise
-    ? served.then((answer) => send(request, reply, answer))
-    : send(request, reply, served)
+  let served: Served | Promise<Served>
+  try {
+    served = request.server.cache.read(view, encoding, () => produce(request, reply, load), request)
+  } catch (error) {
+    reply.send(error)
+    return
+  }
+  if (served instanceof Promise) {
+    served.then((answer) => send(request, reply, answer), (error: unknown) => reply.send(error))
+  } else {
+    send(request, reply, served)
+  }
 }
 
 /** Loads, and serialises with the route's own response schema; a 404 becomes a cacheable error body. */

@@ -39,9 +39,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       querystring: EventListQuerySchema,
       response: { 200: EventListSchema, ...ErrorResponses }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const page = request.query
-    return serveFromCache(request, reply, views.events(page), async (db) =>
+    serveFromCache(request, reply, views.events(page), async (db) =>
       toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
   })
 
@@ -66,9 +66,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       params: EventParamsSchema,
       response: { 200: EventSchema, ...ErrorResponses }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { id } = request.params
-    return serveFromCache(request, reply, views.event(id), async (db) => {
+    serveFromCache(request, reply, views.event(id), async (db) => {
       const event = await findEvent(db, id)
       if (!event) throw notFound('event', id)
       return event
@@ -127,10 +127,10 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       querystring: GuestListQuerySchema,
       response: { 200: GuestListSchema, ...ErrorResponses }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { id } = request.params
     const page = request.query
-    return serveFromCache(request, reply, views.eventGuests(id, page), async (db) => {
+    serveFromCache(request, reply, views.eventGuests(id, page), async (db) => {
       const found = await listEventGuests(db, id, page, QUERY_MODE)
       if (!found) throw notFound('event', id)
       return toPage(PUBLIC_URL, `/events/${id}/guests`, page, found)

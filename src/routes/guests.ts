@@ -36,9 +36,9 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       querystring: GuestListQuerySchema,
       response: { 200: GuestListSchema, ...ErrorResponses }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const page = request.query
-    return serveFromCache(request, reply, views.guests(page), async (db) =>
+    serveFromCache(request, reply, views.guests(page), async (db) =>
       toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
   })
 
@@ -63,9 +63,9 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       params: GuestParamsSchema,
       response: { 200: GuestSchema, ...ErrorResponses }
     }
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { id } = request.params
-    return serveFromCache(request, reply, views.guest(id), async (db) => {
+    serveFromCache(request, reply, views.guest(id), async (db) => {
       const guest = await findGuest(db, id, QUERY_MODE)
       if (!guest) throw notFound('guest', id)
       return guest
