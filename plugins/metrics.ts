@@ -1,6 +1,7 @@
-import type { FastifyRequest } from 'fastify'
+import type { onResponseHookHandler } from 'fastify'
 import metricsModule from 'fastify-metrics'
 import fp from 'fastify-plugin'
+import { SeriesCounter, SeriesHistogram } from '../src/metrics/series.ts'
 import { databaseWork } from './request-db.ts'
 
 // A CommonJS module with `exports.default`: from ESM the plugin is the default's default.
@@ -27,7 +28,8 @@ export default fp(async function metrics (app) {
   const client = app.metrics.client
   const counter = (name: string, labelNames: string[], help: string) => new client.Counter({ name, help, labelNames })
 
-  const reads = counter('eventcache_cache_reads_total', ['route', 'outcome'],
+  // Counted on every read: label sets resolved once (src/metrics/series.ts).
+  const reads = new SeriesCounter(client.register, 'eventcache_cache_reads_total',
     'Cached reads by route and X-Cache outcome')
   const fills = counter('eventcache_cache_fills_total', ['route', 'result'],
     'Stores after a miss: stored, refused by the fence, or failed')
@@ -44,13 +46,8 @@ export default fp(async function metrics (app) {
       '(part of the cache served from PostgreSQL), else 0',
     collect () { this.set(cache.partlyBypassed === true ? 1 : 0) }
   })
-  const durations = new client.Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'request duration in seconds',
-    labelNames: ['method', 'route', 'status_code']
-  })
-  /** Route pattern → measured or not (tooling), decided once per pattern. */
-  const measured = new Map<string, boolean>()
+  const durations = new SeriesHistogram(client.register, 'http_request_duration_seconds',
+    'request duration in seconds')
   const queries = counter('eventcache_db_queries_total', ['route'],
     'PostgreSQL queries by route')
   const databaseTime = new client.Histogram({
@@ -68,7 +65,9 @@ export default fp(async function metrics (app) {
   })
 
   cache.observe({
-    served: (_request, view, outcome) => reads.inc({ route: view.route, outcome }),
+    served: (_request, view, outcome) => {
+      reads.series(`${view.route} ${outcome}`, () => ({ route: view.route, outcome })).inc()
+    },
     remoteInvalidated: (_generations, lagMs) => invalidationLag.observe(lagMs / 1000),
     filled: (_request, view, result) => fills.inc({ route: view.route, result }),
     joinedFlight: (_request, view) => waits.inc({ route: view.route }),
@@ -78,27 +77,26 @@ export default fp(async function metrics (app) {
     }
   })
 
-  app.addHook('onResponse', (request, reply, done) => {
-    // Registered routes only (a 404 for an unknown URL has no pattern), tooling left out.
-    const pattern = request.routeOptions.url
-    if (pattern !== undefined) {
-      let measures = measured.get(pattern)
-      if (measures === undefined) measured.set(pattern, measures = !TOOLING.some((tooling) => tooling.test(pattern)))
+  // Each route's own hook knows its pattern: no route lookup per response. A URL no route matches
+  // (a 404) is not measured; tooling is counted in the database figures only.
+  app.addHook('onRoute', (route) => {
+    const pattern = route.url
+    const measures = !TOOLING.some((tooling) => tooling.test(pattern))
+    const measure: onResponseHookHandler = (request, reply, done) => {
+      const { method } = request
+      const status = reply.statusCode
       if (measures) {
-        const labels = { method: request.method, route: pattern, status_code: reply.statusCode }
-        durations.observe(labels, reply.elapsedTime / 1000)
+        durations.series(`${method} ${status} ${pattern}`, () => ({ method, route: pattern, status_code: status }))
+          .observe(reply.elapsedTime / 1000)
       }
+      const work = databaseWork(request)
+      if (work.queries > 0) {
+        const label = { route: `${method} ${pattern}` }
+        queries.inc(label, work.queries)
+        databaseTime.observe(label, work.ms / 1000)
+      }
+      done()
     }
-    const work = databaseWork(request)
-    if (work.queries > 0) {
-      const route = routeLabel(request)
-      queries.inc({ route }, work.queries)
-      databaseTime.observe({ route }, work.ms / 1000)
-    }
-    done()
+    route.onResponse = [...[route.onResponse ?? []].flat(), measure]
   })
 }, { name: 'metrics', dependencies: ['cache', 'request-db'] })
-
-function routeLabel (request: FastifyRequest): string {
-  return `${request.method} ${request.routeOptions.url ?? 'unknown'}`
-}

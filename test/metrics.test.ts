@@ -45,6 +45,11 @@ for (const mode of CACHE_TEST_MODES) {
     t.equal(sample(text, 'eventcache_db_request_duration_seconds_count', { route: 'POST /events' }), 1)
     const listReads = { route: '/events', method: 'GET', status_code: '200' }
     t.equal(sample(text, 'http_request_duration_seconds_count', listReads), 3)
+    const buckets = ['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']
+      .map((le) => sample(text, 'http_request_duration_seconds_bucket', { ...listReads, le }))
+    t.same(buckets, [...buckets].sort((a, b) => a - b), 'buckets are cumulative')
+    t.equal(buckets.at(-1), 3, 'and +Inf holds every observation')
+    t.ok(sample(text, 'http_request_duration_seconds_sum', listReads) > 0, 'the durations are summed')
     t.notMatch(text, /route="\/events\/\d+"|key=|\{e:\d+\}/, 'labels are route patterns, never ids or keys')
     t.notMatch(text, /route="\/metrics"/, 'the scrape does not measure itself')
     t.match(text, /process_cpu_user_seconds_total/, 'default process metrics')
