@@ -4,6 +4,7 @@ import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { cacheControlPolicy, NO_STORE, type CacheControlPolicy } from '../src/cache/cache-control.ts'
 import { BROTLI_QUALITY, GZIP_LEVEL, MIN_COMPRESSED_BYTES } from '../src/cache/tuning.ts'
+import { appendRouteHook } from './route-hooks.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -37,7 +38,7 @@ export default fp(async function httpCaching (app) {
   }
   app.addHook('onRoute', (route) => {
     if (route.config?.cachedRead) return
-    route.onRequest = [...[route.onRequest ?? []].flat(), noStore]
+    appendRouteHook(route, 'onRequest', noStore)
   })
   await app.register(compress, {
     encodings: ['br', 'gzip'],

@@ -3,6 +3,7 @@ import metricsModule from 'fastify-metrics'
 import fp from 'fastify-plugin'
 import { SeriesCounter, SeriesHistogram } from '../src/metrics/series.ts'
 import { databaseWork } from './request-db.ts'
+import { appendRouteHook } from './route-hooks.ts'
 
 // A CommonJS module with `exports.default`: from ESM the plugin is the default's default.
 const fastifyMetrics = metricsModule.default
@@ -97,6 +98,6 @@ export default fp(async function metrics (app) {
       }
       done()
     }
-    route.onResponse = [...[route.onResponse ?? []].flat(), measure]
+    appendRouteHook(route, 'onResponse', measure)
   })
 }, { name: 'metrics', dependencies: ['cache', 'request-db'] })

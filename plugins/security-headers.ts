@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
+import { appendRouteHook } from './route-hooks.ts'
 
 /**
  * What every API response carries: the headers OWASP's REST Security Cheat Sheet names for API
@@ -25,7 +26,7 @@ const DOCUMENT_ROUTES = /^\/(docs|_cache)(\/|$)/
  * inline script.
  *
  * Each header costs every response the same work whatever it says, and a hit does little else:
- * helmet's HTML headers, which do nothing for a JSON body, would be most of a cached hit's CPU.
+ * helmet's HTML headers, which do nothing for a JSON body, would be a large share of a cached hit.
  * Helmet's headers depend on nothing in the request, so its middleware runs once, at boot,
  * against a response that only records them.
  */
@@ -40,7 +41,7 @@ export default fp(async function securityHeaders (app) {
     done()
   }
   app.addHook('onRoute', (route) => {
-    if (DOCUMENT_ROUTES.test(route.url)) route.onRequest = [...[route.onRequest ?? []].flat(), forDocuments]
+    if (DOCUMENT_ROUTES.test(route.url)) appendRouteHook(route, 'onRequest', forDocuments)
   })
 }, { name: 'security-headers' })
 

@@ -133,7 +133,7 @@ t.test('with Redis the write limit is shared by instances; with Redis gone each 
     'counted in the process while Redis is down: limited, not lifted, not failing')
 })
 
-/** What helmet() sets on a real Node response: the headers every API response must carry. */
+/** What helmet() sets on a real Node response: the headers every HTML page must carry. */
 function helmetOnRealResponse (): Record<string, unknown> {
   const response = new ServerResponse(new IncomingMessage(new Socket()))
   helmet()(response.req, response, () => {})

@@ -1,6 +1,6 @@
 // Prometheus metrics whose label sets are resolved once and kept, for the hot path. prom-client
 // validates and hashes the labels object on every inc() and observe(), even through a child
-// from labels(); per request that is a large share of a cached hit. Here a request looks its
+// from labels(); per request that is a measurable part of a cached hit. Here a request looks its
 // series up by a short key (or keeps it), and counting is an addition. The objects below are
 // registered with prom-client's registry, which asks each for its samples on a scrape.
 import type { Registry } from 'prom-client'
@@ -8,7 +8,7 @@ import type { Registry } from 'prom-client'
 type Labels = Readonly<Record<string, string | number>>
 
 /** prom-client's default buckets (seconds). */
-export const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const DEFAULT_BUCKETS: readonly number[] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
 
 interface Sample {
   labels: Labels
