@@ -51,6 +51,7 @@ export default fp(async function cache (app) {
     negativeTtlSeconds: config.CACHE_NEGATIVE_TTL,
     invalidate: config.CACHE_INVALIDATE,
     fence: config.CACHE_FENCE,
+    precompress: config.CACHE_PRECOMPRESS,
     ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
     ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })

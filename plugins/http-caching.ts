@@ -22,6 +22,7 @@ declare module 'fastify' {
  * (src/cache/http-cache.ts): every other response is `Cache-Control: no-store` (writes, the panel,
  * `/metrics`, `/health`, errors), and compressed per request by @fastify/compress, with the levels
  * and the size threshold the cache's own representations use, so a miss compares like with like.
+ * With CACHE_PRECOMPRESS=false it compresses cached reads too, on every hit.
  * Register before the routes: the header is attached to each route as it is declared.
  */
 export default fp(async function httpCaching (app) {
@@ -37,8 +38,12 @@ export default fp(async function httpCaching (app) {
     done()
   }
   app.addHook('onRoute', (route) => {
-    if (route.config?.cachedRead) return
-    appendRouteHook(route, 'onRequest', noStore)
+    if (!route.config?.cachedRead) {
+      appendRouteHook(route, 'onRequest', noStore)
+    } else if (!app.config.CACHE_PRECOMPRESS) {
+      // Only identity is stored: @fastify/compress (its hook runs after this one) compresses every hit.
+      delete route.compress
+    }
   })
   await app.register(compress, {
     encodings: ['br', 'gzip'],

@@ -166,6 +166,13 @@ export const ConfigSchema = Type.Object({
     default: 'ec',
     description: 'Namespace of every cache key; deployments sharing one Redis need different ones.'
   }),
+  CACHE_PRECOMPRESS: Type.Boolean({
+    default: true,
+    description: 'Whether a cached read keeps its compressed representations (br, gzip), made once when it is ' +
+      'stored, and sends the one a client asks for as it is. `false`: only the identity bytes are kept and ' +
+      'every hit is compressed again as it is sent (@fastify/compress, as for any other response), the way a ' +
+      'cache without representations works; kept to measure what stored representations save.'
+  }),
   CACHE_MEMORY_MAX_BYTES: Type.Integer({
     minimum: 1024,
     default: 64 * 1024 * 1024,
@@ -285,7 +292,7 @@ export const CONFIG_GROUPS: readonly ConfigGroup[] = [
       'live, for how long, and how instances sharing a Redis coordinate.',
     variables: [
       'CACHE_MODE', 'CACHE_TTL', 'CACHE_NEGATIVE_TTL', 'CACHE_INVALIDATE', 'CACHE_FENCE', 'CACHE_PREFIX',
-      'CACHE_MEMORY_MAX_BYTES', 'CACHE_MEMORY_MAX_ENTRIES', 'CACHE_L1_TTL', 'CACHE_LEASE_MS',
+      'CACHE_PRECOMPRESS', 'CACHE_MEMORY_MAX_BYTES', 'CACHE_MEMORY_MAX_ENTRIES', 'CACHE_L1_TTL', 'CACHE_LEASE_MS',
       'CACHE_INVALIDATION_REPLICAS'
     ]
   },

@@ -62,6 +62,11 @@ export interface ResponseCacheOptions {
   negativeTtlSeconds: number
   invalidate: boolean
   fence: boolean
+  /**
+   * Keep (and send) the compressed representations, made once per fill. `false`: identity only,
+   * looked up and stored whatever the request accepts; whoever sends it compresses it.
+   */
+  precompress: boolean
   /** Test-only fault injection: milliseconds every load waits after reading (widens the race window). */
   loadDelayMs?: () => number
   /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
@@ -130,7 +135,8 @@ export class ResponseCache<Context extends object = object> {
    * `produce`. A lookup reads only that representation. Synchronous on a memory hit: no promise,
    * no extra turn of the event loop.
    */
-  read (view: View, encoding: Encoding, produce: Produce, context: Context): Served | Promise<Served> {
+  read (view: View, accepted: Encoding, produce: Produce, context: Context): Served | Promise<Served> {
+    const encoding = this.#options.precompress ? accepted : 'identity'
     const store = this.#store
     if (store === undefined) return this.#readUncached(view, encoding, produce, context)
 
@@ -207,7 +213,8 @@ export class ResponseCache<Context extends object = object> {
     const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
       const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
       if (filledElsewhere) return { identity: filledElsewhere }
-      const representations = await representationsOf(await this.#load(produce))
+      const identity = await this.#load(produce)
+      const representations = await representationsOf(identity, this.#options.precompress ? undefined : [])
       await this.beforeFill?.(view)
       await this.#fill(context, store, view, lookup.stamp, representations)
       return representations
@@ -283,7 +290,7 @@ export class ResponseCache<Context extends object = object> {
       ? this.#options.negativeTtlSeconds
       : this.#options.ttlSeconds
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
-    const entries = ENCODINGS.map((encoding) => ({
+    const entries = (this.#options.precompress ? ENCODINGS : ['identity' as const]).map((encoding) => ({
       key: encodedKey(view.key, encoding),
       response: representations[encoding]
     }))

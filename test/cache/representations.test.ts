@@ -237,3 +237,25 @@ t.test('Cache-Control: no-store on writes, errors, health, metrics and the panel
   t.equal((await fresh.inject('/events/999999')).headers['cache-control'],
     'max-age=3, s-maxage=3, stale-while-revalidate=3')
 })
+
+t.test('CACHE_PRECOMPRESS=false: identity alone is stored, and each hit is compressed as it is sent', async (t) => {
+  const redis = await startRedisServer(t)
+  const app = await buildTestApp(t, { ...await cacheEnv(t, 'redis', redis.url), CACHE_PRECOMPRESS: 'false' })
+  await seed(app)
+  const identity = await get(app, '/events?limit=100', { 'accept-encoding': 'br' })
+  t.equal(identity.headers['x-cache'], 'MISS')
+  t.equal(identity.headers['content-encoding'], 'br', 'the miss is compressed per request')
+  const keys = (await redis.command('KEYS', '*')) as string[]
+  t.ok(keys.some((key) => key.includes('{events}')), 'the list is stored')
+  t.same(keys.filter((key) => /:(br|gzip):\{/.test(key)), [], 'no compressed representation is stored')
+  for (const encoding of ['br', 'gzip']) {
+    const hit = await get(app, '/events?limit=100', { 'accept-encoding': encoding })
+    t.equal(hit.headers['x-cache'], 'HIT', `${encoding}: the identity entry serves every coding`)
+    t.equal(hit.headers['content-encoding'], encoding, `${encoding}: compressed on the way out`)
+    t.match(hit.headers.vary, /accept-encoding/)
+    t.same(decode[encoding]!(hit.bytes), decode.br!(identity.bytes))
+  }
+  const plain = await get(app, '/events?limit=100')
+  t.equal(plain.headers['content-encoding'], undefined)
+  t.same(plain.bytes, decode.br!(identity.bytes))
+})
