@@ -1,5 +1,8 @@
 import { parseArgs } from 'node:util'
-import { BASELINE_MODE, ENDPOINT_NAMES, MODE_NAMES, type ModeName } from './scenarios.ts'
+import type { Encoding } from '../src/cache/encodings.ts'
+import {
+  BASELINE_MODE, BENCH_ENCODINGS, DEFAULT_ENCODINGS, ENDPOINT_NAMES, MODE_NAMES, type ModeName
+} from './scenarios.ts'
 
 export interface BenchOptions {
   /** Dataset sizes (events); the matrix runs once per size. */
@@ -16,6 +19,8 @@ export interface BenchOptions {
   modes: ModeName[] | undefined
   /** Only these endpoints (default all). */
   endpoints: string[] | undefined
+  /** The codings every row is measured in, one `Accept-Encoding` each (default identity and br). */
+  encodings: Encoding[]
   outputDir: string
   /** Also write the Markdown report here. */
   reportFile: string | undefined
@@ -32,6 +37,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --modes a,b              only these: ${MODE_NAMES.join(', ')}
                            (${BASELINE_MODE} is always measured: speed-ups and the ceiling's bytes need it)
   --endpoints a,b          only these: ${ENDPOINT_NAMES.join(', ')}
+  --encodings a,b          every row once per coding its requests accept: ${BENCH_ENCODINGS.join(', ')}
+                           (default ${DEFAULT_ENCODINGS.join(',')})
   --quick                  a short run for CI (2 s rows, 3 rounds, 1000 events)
   --check                  compare ratios with bench/thresholds.json; exit 1 naming any that fell short
   --instructions-only      only count instructions per request (callgrind), no throughput rounds
@@ -81,6 +88,7 @@ function parse (argv: string[]) {
         rounds: { type: 'string', default: '3' },
         modes: { type: 'string' },
         endpoints: { type: 'string' },
+        encodings: { type: 'string' },
         quick: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
         compare: { type: 'boolean', default: false },
@@ -120,6 +128,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     compare,
     modes: names('--modes', values.modes, MODE_NAMES),
     endpoints: names('--endpoints', values.endpoints, ENDPOINT_NAMES),
+    encodings: names('--encodings', values.encodings, BENCH_ENCODINGS) ?? [...DEFAULT_ENCODINGS],
     outputDir: values.out,
     reportFile: values.report,
     instructions: values['instructions-only'] ? 'only' : values['no-instructions'] ? 'skip' : 'also'

@@ -1,7 +1,7 @@
 // SVG charts for the HTML report: drawn here as text, so the page needs no scripts or assets.
 import { formatNumber } from './format.ts'
 import { growthSeries } from './report.ts'
-import type { BenchResults, DatasetResult } from './results.ts'
+import { encodingOf, type BenchResults, type DatasetResult, type RowSummary } from './results.ts'
 import { CEILING, ENDPOINTS, MODE } from './scenarios.ts'
 
 const PALETTE: Record<string, string> = {
@@ -11,9 +11,13 @@ const PALETTE: Record<string, string> = {
   [MODE.redis]: '#2a9d8f',
   [MODE.tiered]: '#7b5ea7',
   [MODE.tieredPair]: '#a58bd1',
+  [MODE.compressingPeer]: '#9ab7e6',
   [CEILING]: '#6c757d'
 }
 const colour = (mode: string) => PALETTE[mode] ?? '#888'
+
+/** A bar's label: its mode, and its coding when the requests accepted one. */
+const rowLabel = (row: RowSummary) => encodingOf(row) === 'identity' ? row.mode : `${row.mode} ${encodingOf(row)}`
 
 export function escapeXml (text: string): string {
   return text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`)
@@ -43,10 +47,10 @@ export function throughputChart (dataset: DatasetResult): string {
     for (const row of dataset.summary.filter((candidate) => candidate.endpoint === endpoint)) {
       const { median, min, max: most } = row.requestsPerSecond
       const width = x(median) - LABEL_WIDTH
-      const title = `${row.mode} ${endpoint}: ${formatNumber(median)} req/s`
+      const title = `${rowLabel(row)} ${endpoint}: ${formatNumber(median)} req/s`
       const middle = y + barHeight / 2
       parts.push(
-        `<text x="${LABEL_WIDTH - 8}" y="${y + 13}" text-anchor="end">${escapeXml(row.mode)}</text>`,
+        `<text x="${LABEL_WIDTH - 8}" y="${y + 13}" text-anchor="end">${escapeXml(rowLabel(row))}</text>`,
         `<rect x="${LABEL_WIDTH}" y="${y}" width="${width.toFixed(1)}" height="${barHeight}" ` +
           `fill="${colour(row.mode)}"><title>${escapeXml(title)}</title></rect>`,
         `<line x1="${x(min).toFixed(1)}" x2="${x(most).toFixed(1)}" y1="${middle}" y2="${middle}" ` +
@@ -85,15 +89,15 @@ export function latencyChart (dataset: DatasetResult): string {
     y += 30
     for (const row of dataset.summary.filter((candidate) => candidate.endpoint === endpoint)) {
       const { p50, p90, p99 } = row.latencyMs
-      const title = escapeXml(`${row.mode} ${endpoint}: p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms`)
-      parts.push(`<text x="${LABEL_WIDTH - 8}" y="${y + 13}" text-anchor="end">${escapeXml(row.mode)}</text>`)
+      const title = escapeXml(`${rowLabel(row)} ${endpoint}: p50 ${p50} ms, p90 ${p90} ms, p99 ${p99} ms`)
+      parts.push(`<text x="${LABEL_WIDTH - 8}" y="${y + 13}" text-anchor="end">${escapeXml(rowLabel(row))}</text>`)
       for (const [value, opacity] of [[p99, 0.3], [p90, 0.6], [p50, 1]] as const) {
         const width = Math.max(1, scale(value) - LABEL_WIDTH).toFixed(1)
         parts.push(`<rect x="${LABEL_WIDTH}" y="${y}" width="${width}" height="18" fill="${colour(row.mode)}" ` +
           `fill-opacity="${opacity}"><title>${title}</title></rect>`)
       }
-      const label = `${formatNumber(p50)} / ${formatNumber(p90)} / ${formatNumber(p99)}`
-      parts.push(`<text x="${(scale(p99) + 6).toFixed(1)}" y="${y + 13}">${label}</text>`)
+      const figures = `${formatNumber(p50)} / ${formatNumber(p90)} / ${formatNumber(p99)}`
+      parts.push(`<text x="${(scale(p99) + 6).toFixed(1)}" y="${y + 13}">${figures}</text>`)
       y += 22
     }
     y += 10

@@ -1,14 +1,22 @@
+import type { Encoding } from '../src/cache/encodings.ts'
 import { formatNumber } from './format.ts'
 import { instructionMetric, type InstructionMetric } from './instruction-results.ts'
-import { ratioOf, type BenchResults, type RatioMetric } from './results.ts'
+import { encodingOf, ratioOf, rowName, type BenchResults, type RatioMetric } from './results.ts'
+
+/** A row a threshold names; `encoding` absent: identity. */
+interface RowKey {
+  mode: string
+  endpoint: string
+  encoding?: Encoding
+}
 
 export interface Thresholds {
-  ratios: Array<{ mode: string, endpoint: string, metric: RatioMetric, min?: number, max?: number }>
+  ratios: Array<RowKey & { metric: RatioMetric, min?: number, max?: number }>
   mix: Array<{ mode: string, metric: 'hitRatio' | 'staleReads', min?: number, max?: number }>
   /** Two tiered processes over one, under wrk; skipped where wrk was not on the PATH. */
   processScaling?: Array<{ metric: 'ratio' | 'perBusyCpu', min?: number, max?: number }>
   /** Ratios of instructions per request under callgrind: what CI leans on, since they repeat. */
-  instructions?: Array<{ mode: string, endpoint: string, metric: InstructionMetric, min?: number, max?: number }>
+  instructions?: Array<RowKey & { metric: InstructionMetric, min?: number, max?: number }>
 }
 
 export interface CheckOutcome {
@@ -36,13 +44,15 @@ export function checkThresholds (results: BenchResults, thresholds: Thresholds):
   }
   const outcomes: CheckOutcome[] = []
   const modesRun = new Set(dataset?.summary.map((row) => row.mode))
-  const notRun = (mode: string) => {
+  const encodingsRun = new Set(dataset?.summary.map(encodingOf))
+  const notRun = (mode: string, encoding: Encoding = 'identity') => {
     if (!dataset) return 'the throughput rounds were not run'
-    return modesRun.has(mode) ? undefined : `${mode} was not run`
+    if (!modesRun.has(mode)) return `${mode} was not run`
+    return encodingsRun.has(encoding) ? undefined : `${encoding} was not among --encodings`
   }
-  for (const { mode, endpoint, metric, min, max } of thresholds.ratios) {
-    const measured = dataset && ratioOf(dataset.summary, mode, endpoint, metric)
-    outcomes.push(judge(`${mode}/${endpoint}/${metric}`, measured, notRun(mode), min, max))
+  for (const { metric, min, max, ...row } of thresholds.ratios) {
+    const measured = dataset && ratioOf(dataset.summary, row, metric)
+    outcomes.push(judge(`${rowName(row)}/${metric}`, measured, notRun(row.mode, row.encoding), min, max))
   }
   for (const { mode, metric, min, max } of thresholds.mix) {
     const measured = dataset?.mix.find((candidate) => candidate.mode === mode)?.[metric]
@@ -54,12 +64,16 @@ export function checkThresholds (results: BenchResults, thresholds: Thresholds):
   }
   const counted = results.instructions?.summary
   const countedModes = new Set(counted?.map((row) => row.mode))
-  for (const { mode, endpoint, metric, min, max } of thresholds.instructions ?? []) {
+  const countedEncodings = new Set(counted?.map(encodingOf))
+  for (const { metric, min, max, ...row } of thresholds.instructions ?? []) {
+    const encoding = row.encoding ?? 'identity'
     const reason = !counted
       ? 'instructions were not counted'
-      : countedModes.has(mode) ? undefined : `${mode} was not counted`
-    const measured = counted && instructionMetric(counted, mode, endpoint, metric)
-    outcomes.push(judge(`instructions/${mode}/${endpoint}/${metric}`, measured, reason, min, max))
+      : !countedModes.has(row.mode)
+          ? `${row.mode} was not counted`
+          : countedEncodings.has(encoding) ? undefined : `${encoding} was not among --encodings`
+    const measured = counted && instructionMetric(counted, row, metric)
+    outcomes.push(judge(`instructions/${rowName(row)}/${metric}`, measured, reason, min, max))
   }
   return outcomes
 }

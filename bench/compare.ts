@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { formatNumber } from './format.ts'
-import type { BenchResults } from './results.ts'
+import { rowName, type BenchResults } from './results.ts'
 import { currentModeName } from './scenarios.ts'
 
 /** A saved run, with mode names as they are today (files written before they were ASCII included). */
@@ -24,14 +24,14 @@ export function compareRuns (before: BenchResults, after: BenchResults): string 
   const rowsAfter = after.datasets[0]?.summary ?? []
   const lines = [
     `before: ${describe(before)}   after: ${describe(after)}`,
-    'mode/endpoint'.padEnd(28) + 'req/s'.padStart(22) + 'p99 ms'.padStart(18) + '×off'.padStart(18) +
+    'mode/endpoint'.padEnd(34) + 'req/s'.padStart(22) + 'p99 ms'.padStart(18) + '×off'.padStart(18) +
       'ceiling CPU share'.padStart(22)
   ]
   for (const row of rowsAfter) {
-    const old = rowsBefore.find((candidate) => candidate.mode === row.mode && candidate.endpoint === row.endpoint)
+    const old = rowsBefore.find((candidate) => rowName(candidate) === rowName(row))
     if (!old) continue
     lines.push(
-      `${row.mode}/${row.endpoint}`.padEnd(28) +
+      rowName(row).padEnd(34) +
       change(old.requestsPerSecond.median, row.requestsPerSecond.median).padStart(22) +
       change(old.latencyMs.p99, row.latencyMs.p99).padStart(18) +
       change(old.speedup?.median, row.speedup?.median).padStart(18) +
@@ -53,16 +53,14 @@ export function compareRuns (before: BenchResults, after: BenchResults): string 
  */
 function instructionChanges (before: BenchResults, after: BenchResults): string[] {
   if (!before.instructions || !after.instructions) return []
-  const lines = ['', 'instructions'.padEnd(28) + 'hit ÷ ceiling'.padStart(22) + 'loaded ÷ ceiling'.padStart(22)]
+  const lines = ['', 'instructions'.padEnd(34) + 'hit ÷ ceiling'.padStart(22) + 'loaded ÷ ceiling'.padStart(22)]
   if (JSON.stringify(before.instructions.protocol) !== JSON.stringify(after.instructions.protocol)) {
     lines.push('(counted with different protocols: compare these with care)')
   }
   for (const row of after.instructions.summary) {
-    const old = before.instructions.summary.find((candidate) => {
-      return candidate.mode === row.mode && candidate.endpoint === row.endpoint
-    })
+    const old = before.instructions.summary.find((candidate) => rowName(candidate) === rowName(row))
     if (!old || row.hitPerCeiling === undefined) continue
-    lines.push(`${row.mode}/${row.endpoint}`.padEnd(28) + change(old.hitPerCeiling, row.hitPerCeiling, 1).padStart(22) +
+    lines.push(rowName(row).padEnd(34) + change(old.hitPerCeiling, row.hitPerCeiling, 1).padStart(22) +
       change(old.loadedPerCeiling, row.loadedPerCeiling, 1).padStart(22))
   }
   return lines

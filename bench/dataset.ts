@@ -1,8 +1,10 @@
+import type { Encoding } from '../src/cache/encodings.ts'
+import { measureCompression } from './compression-cost.ts'
 import { dropDataset, prepareDataset } from './provision.ts'
 import { measureRounds, planRows } from './rounds.ts'
 import { summarise, type DatasetResult } from './results.ts'
-import type { Endpoint, Mode } from './scenarios.ts'
-import { startServers, stopServers, type Servers } from './servers.ts'
+import { BASELINE_MODE, type Endpoint, type Mode } from './scenarios.ts'
+import { identityBytes, startServers, stopServers, type Servers } from './servers.ts'
 import type { Step, StepResult } from './steps.ts'
 
 export interface DatasetContext {
@@ -10,6 +12,7 @@ export interface DatasetContext {
   redisUrl: string | undefined
   modes: readonly Mode[]
   endpoints: readonly Endpoint[]
+  encodings: readonly Encoding[]
   /** The steps to run after the rounds, each with the modes it measures. */
   steps: ReadonlyArray<{ step: Step, modes: readonly Mode[] }>
   guestsPerEvent: number
@@ -19,7 +22,10 @@ export interface DatasetContext {
   quick: boolean
 }
 
-/** Seeds a fresh database of `events` events, measures the matrix in rounds, then the steps; drops it again. */
+/**
+ * Seeds a fresh database of `events` events, times what compressing its list pages costs a miss,
+ * measures the matrix in rounds, then the steps; drops it again.
+ */
 export async function measureDataset (context: DatasetContext, events: number): Promise<DatasetResult> {
   const { guestsPerEvent, modes, durationSeconds, connections, rounds, quick } = context
   console.log(`\nseeding ${events} events × ${guestsPerEvent} guests…`)
@@ -27,8 +33,14 @@ export async function measureDataset (context: DatasetContext, events: number): 
   const servers: Servers = new Map()
   const serversOf = (mode: string) => servers.get(mode)!
   try {
-    const { eventsListBytes } = await startServers(servers, { modes, databaseUrl, redisUrl: context.redisUrl })
-    const plan = planRows(modes, context.endpoints)
+    const { encodings } = context
+    const eventsList = await startServers(servers, { modes, databaseUrl, redisUrl: context.redisUrl, encodings })
+    const guestsList = await identityBytes(`${serversOf(BASELINE_MODE)[0]!.url}/guests?limit=100`)
+    const compression = [
+      await measureCompression('events-list', eventsList.identity),
+      await measureCompression('guests-list', guestsList)
+    ]
+    const plan = planRows(modes, context.endpoints, encodings)
     const dataset = { events, guestsPerEvent }
     const rows = await measureRounds({ plan, servers: serversOf, dataset, rounds, durationSeconds, connections })
     let measured: StepResult = {}
@@ -36,7 +48,17 @@ export async function measureDataset (context: DatasetContext, events: number): 
       const stepContext = { modes: measures, servers: serversOf, durationSeconds, connections, rounds, quick }
       measured = { ...measured, ...await step.run(stepContext) }
     }
-    return { events, guestsPerEvent, eventsListBytes, rows, summary: summarise(rows, modes), mix: [], ...measured }
+    return {
+      events,
+      guestsPerEvent,
+      eventsListBytes: eventsList.identity.length,
+      eventsListEncodedBytes: eventsList.encoded,
+      compression,
+      rows,
+      summary: summarise(rows, modes),
+      mix: [],
+      ...measured
+    }
   } finally {
     await stopServers(servers)
     await dropDataset(context.postgresUrl, databaseUrl)

@@ -1,12 +1,19 @@
-// The instruction count's figures per mode and endpoint, its ratios, and its table.
+// The instruction count's figures per mode, endpoint and coding, its ratios, and its table.
+import type { Encoding } from '../src/cache/encodings.ts'
 import type { Sizes } from './instruction-workload.ts'
 import type { CountKind, InstructionCount } from './instructions.ts'
+import { encodingOf } from './results.ts'
 import { BASELINE_MODE, CEILING } from './scenarios.ts'
 
-/** Instructions per request on one endpoint in one mode, with the ceiling's and the baseline's beside them. */
+/**
+ * Instructions per request on one endpoint in one mode, its requests accepting one coding, with
+ * the ceiling's (sending the same representation) and the baseline's beside them.
+ */
 export interface InstructionRow {
   mode: string
   endpoint: string
+  /** The coding the requests accepted (absent in older result files: identity). */
+  encoding?: Encoding
   hit?: number
   /** A hit arriving with BURST others at once, as under load. */
   loaded?: number
@@ -36,6 +43,8 @@ export interface InstructionResult {
     uncached: Sizes
     settleMs: number
     nodeFlags: readonly string[]
+    /** The codings hits were counted in (absent in older files: identity only). */
+    encodings?: readonly Encoding[]
   }
   counts: InstructionCount[]
   summary: InstructionRow[]
@@ -44,24 +53,25 @@ export interface InstructionResult {
 const divide = (a: number | undefined, b: number | undefined) => a === undefined || !b ? undefined : a / b
 
 export function summariseInstructions (counts: readonly InstructionCount[]): InstructionRow[] {
-  const find = (mode: string, endpoint: string, kind: CountKind) => {
-    return counts.find((count) => count.mode === mode && count.endpoint === endpoint && count.kind === kind)?.perRequest
-  }
   const served = counts.filter((count) => count.mode !== CEILING)
-  const pairs = [...new Set(served.map((count) => `${count.mode}\n${count.endpoint}`))]
-  return pairs.map((pair) => {
-    const [mode, endpoint] = pair.split('\n') as [string, string]
+  const rows = [...new Set(served.map((count) => `${count.mode}\n${count.endpoint}\n${encodingOf(count)}`))]
+  return rows.map((key) => {
+    const [mode, endpoint, encoding] = key.split('\n') as [string, string, Encoding]
+    const find = (of: string, kind: CountKind) => counts.find((count) => {
+      return count.mode === of && count.endpoint === endpoint && encodingOf(count) === encoding && count.kind === kind
+    })?.perRequest
     const row = {
-      hit: find(mode, endpoint, 'hit'),
-      loaded: find(mode, endpoint, 'loaded'),
-      miss: find(mode, endpoint, 'miss'),
-      uncached: find(BASELINE_MODE, endpoint, 'uncached'),
-      ceiling: find(CEILING, endpoint, 'hit'),
-      loadedCeiling: find(CEILING, endpoint, 'loaded')
+      hit: find(mode, 'hit'),
+      loaded: find(mode, 'loaded'),
+      miss: find(mode, 'miss'),
+      uncached: find(BASELINE_MODE, 'uncached'),
+      ceiling: find(CEILING, 'hit'),
+      loadedCeiling: find(CEILING, 'loaded')
     }
     return {
       mode,
       endpoint,
+      encoding,
       ...row,
       hitPerCeiling: divide(row.hit, row.ceiling),
       loadedPerCeiling: divide(row.loaded, row.loadedCeiling),
@@ -72,11 +82,12 @@ export function summariseInstructions (counts: readonly InstructionCount[]): Ins
 
 export function instructionMetric (
   summary: readonly InstructionRow[],
-  mode: string,
-  endpoint: string,
+  { mode, endpoint, encoding = 'identity' }: { mode: string, endpoint: string, encoding?: Encoding },
   metric: InstructionMetric
 ): number | undefined {
-  return summary.find((row) => row.mode === mode && row.endpoint === endpoint)?.[metric]
+  return summary.find((row) => {
+    return row.mode === mode && row.endpoint === endpoint && encodingOf(row) === encoding
+  })?.[metric]
 }
 
 /** `168.3k`, `4.14M`: instructions to three or four figures. */
@@ -89,7 +100,7 @@ function instructions (value: number | undefined): string {
 const times = (value: number | undefined) => value === undefined ? '–' : `${value.toFixed(2)}×`
 
 export const INSTRUCTION_COLUMNS = [
-  'mode', 'endpoint', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling',
+  'mode', 'endpoint', 'encoding', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling',
   'loaded hit', 'loaded ceiling', 'loaded ÷ ceiling', 'miss ÷ uncached'
 ]
 
@@ -98,6 +109,7 @@ export function instructionTable (summary: readonly InstructionRow[]): string[] 
   const rows = summary.map((row) => [
     row.mode,
     row.endpoint,
+    encodingOf(row),
     instructions(row.hit),
     instructions(row.miss),
     instructions(row.uncached),

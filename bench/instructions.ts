@@ -1,9 +1,10 @@
 // The instruction count: each counted mode's app, and the ceiling, in a process of its own under
 // callgrind; warmed uninstrumented, then each kind of request counted over a fixed number of
 // requests, every one of which must be what it is counted as (a hit is `X-Cache: HIT`).
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Encoding } from '../src/cache/encodings.ts'
 import { NODE_FLAGS, startCountedServer, type CountedServer } from './callgrind.ts'
 import { summariseInstructions, type InstructionResult } from './instruction-results.ts'
 import {
@@ -11,8 +12,9 @@ import {
   SETTLE_MS, UNCACHED, type CountedEndpoint, type Sizes
 } from './instruction-workload.ts'
 import { dropDataset, prepareDataset } from './provision.ts'
+import { writeCeilingBodies } from './ceiling-bodies.ts'
 import { burstClient, describeTally, sendInTurn, type BurstClient } from './requests.ts'
-import { BASELINE_MODE, CEILING, type Mode } from './scenarios.ts'
+import { BASELINE_MODE, CEILING, ceilingPath, encodingHeaders, type Mode } from './scenarios.ts'
 import { APP, CEILING_SERVER, serverEnv } from './servers.ts'
 
 /**
@@ -24,6 +26,8 @@ export type CountKind = 'hit' | 'loaded' | 'miss' | 'uncached'
 export interface InstructionCount {
   mode: string
   endpoint: string
+  /** The coding the requests accepted (absent in older files: identity). */
+  encoding?: Encoding
   kind: CountKind
   /** Requests per window. */
   requests: number
@@ -38,6 +42,11 @@ export interface CountSetup {
   redisUrl: string | undefined
   /** The modes to count besides the baseline (which is always counted: its bytes are the ceiling's). */
   modes: readonly Mode[]
+  /**
+   * The codings hits are counted in. Identity always is: misses and uncached requests are counted
+   * in it only (a miss's compression is timed by the rounds' run instead, see compression-cost.ts).
+   */
+  encodings: readonly Encoding[]
 }
 
 /** Seeds the count's own dataset (the same whatever the run's sizes), counts, and drops it again. */
@@ -50,7 +59,8 @@ export async function measureInstructions (
   try {
     const counts = await countInstructions({ ...setup, databaseUrl })
     const sizes = { hits: HITS, loadedHits: LOADED_HITS, burst: BURST, misses: MISSES, uncached: UNCACHED }
-    const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: NODE_FLAGS }
+    const encodings = countedEncodings(setup.encodings)
+    const protocol = { dataset: DATASET, ...sizes, settleMs: SETTLE_MS, nodeFlags: NODE_FLAGS, encodings }
     return { protocol, counts, summary: summariseInstructions(counts) }
   } finally {
     await dropDataset(postgresUrl, databaseUrl)
@@ -64,6 +74,7 @@ export async function measureInstructions (
  */
 export async function countInstructions (setup: CountSetup): Promise<InstructionCount[]> {
   const modes = COUNTED_MODES.filter((mode) => mode.name === BASELINE_MODE || setup.modes.includes(mode))
+  const targets = countedTargets(countedEncodings(setup.encodings))
   const bodies = await mkdtemp(join(tmpdir(), 'eventcache-ceiling-'))
   let saved: () => void = () => {}
   const bodiesSaved = new Promise<void>((resolve) => { saved = resolve })
@@ -74,14 +85,17 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
         await saveBodies(server, bodies)
         saved()
       }
-      return countMode(server, mode.name, mode.env.CACHE_MODE !== 'off')
+      return countMode(server, targets, mode.name, mode.env.CACHE_MODE !== 'off')
     })
   }
   const countCeiling = async () => {
     await bodiesSaved
-    const routes = COUNTED_ENDPOINTS.map((endpoint) => [endpoint.ceilingRoute, bodyFile(bodies, endpoint)])
-    const env = { CEILING_BODIES: JSON.stringify(Object.fromEntries(routes)) }
-    return withServer(CEILING_SERVER, env, (server) => countMode(server, CEILING, false))
+    const sources = await Promise.all(COUNTED_ENDPOINTS.map(async (endpoint) => {
+      return { name: endpoint.name, route: endpoint.ceilingRoute, identity: await readFile(bodyFile(bodies, endpoint)) }
+    }))
+    const written = await writeCeilingBodies(bodies, sources, countedEncodings(setup.encodings))
+    const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
+    return withServer(CEILING_SERVER, env, (server) => countMode(server, targets, CEILING, false))
   }
   try {
     const counted = await inParallel([...modes.map(countApp), countCeiling], PROCESSES_AT_ONCE)
@@ -131,6 +145,21 @@ async function withServer<Result> (
 
 const bodyFile = (directory: string, endpoint: CountedEndpoint) => join(directory, `${endpoint.name}.json`)
 
+/** Identity, then the other codings asked for. */
+function countedEncodings (encodings: readonly Encoding[]): Encoding[] {
+  return ['identity', ...encodings.filter((encoding) => encoding !== 'identity')]
+}
+
+/** An endpoint counted with requests accepting one coding. */
+interface CountedTarget {
+  endpoint: CountedEndpoint
+  encoding: Encoding
+}
+
+function countedTargets (encodings: readonly Encoding[]): CountedTarget[] {
+  return encodings.flatMap((encoding) => COUNTED_ENDPOINTS.map((endpoint) => ({ endpoint, encoding })))
+}
+
 async function saveBodies (server: CountedServer, directory: string): Promise<void> {
   for (const endpoint of COUNTED_ENDPOINTS) {
     const response = await fetch(server.url + endpoint.hitPath)
@@ -155,12 +184,17 @@ interface KindPlan {
 }
 
 /**
- * One mode's plan on an endpoint: the request that fills the hit path, then per kind (the hit or
- * uncached request first, the loaded hit next, the miss last) what warms it and what is counted.
- * Miss paths are never reused: each batch's follow the ones before.
+ * One mode's plan on an endpoint in a coding: the request that fills the hit path, then per kind
+ * (the hit or uncached request first, the loaded hit next, the miss last) what warms it and what
+ * is counted. Miss paths are never reused: each batch's follow the ones before. In another coding
+ * than identity only hits are counted, on the entry identity's fill stored (every coding at once).
  */
-function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill: Batch[], kinds: KindPlan[] } {
-  const repeat = (times: number) => Array.from({ length: times }, () => endpoint.hitPath)
+function plan ({ endpoint, encoding }: CountedTarget, mode: string, cached: boolean): {
+  fill: Batch[]
+  kinds: KindPlan[]
+} {
+  const hitPath = mode === CEILING ? ceilingPath(encoding, endpoint.hitPath) : endpoint.hitPath
+  const repeat = (times: number) => Array.from({ length: times }, () => hitPath)
   let misses = 0
   const newPaths = (times: number) => Array.from({ length: times }, () => endpoint.missPath(++misses))
   const answer = cached ? 'HIT' : mode === CEILING ? 'none' : 'OFF'
@@ -172,10 +206,12 @@ function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill
       windows: Array.from({ length: sizes.windows }, () => batch(sizes.window))
     }
   }
-  if (answer === 'OFF') return { fill: [], kinds: [kind('uncached', UNCACHED, answer, repeat)] }
+  const identity = encoding === 'identity'
+  if (answer === 'OFF') return { fill: [], kinds: identity ? [kind('uncached', UNCACHED, answer, repeat)] : [] }
   const kinds = [kind('hit', HITS, answer, repeat), kind('loaded', LOADED_HITS, answer, repeat)]
-  if (cached) kinds.push(kind('miss', MISSES, 'MISS', newPaths))
-  return { fill: cached ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS', inBursts: false }] : [], kinds }
+  if (cached && identity) kinds.push(kind('miss', MISSES, 'MISS', newPaths))
+  const fill: Batch[] = cached && identity ? [{ kind: 'miss', paths: repeat(1), cache: 'MISS', inBursts: false }] : []
+  return { fill, kinds }
 }
 
 /**
@@ -184,12 +220,17 @@ function plan (endpoint: CountedEndpoint, mode: string, cached: boolean): { fill
  * hits, then every endpoint's misses, each kind's windows right after one uncounted window of the
  * same requests.
  */
-async function countMode (server: CountedServer, mode: string, cached: boolean): Promise<InstructionCount[]> {
+async function countMode (
+  server: CountedServer,
+  targets: readonly CountedTarget[],
+  mode: string,
+  cached: boolean
+): Promise<InstructionCount[]> {
   const bursts = burstClient(server.url, BURST)
   try {
-    return await countPlans(server, { mode, bursts }, COUNTED_ENDPOINTS.map((endpoint) => {
-      return { endpoint, ...plan(endpoint, mode, cached) }
-    }))
+    return await countPlans(server, { mode, bursts }, targets.map((target) => {
+      return { ...target, ...plan(target, mode, cached) }
+    }).filter((planned) => planned.kinds.length > 0))
   } finally {
     bursts.close()
   }
@@ -201,13 +242,13 @@ interface Sender {
   bursts: BurstClient
 }
 
-type EndpointPlan = ReturnType<typeof plan> & { endpoint: CountedEndpoint }
+type EndpointPlan = ReturnType<typeof plan> & CountedTarget
 
 async function countPlans (server: CountedServer, sender: Sender, plans: EndpointPlan[]): Promise<InstructionCount[]> {
   const { mode } = sender
-  for (const { endpoint, fill, kinds } of plans) {
-    for (const batch of [...fill, ...kinds.toReversed().map((kind) => kind.warm)]) {
-      await send(server, sender, endpoint, batch)
+  for (const target of plans) {
+    for (const batch of [...target.fill, ...target.kinds.toReversed().map((kind) => kind.warm)]) {
+      await send(server, sender, target, batch)
     }
   }
   await server.instrument()
@@ -216,36 +257,43 @@ async function countPlans (server: CountedServer, sender: Sender, plans: Endpoin
   // each. Hits on every endpoint, one at a time and in bursts, uncounted, until that has settled.
   const settled = Date.now() + SETTLE_MS
   while (Date.now() < settled) {
-    for (const { endpoint, kinds } of plans) {
-      for (const { rewarm } of kinds.filter((kind) => kind.rewarm.kind !== 'miss')) {
-        await send(server, sender, endpoint, rewarm)
+    for (const target of plans) {
+      for (const { rewarm } of target.kinds.filter((kind) => kind.rewarm.kind !== 'miss')) {
+        await send(server, sender, target, rewarm)
       }
     }
   }
   const counts: InstructionCount[] = []
-  for (let index = 0; index < plans[0]!.kinds.length; index++) {
-    for (const { endpoint, kinds } of plans) {
-      const { rewarm, windows } = kinds[index]!
-      await send(server, sender, endpoint, rewarm)
+  const kinds = Math.max(...plans.map((target) => target.kinds.length))
+  for (let index = 0; index < kinds; index++) {
+    for (const target of plans.filter((candidate) => index < candidate.kinds.length)) {
+      const { endpoint, encoding } = target
+      const { rewarm, windows } = target.kinds[index]!
+      await send(server, sender, target, rewarm)
       const instructions: number[] = []
-      for (const batch of windows) instructions.push(await server.count(() => send(server, sender, endpoint, batch)))
+      for (const batch of windows) instructions.push(await server.count(() => send(server, sender, target, batch)))
       const requests = rewarm.paths.length
       const perRequest = Math.min(...instructions) / requests
-      counts.push({ mode, endpoint: endpoint.name, kind: rewarm.kind, requests, windows: instructions, perRequest })
-      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${rewarm.kind.padEnd(10)} ` +
-        `${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
+      counts.push({
+        mode, endpoint: endpoint.name, encoding, kind: rewarm.kind, requests, windows: instructions, perRequest
+      })
+      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${encoding.padEnd(8)} ` +
+        `${rewarm.kind.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
     }
   }
   return counts
 }
 
 /** Sends a batch; every response must be a 200 with the batch's `X-Cache`, or the count would be of something else. */
-async function send (server: CountedServer, sender: Sender, endpoint: CountedEndpoint, batch: Batch): Promise<void> {
+async function send (server: CountedServer, sender: Sender, target: CountedTarget, batch: Batch): Promise<void> {
   const { mode, bursts } = sender
-  const tally = batch.inBursts ? await bursts.send(batch.paths, server.hold) : await sendInTurn(server.url, batch.paths)
+  const headers = encodingHeaders(target.encoding)
+  const tally = batch.inBursts
+    ? await bursts.send(batch.paths, server.hold, headers)
+    : await sendInTurn(server.url, batch.paths, headers)
   const expected = batch.paths.length
   if (tally.statuses.get(200) !== expected || tally.cache.get(batch.cache) !== expected) {
-    throw new Error(`${mode} ${endpoint.name} ${batch.kind}: expected ${expected} × 200 with X-Cache ${batch.cache}, ` +
-      `got ${describeTally(tally)}`)
+    throw new Error(`${mode} ${target.endpoint.name} ${target.encoding} ${batch.kind}: expected ${expected} × 200 ` +
+      `with X-Cache ${batch.cache}, got ${describeTally(tally)}`)
   }
 }

@@ -6,6 +6,8 @@ export interface LoadOptions {
   connections: number
   /** Paths to request in turn; a function picks one per request (random ids). */
   path: string | (() => string)
+  /** Sent with every request (`accept-encoding`). */
+  headers?: Record<string, string>
 }
 
 export interface LoadResult {
@@ -40,6 +42,7 @@ export async function runLoad (servers: readonly ServerProcess[], options: LoadO
     connections: Math.ceil(options.connections / servers.length),
     duration: options.durationSeconds,
     requests: [{
+      ...(options.headers && { headers: options.headers }),
       setupRequest: (request) => ({ ...request, path: pick() }),
       onResponse: (_status, _body, _context, headers) => {
         if (headers?.['x-cache'] === 'HIT') cacheHits++

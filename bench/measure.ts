@@ -31,6 +31,7 @@ export async function measure (options: BenchOptions, command: string): Promise<
     redisUrl: services.redisUrl,
     modes,
     endpoints,
+    encodings: options.encodings,
     steps: steps.run,
     guestsPerEvent,
     durationSeconds,
@@ -44,7 +45,10 @@ export async function measure (options: BenchOptions, command: string): Promise<
     if (options.instructions !== 'only') {
       for (const events of options.events) datasets.push(await measureDataset(context, events))
     }
-    if (counting) instructions = await measureInstructions(services.postgresUrl, { redisUrl: services.redisUrl, modes })
+    if (counting) {
+      const setup = { redisUrl: services.redisUrl, modes, encodings: options.encodings }
+      instructions = await measureInstructions(services.postgresUrl, setup)
+    }
   } finally {
     await services.release()
   }

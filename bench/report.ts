@@ -2,18 +2,20 @@
 import { formatNumber, ratio } from './format.ts'
 import { instructionTable } from './instruction-results.ts'
 import type { ProcessScalingResult } from './process-scaling.ts'
-import type { BenchResults, DatasetResult, RowSummary } from './results.ts'
+import { encodingOf, rowName, type BenchResults, type DatasetResult, type RowSummary } from './results.ts'
 import { BASELINE_MODE, CEILING, MODE } from './scenarios.ts'
 
 export const COLUMNS = [
-  'mode', 'endpoint', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %',
-  'queries/req', 'KB/resp', `×${BASELINE_MODE}`, 'ceiling (req/s)', 'ceiling (CPU)', '×1 instance', 'µs CPU/req'
+  'mode', 'endpoint', 'encoding', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %',
+  'queries/req', 'KB/resp', `×${BASELINE_MODE}`, 'ceiling (req/s)', 'ceiling (CPU)', '×1 instance',
+  `CPU ×${MODE.memory}`, 'µs CPU/req'
 ]
 
 export function cells (row: RowSummary): string[] {
   return [
     row.mode,
     row.endpoint,
+    encodingOf(row),
     formatNumber(row.requestsPerSecond.median),
     formatNumber(row.latencyMs.p50),
     formatNumber(row.latencyMs.p90),
@@ -28,6 +30,7 @@ export function cells (row: RowSummary): string[] {
     ratio(row.ceilingShare, ''),
     ratio(row.ceilingCpuShare, ''),
     ratio(row.scaling, '×'),
+    ratio(row.cpuOverPrecompressed, '×'),
     formatNumber(row.cpuMicrosPerRequest.median)
   ]
 }
@@ -37,7 +40,7 @@ export function renderTable (rows: readonly RowSummary[]): string {
   const widths = COLUMNS.map((_, column) => Math.max(...table.map((line) => line[column]!.length)))
   return table.map((line, index) => {
     const padded = line.map((cell, column) => {
-      return column < 2 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
+      return column < 3 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
     })
     const text = padded.join('  ')
     return index === 0 ? `${text}\n${'-'.repeat(text.length)}` : text
@@ -62,6 +65,35 @@ export function describeRun (results: BenchResults): string[] {
       'ratios are paired within each round, shown as median [min–max] over rounds',
     ...results.notes
   ]
+}
+
+/** The events list's bytes per coding, and what compressing each list page adds to a miss. */
+export function compressionLines (dataset: DatasetResult): string[] {
+  const lines: string[] = []
+  const encoded = Object.entries(dataset.eventsListEncodedBytes ?? {})
+  if (encoded.length > 1) {
+    const identity = dataset.eventsListBytes
+    const sizes = encoded.map(([encoding, bytes]) => {
+      return `${encoding} ${bytes.toLocaleString('en')} B (${formatNumber(bytes / identity * 100)}%)`
+    })
+    lines.push(`Events list page as the ceiling (and a hit) sends it: ${sizes.join(', ')}.`, '')
+  }
+  if (!dataset.compression?.length) return lines
+  const codings = dataset.compression[0]!.codings.map((coding) => coding.encoding)
+  lines.push(
+    'What compressing adds to a miss (the cache\'s own compression of the page, median of ' +
+      `${dataset.compression[0]!.samples}; a fill makes every coding at once before the miss answers):`,
+    '',
+    `| page | identity B | ${codings.map((coding) => `${coding} B | ${coding} ms`).join(' | ')} | fill ms |`,
+    `|---|---|${codings.map(() => '---|---').join('|')}|---|`,
+    ...dataset.compression.map((cost) => {
+      const cells = cost.codings.map((coding) => `${coding.bytes.toLocaleString('en')} | ${formatNumber(coding.ms)}`)
+      return `| ${cost.endpoint} | ${cost.identityBytes.toLocaleString('en')} | ${cells.join(' | ')} | ` +
+        `${formatNumber(cost.fillMs)} |`
+    }),
+    ''
+  )
+  return lines
 }
 
 export function mixLines (dataset: DatasetResult): string[] {
@@ -113,10 +145,10 @@ export const GROWTH = 'Cached reads stay flat; uncached lists do not: `count(*)`
 /** The p50 of one row in every dataset, by the first dataset's rows: the data for the growth table and chart. */
 export function growthSeries (results: BenchResults) {
   return results.datasets[0]!.summary.map((row) => ({
-    name: `${row.mode}/${row.endpoint}`,
+    name: rowName(row),
     mode: row.mode,
     values: results.datasets.map((dataset) => dataset.summary
-      .find((other) => other.mode === row.mode && other.endpoint === row.endpoint)?.latencyMs.p50)
+      .find((other) => rowName(other) === rowName(row))?.latencyMs.p50)
   }))
 }
 
@@ -149,6 +181,7 @@ export function renderMarkdown (results: BenchResults): string {
     lines.push(`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`)
     for (const row of dataset.summary) lines.push(`| ${cells(row).join(' | ')} |`)
     lines.push('')
+    lines.push(...compressionLines(dataset))
     const mix = mixLines(dataset)
     if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
     if (dataset.invalidationLag) lines.push(lagLine(dataset), '')

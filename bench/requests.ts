@@ -7,12 +7,15 @@ export interface Tally {
   cache: Map<string, number>
 }
 
+/** Request headers sent with every request of a batch (`accept-encoding`). */
+export type Headers = Readonly<Record<string, string>>
+
 /** Sends every path once, in order, over one keep-alive connection: each when the last answer has been read. */
-export async function sendInTurn (baseUrl: string, paths: readonly string[]): Promise<Tally> {
+export async function sendInTurn (baseUrl: string, paths: readonly string[], headers: Headers = {}): Promise<Tally> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 })
   const tally = newTally()
   try {
-    for (const path of paths) count(tally, await answered(get(agent, baseUrl + path)))
+    for (const path of paths) count(tally, await answered(get(agent, baseUrl + path, headers)))
   } finally {
     agent.destroy()
   }
@@ -32,20 +35,20 @@ export interface Hold {
  * many it takes per turn of its event loop depends on no timing.
  */
 export interface BurstClient {
-  send: (paths: readonly string[], hold: Hold) => Promise<Tally>
+  send: (paths: readonly string[], hold: Hold, headers?: Headers) => Promise<Tally>
   close: () => void
 }
 
 export function burstClient (baseUrl: string, size: number): BurstClient {
   const agent = new Agent({ keepAlive: true, maxSockets: size })
   return {
-    send: async (paths, hold) => {
+    send: async (paths, hold, headers = {}) => {
       const tally = newTally()
       for (let start = 0; start < paths.length; start += size) {
         hold.pause()
         let burst: Sent[]
         try {
-          burst = paths.slice(start, start + size).map((path) => get(agent, baseUrl + path))
+          burst = paths.slice(start, start + size).map((path) => get(agent, baseUrl + path, headers))
           await Promise.all(burst.map((sent) => sent.written))
         } finally {
           hold.resume()
@@ -75,11 +78,11 @@ interface Sent {
   answer: Promise<Answer>
 }
 
-function get (agent: Agent, url: string): Sent {
+function get (agent: Agent, url: string, headers: Headers): Sent {
   let written!: () => void
   const sent = new Promise<void>((resolve) => { written = resolve })
   const answer = new Promise<Answer>((resolve, reject) => {
-    const outgoing = request(url, { agent }, (response) => {
+    const outgoing = request(url, { agent, headers }, (response) => {
       response.resume()
       response.on('end', () => {
         const cache = response.headers['x-cache']

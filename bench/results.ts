@@ -1,3 +1,5 @@
+import type { Encoding } from '../src/cache/encodings.ts'
+import type { CompressionCost } from './compression-cost.ts'
 import type { Environment } from './environment.ts'
 import type { InstructionResult } from './instruction-results.ts'
 import type { LagResult } from './lag.ts'
@@ -7,16 +9,27 @@ import type { ProcessScalingResult } from './process-scaling.ts'
 import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, type Mode } from './scenarios.ts'
 import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
-/** One (mode, endpoint) pair measured once per round. */
+/** One (mode, endpoint, coding) measured once per round. */
 export interface Row {
   mode: string
   endpoint: string
+  /** The coding the requests accept (absent in result files from before there were codings: identity). */
+  encoding?: Encoding
   rounds: LoadResult[]
+}
+
+export const encodingOf = (row: { encoding?: Encoding }): Encoding => row.encoding ?? 'identity'
+
+/** `memory/events-list`, and `memory/events-list/br` for a coding other than identity. */
+export function rowName (row: { mode: string, endpoint: string, encoding?: Encoding }): string {
+  const encoding = encodingOf(row)
+  return `${row.mode}/${row.endpoint}${encoding === 'identity' ? '' : `/${encoding}`}`
 }
 
 export interface RowSummary {
   mode: string
   endpoint: string
+  encoding: Encoding
   requestsPerSecond: Spread
   latencyMs: { p50: number, p90: number, p99: number, max: number }
   errors: number
@@ -32,12 +45,18 @@ export interface RowSummary {
   ceilingCpuShare: Spread | undefined
   /** Multi-instance rows: throughput over the same mode on one instance, paired round by round. */
   scaling: Spread | undefined
+  /** The compressing peer: its server CPU per request over the mode that sends stored representations. */
+  cpuOverPrecompressed: Spread | undefined
 }
 
 export interface DatasetResult {
   events: number
   guestsPerEvent: number
   eventsListBytes: number
+  /** The events list's bytes in each coding measured, as the ceiling sends them (absent in older files). */
+  eventsListEncodedBytes?: Partial<Record<Encoding, number>>
+  /** What compressing the list pages costs a miss (absent in older files). */
+  compression?: CompressionCost[]
   rows: Row[]
   summary: RowSummary[]
   mix: Array<{ mode: string } & MixResult>
@@ -68,20 +87,26 @@ function requestsPerSecond (row: Row): number[] {
 
 /** Medians per row and the ratios that matter, each computed within rounds. */
 export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): RowSummary[] {
-  const find = (mode: string, endpoint: string) => rows.find((row) => row.mode === mode && row.endpoint === endpoint)
+  const cpuOf = (row: Row) => row.rounds.map((round) => round.cpuMicrosPerRequest)
   return rows.map((row) => {
+    const encoding = encodingOf(row)
+    const find = (mode: string | undefined) => mode === undefined
+      ? undefined
+      : rows.find((other) => other.mode === mode && other.endpoint === row.endpoint && encodingOf(other) === encoding)
     const rps = requestsPerSecond(row)
-    const cpu = row.rounds.map((round) => round.cpuMicrosPerRequest)
+    const cpu = cpuOf(row)
     const requests = row.rounds.reduce((sum, round) => sum + round.requests, 0)
-    const baseline = find(BASELINE_MODE, row.endpoint)
-    const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING, CEILING_ENDPOINT) : undefined
+    const baseline = find(BASELINE_MODE)
+    const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING) : undefined
     const ceilingRps = ceiling ? requestsPerSecond(ceiling) : []
-    const ceilingCpu = ceiling?.rounds.map((round) => round.cpuMicrosPerRequest) ?? []
-    const scales = modes.find((mode) => mode.name === row.mode)?.scales
-    const single = scales === undefined ? undefined : find(scales, row.endpoint)
+    const ceilingCpu = ceiling ? cpuOf(ceiling) : []
+    const mode = modes.find((candidate) => candidate.name === row.mode)
+    const single = find(mode?.scales)
+    const precompressed = find(mode?.peerOf)
     return {
       mode: row.mode,
       endpoint: row.endpoint,
+      encoding,
       requestsPerSecond: spread(rps),
       latencyMs: {
         p50: median(row.rounds.map((round) => round.latencyMs.p50)),
@@ -99,21 +124,23 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
       ceilingShare: ceiling ? pairedRatio(rps, ceilingRps) : undefined,
       // Less CPU per request than the ceiling would be a share above 1: ceiling CPU / this row's CPU.
       ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined,
-      scaling: single ? pairedRatio(rps, requestsPerSecond(single)) : undefined
+      scaling: single ? pairedRatio(rps, requestsPerSecond(single)) : undefined,
+      cpuOverPrecompressed: precompressed ? pairedRatio(cpu, cpuOf(precompressed)) : undefined
     }
   })
 }
 
 /** A ratio by name, as thresholds and comparisons refer to it: `memory/events-list/ceilingCpuShare`. */
-export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'scaling'
+export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'scaling' | 'cpuOverPrecompressed'
 
 export function ratioOf (
   summary: readonly RowSummary[],
-  mode: string,
-  endpoint: string,
+  { mode, endpoint, encoding = 'identity' }: { mode: string, endpoint: string, encoding?: Encoding },
   metric: RatioMetric
 ): number | undefined {
-  const row = summary.find((candidate) => candidate.mode === mode && candidate.endpoint === endpoint)
+  const row = summary.find((candidate) => {
+    return candidate.mode === mode && candidate.endpoint === endpoint && encodingOf(candidate) === encoding
+  })
   const value = row?.[metric]?.median
   return value === undefined || Number.isNaN(value) ? undefined : value
 }

@@ -1,23 +1,43 @@
 import { formatNumber } from './format.ts'
 import { runLoad, type LoadResult } from './load.ts'
 import type { ServerProcess } from './processes.ts'
+import type { Encoding } from '../src/cache/encodings.ts'
 import type { Row } from './results.ts'
-import { CEILING, CEILING_ENDPOINT, type Endpoint, type Mode } from './scenarios.ts'
+import { CEILING, CEILING_ENDPOINT, ceilingPath, encodingHeaders, type Endpoint, type Mode } from './scenarios.ts'
 
-/** One row of the matrix: a mode (or the ceiling) on an endpoint. */
+/** One row of the matrix: a mode (or the ceiling) on an endpoint, its requests accepting one coding. */
 export interface PlannedRow {
   mode: string
   endpoint: Endpoint
+  encoding: Encoding
 }
 
-/** Every mode on every endpoint, endpoint by endpoint, and the ceiling after the modes on its endpoint. */
-export function planRows (modes: readonly Mode[], endpoints: readonly Endpoint[]): PlannedRow[] {
+/**
+ * Every mode on every endpoint in every coding, endpoint by endpoint and coding by coding, with
+ * the ceiling after the modes on its endpoint.
+ */
+export function planRows (
+  modes: readonly Mode[],
+  endpoints: readonly Endpoint[],
+  encodings: readonly Encoding[]
+): PlannedRow[] {
   const plan: PlannedRow[] = []
   for (const endpoint of endpoints) {
-    for (const mode of modes) plan.push({ mode: mode.name, endpoint })
-    if (endpoint.name === CEILING_ENDPOINT) plan.push({ mode: CEILING, endpoint })
+    for (const encoding of encodings) {
+      for (const mode of modes) plan.push({ mode: mode.name, endpoint, encoding })
+      if (endpoint.name === CEILING_ENDPOINT) plan.push({ mode: CEILING, endpoint, encoding })
+    }
   }
   return plan
+}
+
+/** What one row's load sends: its path (the ceiling's route for the coding) and its `Accept-Encoding`. */
+function rowLoad ({ mode, endpoint, encoding }: PlannedRow, dataset: RoundsSetup['dataset']) {
+  const path = endpoint.path(dataset)
+  return {
+    path: mode === CEILING ? () => ceilingPath(encoding, path()) : path,
+    headers: encodingHeaders(encoding)
+  }
 }
 
 /** Row indexes in the order round `round` measures them: rotated, so no row always runs first or last. */
@@ -37,26 +57,28 @@ export interface RoundsSetup {
 /** Warms every server on every endpoint, then measures each row once per round. */
 export async function measureRounds (setup: RoundsSetup): Promise<Row[]> {
   const { plan, servers, dataset, rounds, durationSeconds, connections } = setup
-  const rows: Row[] = plan.map(({ mode, endpoint }) => ({ mode, endpoint: endpoint.name, rounds: [] }))
+  const rows: Row[] = plan.map(({ mode, endpoint, encoding }) => {
+    return { mode, endpoint: endpoint.name, encoding, rounds: [] }
+  })
   // JIT, pools and caches warm before anything is measured.
-  for (const { mode, endpoint } of plan) {
-    await runLoad(servers(mode), { durationSeconds: 1, connections, path: endpoint.path(dataset) })
+  for (const row of plan) {
+    await runLoad(servers(row.mode), { durationSeconds: 1, connections, ...rowLoad(row, dataset) })
   }
   for (let round = 0; round < rounds; round++) {
     for (const [step, index] of roundOrder(plan.length, round).entries()) {
-      const { mode, endpoint } = plan[index]!
-      const result = await runLoad(servers(mode), { durationSeconds, connections, path: endpoint.path(dataset) })
+      const row = plan[index]!
+      const result = await runLoad(servers(row.mode), { durationSeconds, connections, ...rowLoad(row, dataset) })
       rows[index]!.rounds.push(result)
       const position = `round ${round + 1}/${rounds} ${String(step + 1).padStart(2)}/${plan.length}`
-      console.log(`[${position}] ${progressLine(mode, endpoint.name, result)}`)
+      console.log(`[${position}] ${progressLine(row, result)}`)
     }
   }
   return rows
 }
 
-function progressLine (mode: string, endpoint: string, result: LoadResult): string {
+function progressLine ({ mode, endpoint, encoding }: PlannedRow, result: LoadResult): string {
   const hits = (result.cacheHits / Math.max(1, result.requests)) * 100
-  return `${mode.padEnd(10)} ${endpoint.padEnd(13)} ` +
+  return `${mode.padEnd(15)} ${endpoint.name.padEnd(13)} ${encoding.padEnd(8)} ` +
     `${result.requestsPerSecond.toFixed(0).padStart(7)} req/s  ` +
     `p99 ${formatNumber(result.latencyMs.p99).padStart(4)} ms  ` +
     `${result.cpuMicrosPerRequest.toFixed(0).padStart(5)} µs CPU/req ` +

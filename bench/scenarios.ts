@@ -1,4 +1,5 @@
-/** What the bench measures: the modes (servers), the endpoints, and the ceiling. */
+/** What the bench measures: the modes (servers), the endpoints, the encodings, and the ceiling. */
+import type { Encoding } from '../src/cache/encodings.ts'
 
 /** Every mode's name, defined once: the command line, result files and thresholds use these. */
 export const MODE = {
@@ -7,7 +8,8 @@ export const MODE = {
   memory: 'memory',
   redis: 'redis',
   tiered: 'tiered',
-  tieredPair: 'tiered-x2'
+  tieredPair: 'tiered-x2',
+  compressingPeer: 'memory+compress'
 } as const
 
 export type ModeName = (typeof MODE)[keyof typeof MODE]
@@ -21,6 +23,8 @@ export interface Mode {
   instances?: number
   /** For a multi-instance row: the one-instance mode it scales out (its `scaling` ratio's base). */
   scales?: ModeName
+  /** For the peer: the mode that sends stored representations instead (its `cpuOverPrecompressed` base). */
+  peerOf?: ModeName
 }
 
 export const MODES: readonly Mode[] = [
@@ -35,6 +39,12 @@ export const MODES: readonly Mode[] = [
     needsRedis: true,
     instances: 2,
     scales: MODE.tiered
+  },
+  // What a user would pick instead: the same cache, and @fastify/compress compressing every hit.
+  {
+    name: MODE.compressingPeer,
+    env: { CACHE_MODE: 'memory', QUERY_MODE: 'join', CACHE_PRECOMPRESS: 'false' },
+    peerOf: MODE.memory
   }
 ]
 
@@ -116,6 +126,24 @@ export const ENDPOINTS: readonly Endpoint[] = [
     }
   }
 ]
+
+/** The codings a row's requests accept, one `Accept-Encoding` each (identity: no header). */
+export const BENCH_ENCODINGS: readonly Encoding[] = ['identity', 'br', 'gzip']
+/** What the matrix measures by default: identity, and brotli, which every browser and HTTP library asks for. */
+export const DEFAULT_ENCODINGS: readonly Encoding[] = ['identity', 'br']
+
+/** The request headers of a row in `encoding`. */
+export function encodingHeaders (encoding: Encoding): Record<string, string> {
+  return encoding === 'identity' ? {} : { 'accept-encoding': encoding }
+}
+
+/**
+ * The ceiling sends each coding's bytes on a route of its own (`/br/events`): it never negotiates,
+ * so that it stays the least a server can do to send those bytes.
+ */
+export function ceilingPath (encoding: Encoding, path: string): string {
+  return encoding === 'identity' ? path : `/${encoding}${path}`
+}
 
 /** The read/write mix is selected with `--endpoints` like an endpoint, but runs as a step. */
 export const MIX_ENDPOINT = 'mix'

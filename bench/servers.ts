@@ -1,6 +1,8 @@
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { Encoding } from '../src/cache/encodings.ts'
+import { writeCeilingBodies } from './ceiling-bodies.ts'
 import { startServer, type ServerProcess } from './processes.ts'
 import { BASELINE_MODE, CEILING, MODES, type Mode } from './scenarios.ts'
 
@@ -14,14 +16,27 @@ export interface ServerSetup {
   modes: readonly Mode[]
   databaseUrl: string
   redisUrl: string | undefined
+  /** The codings the ceiling sends the events list in. */
+  encodings: readonly Encoding[]
+}
+
+/** The events list's bytes as the baseline serves them, and in each coding as the ceiling sends them. */
+export interface EventsListBytes {
+  identity: Buffer
+  encoded: Partial<Record<Encoding, number>>
+}
+
+/** A page's identity bytes (fetch decodes whatever coding it was sent in). */
+export async function identityBytes (url: string): Promise<Buffer> {
+  return Buffer.from(await (await fetch(url)).arrayBuffer())
 }
 
 /**
  * Starts every mode's processes, then the ceiling with the exact bytes the baseline serves for
- * the events list. Whatever started is in `servers` even when a later start fails, for the caller
- * to stop.
+ * the events list, in every coding, each representation made as the cache makes it. Whatever
+ * started is in `servers` even when a later start fails, for the caller to stop.
  */
-export async function startServers (servers: Servers, setup: ServerSetup): Promise<{ eventsListBytes: number }> {
+export async function startServers (servers: Servers, setup: ServerSetup): Promise<EventsListBytes> {
   for (const mode of setup.modes) {
     const env = serverEnv(mode, setup)
     const instances: ServerProcess[] = []
@@ -29,11 +44,12 @@ export async function startServers (servers: Servers, setup: ServerSetup): Promi
     for (let i = 0; i < (mode.instances ?? 1); i++) instances.push(await startServer(APP, env))
   }
   const baseline = servers.get(BASELINE_MODE)![0]!
-  const listBytes = Buffer.from(await (await fetch(`${baseline.url}/events?limit=100`)).arrayBuffer())
-  const bodyFile = join(await mkdtemp(join(tmpdir(), 'eventcache-bench-')), 'events.json')
-  await writeFile(bodyFile, listBytes)
-  servers.set(CEILING, [await startServer(CEILING_SERVER, { CEILING_BODIES: JSON.stringify({ '/events': bodyFile }) })])
-  return { eventsListBytes: listBytes.length }
+  const identity = await identityBytes(`${baseline.url}/events?limit=100`)
+  const directory = await mkdtemp(join(tmpdir(), 'eventcache-bench-'))
+  const written = await writeCeilingBodies(directory, [{ name: 'events', route: '/events', identity }], setup.encodings)
+  const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
+  servers.set(CEILING, [await startServer(CEILING_SERVER, env)])
+  return { identity, encoded: Object.fromEntries(written.map((body) => [body.accepted, body.bytes])) }
 }
 
 export async function stopServers (servers: Servers): Promise<void> {

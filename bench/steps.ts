@@ -43,8 +43,12 @@ export const STEPS: readonly Step[] = [
   {
     name: 'mix',
     describe: 'the read/write mix',
-    // One instance per mode: across instances, tiered mode's stale window is the lag step's.
-    needs: { endpoint: MIX_ENDPOINT, modes: (mode) => singleInstance(mode) && mode.name !== MODE.offNaive },
+    // One instance per mode: across instances, tiered mode's stale window is the lag step's. The
+    // compressing peer differs from memory mode only in how a hit is sent.
+    needs: {
+      endpoint: MIX_ENDPOINT,
+      modes: (mode) => singleInstance(mode) && mode.name !== MODE.offNaive && mode.peerOf === undefined
+    },
     run: async ({ modes, servers, durationSeconds, connections }) => {
       const mix: DatasetResult['mix'] = []
       for (const mode of modes) {

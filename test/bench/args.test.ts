@@ -49,6 +49,16 @@ t.test('--endpoints: known names only', async (t) => {
   })
 })
 
+t.test('--encodings: identity and br by default, known codings only', async (t) => {
+  t.same(parseBenchArgs([]).encodings, ['identity', 'br'], 'what every HTTP library asks for, beside identity')
+  t.same(parseBenchArgs(['--encodings', 'gzip, identity']).encodings, ['gzip', 'identity'])
+  t.throws(() => parseBenchArgs(['--encodings', 'br,zstd']), {
+    name: 'UsageError',
+    message: '--encodings: unknown name "zstd"; known: identity, br, gzip'
+  })
+  t.match(USAGE, /--encodings a,b +every row once per coding its requests accept: identity, br, gzip/)
+})
+
 t.test('--report FILE: also the Markdown report to FILE', async (t) => {
   t.equal(parseBenchArgs(['--quick', '--report', 'bench/REPORT.md']).reportFile, 'bench/REPORT.md')
   t.throws(() => parseBenchArgs(['--report']), { name: 'UsageError', message: /--report/ })

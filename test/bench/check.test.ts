@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { checkThresholds, formatCheck, type Thresholds } from '../../bench/check.ts'
 import { COUNTED_ENDPOINTS } from '../../bench/instruction-workload.ts'
+import { rowName } from '../../bench/results.ts'
 import { MODE, MODE_NAMES } from '../../bench/scenarios.ts'
 import { dataset, processScaling, results } from './fixtures.ts'
 
@@ -37,6 +38,17 @@ t.test('--check: passes, fails naming the ratio and its value, skips modes not m
   t.match(formatCheck(outcomes.filter((outcome) => outcome.status === 'ok')), /bench check passed$/)
   t.match(formatCheck(outcomes.filter((outcome) => outcome.status !== 'failed')),
     /bench check passed; 2 threshold\(s\) not measured$/)
+})
+
+t.test('--check: a row in a coding is named with it, and skipped when the coding was not measured', async (t) => {
+  const br = { mode: MODE.memory, endpoint: 'events-list', encoding: 'br' as const, metric: 'speedup' as const, min: 5 }
+  const [outcome] = checkThresholds(results(), { ratios: [br], mix: [] })
+  t.same([outcome!.name, outcome!.status, outcome!.reason],
+    ['memory/events-list/br/speedup', 'skipped', 'br was not among --encodings'])
+  const run = results()
+  const measured = run.datasets[0]!
+  measured.summary = [...measured.summary, ...measured.summary.map((row) => ({ ...row, encoding: 'br' as const }))]
+  t.equal(checkThresholds(run, { ratios: [br], mix: [] })[0]!.status, 'ok', 'measured in br: judged')
 })
 
 t.test('--check: a mode or endpoint that ran but lacks the figure fails', async (t) => {
@@ -90,7 +102,7 @@ t.test('bench/thresholds.json names only known modes, in ASCII', async (t) => {
   t.ok(modes.includes(MODE.tieredPair))
   t.same(thresholds.mix.filter((threshold) => threshold.metric === 'hitRatio'), [],
     'the timed mix\'s hit ratio depends on timing, so it is reported, not gated')
-  const gated = new Set(thresholds.instructions?.map(({ mode, endpoint, metric }) => `${mode}/${endpoint}/${metric}`))
+  const gated = new Set(thresholds.instructions?.map((threshold) => `${rowName(threshold)}/${threshold.metric}`))
   for (const mode of [MODE.memory, MODE.redis, MODE.tiered]) {
     for (const { name } of COUNTED_ENDPOINTS) {
       for (const metric of ['hitPerCeiling', 'loadedPerCeiling']) {

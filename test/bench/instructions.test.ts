@@ -35,6 +35,7 @@ t.test('the summary: per mode and endpoint, hit ÷ ceiling, loaded ÷ ceiling an
   t.same(memory, {
     mode: MODE.memory,
     endpoint: 'events-list',
+    encoding: 'identity',
     hit: 160_000,
     loaded: 120_000,
     miss: 4_400_000,
@@ -47,9 +48,22 @@ t.test('the summary: per mode and endpoint, hit ÷ ceiling, loaded ÷ ceiling an
   })
   const redis = summary.find((row) => row.mode === MODE.redis)!
   t.same([redis.missPerUncached, redis.loadedPerCeiling], [undefined, undefined], 'not counted: no ratio')
-  const memoryLine = '| memory | events-list | 160.0k | 4.40M | 4.00M | 64.0k | 2.50× | ' +
+  const memoryLine = '| memory | events-list | identity | 160.0k | 4.40M | 4.00M | 64.0k | 2.50× | ' +
     '120.0k | 40.0k | 3.00× | 1.10× |'
   t.ok(instructionTable(summary).includes(memoryLine), 'the memory row, loaded columns next')
+})
+
+t.test('a coding\'s hits are counted against the ceiling sending the same representation', async (t) => {
+  const br = (entry: InstructionCount): InstructionCount => ({ ...entry, encoding: 'br' })
+  const summary = summariseInstructions([
+    ...COUNTS,
+    br(count(MODE.memory, 'events-list', 'hit', 90_000)),
+    br(count(CEILING, 'events-list', 'hit', 60_000))
+  ])
+  const memoryBr = summary.find((row) => row.mode === MODE.memory && row.encoding === 'br')!
+  t.same([memoryBr.hit, memoryBr.ceiling, memoryBr.hitPerCeiling, memoryBr.miss], [90_000, 60_000, 1.5, undefined])
+  t.equal(summary.find((row) => row.mode === MODE.memory && row.encoding === 'identity')!.hitPerCeiling, 2.5)
+  t.ok(instructionTable(summary).some((line) => line.startsWith('| memory | events-list | br | 90.0k |')))
 })
 
 t.test('the gate on instructions: ok, failed naming the row, skipped when not counted', async (t) => {

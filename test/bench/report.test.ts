@@ -8,12 +8,12 @@ import { dataset, load, processScaling, results, rows } from './fixtures.ts'
 
 t.test('reports: terminal table, Markdown, and a self-contained HTML page with SVG charts', async (t) => {
   const table = renderTable(dataset().summary)
-  t.match(table, /^mode\s+endpoint\s+req\/s/)
-  t.match(table, /memory\s+events-list\s+9000 .* 9\.00× \[9\.00–9\.00\]/)
+  t.match(table, /^mode\s+endpoint\s+encoding\s+req\/s/)
+  t.match(table, /memory\s+events-list\s+identity\s+9000 .* 9\.00× \[9\.00–9\.00\]/)
 
   const markdown = renderMarkdown(results())
   t.match(markdown, /^# eventcache bench/)
-  t.match(markdown, /\| memory \| events-list \| 9000 \|/)
+  t.match(markdown, /\| memory \| events-list \| identity \| 9000 \|/)
   t.match(markdown, /\| memory \| 10\.0 \| 95 \| 5 \| 90\.0 \| 1 \/ 4 \| 3\.5 \/ 9 \| 0\.50 \| 0 \| 0 \|/,
     'mix with the write cost over off')
   t.notMatch(markdown, /How latency grows/, 'no scaling section for one size')
@@ -77,4 +77,25 @@ t.test('the two-instance row, the lag and process scaling in the report', async 
     'two 9000 req/s, 1\\.80× \\[1\\.70–1\\.90\\] .*machine CPU busy 60% → 98%, ' +
     'throughput per busy CPU 1\\.10× one process\'s'))
   t.notMatch(renderMarkdown(results()), /Two processes against one/)
+})
+
+t.test('the report gives the list page per coding and what compressing adds to a miss', async (t) => {
+  const measured = {
+    ...dataset(),
+    eventsListEncodedBytes: { identity: 38_000, br: 5_700 },
+    compression: [{
+      endpoint: 'events-list',
+      identityBytes: 38_000,
+      codings: [
+        { encoding: 'br' as const, bytes: 5_700, ms: 1.2 },
+        { encoding: 'gzip' as const, bytes: 7_600, ms: 0.6 }
+      ],
+      fillMs: 1.3,
+      samples: 30
+    }]
+  }
+  const markdown = renderMarkdown(results([measured]))
+  t.match(markdown, /identity 38,000 B \(100%\), br 5,700 B \(15\.0%\)/)
+  t.match(markdown, /\| page \| identity B \| br B \| br ms \| gzip B \| gzip ms \| fill ms \|/)
+  t.match(markdown, /\| events-list \| 38,000 \| 5,700 \| 1\.20 \| 7,600 \| 0\.60 \| 1\.30 \|/)
 })

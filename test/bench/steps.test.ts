@@ -16,7 +16,7 @@ t.test('--modes: the selection in the order of MODES, the baseline always, Redis
   t.same(chosen.modes.map((mode) => mode.name), [MODE.offJoin, MODE.memory, MODE.tiered])
   t.equal(chosen.absent.get(MODE.redis), 'redis is not among --modes')
   const withoutRedis = selectModes(undefined, false)
-  t.same(withoutRedis.modes.map((mode) => mode.name), [MODE.offNaive, MODE.offJoin, MODE.memory])
+  t.same(withoutRedis.modes.map((mode) => mode.name), [MODE.offNaive, MODE.offJoin, MODE.memory, MODE.compressingPeer])
   t.equal(withoutRedis.absent.get(MODE.tieredPair), 'tiered-x2 needs Redis')
 })
 

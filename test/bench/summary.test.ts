@@ -1,5 +1,5 @@
 import t from 'tap'
-import { summarise, type Row } from '../../bench/results.ts'
+import { ratioOf, summarise, type Row } from '../../bench/results.ts'
 import { planRows, roundOrder } from '../../bench/rounds.ts'
 import { CEILING, ENDPOINTS, MODE, MODES } from '../../bench/scenarios.ts'
 import { median, pairedRatio, spread } from '../../bench/stats.ts'
@@ -39,13 +39,44 @@ t.test('a multi-instance row is compared with its one-instance mode, round by ro
   t.equal(summary.find((row) => row.mode === MODE.tiered)!.scaling, undefined)
 })
 
-t.test('the matrix: every mode per endpoint, the ceiling on its endpoint, rotated round by round', async (t) => {
+t.test('the matrix: every mode per endpoint and coding, the ceiling on its endpoint, rotated by round', async (t) => {
   const modes = MODES.filter((mode) => mode.name === MODE.offJoin || mode.name === MODE.memory)
-  const plan = planRows(modes, ENDPOINTS.slice(0, 2))
+  const plan = planRows(modes, ENDPOINTS.slice(0, 2), ['identity'])
   t.same(plan.map(({ mode, endpoint }) => `${mode}/${endpoint.name}`), [
     'off+join/events-list', 'memory/events-list', 'ceiling/events-list', 'off+join/event-detail', 'memory/event-detail'
+  ])
+  const encoded = planRows(modes, ENDPOINTS.slice(0, 1), ['identity', 'br'])
+  t.same(encoded.map(({ mode, endpoint, encoding }) => `${mode}/${endpoint.name}/${encoding}`), [
+    'off+join/events-list/identity', 'memory/events-list/identity', 'ceiling/events-list/identity',
+    'off+join/events-list/br', 'memory/events-list/br', 'ceiling/events-list/br'
   ])
   t.same(roundOrder(5, 0), [0, 1, 2, 3, 4])
   t.same(roundOrder(5, 1), [1, 2, 3, 4, 0], 'no row always runs first')
   t.same(roundOrder(5, 7), [2, 3, 4, 0, 1])
+})
+
+t.test('each coding is compared with its own baseline and ceiling; the peer with memory mode', async (t) => {
+  const br = (row: Row): Row => ({ ...row, encoding: 'br' })
+  const encoded: Row[] = [
+    ...rows(),
+    br({ mode: MODE.offJoin, endpoint: 'events-list', rounds: [load(500, 1800), load(250, 3600), load(500, 1800)] }),
+    br({ mode: MODE.memory, endpoint: 'events-list', rounds: [load(9000, 40), load(4500, 80), load(9000, 40)] }),
+    br({ mode: CEILING, endpoint: 'events-list', rounds: [load(12_000, 20), load(6000, 40), load(12_000, 20)] }),
+    br({
+      mode: MODE.compressingPeer,
+      endpoint: 'events-list',
+      rounds: [load(1000, 800), load(500, 1600), load(1000, 800)]
+    })
+  ]
+  const summary = summarise(encoded, MODES)
+  const find = (mode: string, encoding: string) => summary.find((row) => {
+    return row.mode === mode && row.endpoint === 'events-list' && row.encoding === encoding
+  })!
+  t.equal(find(MODE.memory, 'identity').ceilingCpuShare!.median, 0.8, 'identity: 40 µs over 50')
+  t.equal(find(MODE.memory, 'br').ceilingCpuShare!.median, 0.5, 'br: against the br ceiling, 20 µs over 40')
+  t.equal(find(MODE.memory, 'br').speedup!.median, 18, 'br: over off+join in br')
+  t.equal(find(MODE.compressingPeer, 'br').cpuOverPrecompressed!.median, 20, 'the peer: 800 µs over memory\'s 40')
+  t.equal(find(MODE.memory, 'br').cpuOverPrecompressed, undefined)
+  t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list', encoding: 'br' }, 'ceilingCpuShare'), 0.5)
+  t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list' }, 'ceilingCpuShare'), 0.8)
 })
