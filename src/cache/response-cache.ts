@@ -220,9 +220,10 @@ export class ResponseCache<Context extends object = object> {
       return representations
     })
     if (shared) this.#notifyJoined(context, view)
-    // Identity is acceptable to every client that did not refuse it: only another instance's
-    // fill, read back from Redis, comes without the other codings.
-    return this.#served(context, view, value[encoding] ?? value.identity, 'MISS', lookupMs)
+    // Only another instance's fill, read back from Redis, comes without the other codings: the
+    // requested one is then made here, as for a bypass, so a waiter gets the coding it asked for.
+    const response = value[encoding] ?? await this.#encoded(value.identity, encoding)
+    return this.#served(context, view, response, 'MISS', lookupMs)
   }
 
   #served (

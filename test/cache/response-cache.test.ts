@@ -11,7 +11,9 @@ import type { CachedResponse, CacheStore, Lookup, StoredEntry } from '../../src/
 import { keyspace } from '../../src/cache/views.ts'
 import { until } from '../support/waiting.ts'
 
-const OPTIONS = { prefix: 'core', ttlSeconds: 60, negativeTtlSeconds: 5, invalidate: true, fence: true, precompress: true }
+const OPTIONS = {
+  prefix: 'core', ttlSeconds: 60, negativeTtlSeconds: 5, invalidate: true, fence: true, precompress: true
+}
 const { views, invalidations } = keyspace(OPTIONS.prefix)
 const memory = () => new MemoryStore({ maxBytes: 1 << 20, maxEntries: 1_000 })
 

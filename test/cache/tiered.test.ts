@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { brotliDecompressSync } from 'node:zlib'
 import t from 'tap'
 import { buildTestApp, logCollector } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
@@ -118,6 +119,22 @@ t.test('an expired L1 copy is refreshed by one Redis read, however many readers 
   t.ok(responses.every((response) => response.json().id === event.id))
   t.equal(((await commandCalls(redis)).mget ?? 0) - before, 1, 'one MGET for the 50 of them')
   t.equal(tierOf(await a.inject(`/events/${event.id}`)), 'L1', 'and the one read made the new copy')
+})
+
+t.test('CACHE_LEASE_MS: a reader that waited for another instance\'s fill gets the coding it asked for', async (t) => {
+  const { a, b } = await twoInstances(t, { FAULT_LOAD_DELAY_MS: '200', CACHE_LEASE_MS: '2000' })
+  for (let i = 0; i < 15; i++) await postEvent(a, { description: `an evening of talks, number ${i}` })
+  const headers = { 'accept-encoding': 'br' }
+  const responses = await Promise.all(Array.from({ length: 10 }, (_, i) =>
+    (i % 2 === 0 ? a : b).inject({ url: '/events', headers })))
+  const loads = responses.filter((response) => Number(response.headers['x-db-queries']) > 0)
+  t.equal(loads.length, 1, 'one instance loaded; the other waited for its fill')
+  const bodies = responses.map((response) => {
+    t.equal(response.headers['content-encoding'], 'br', `${String(response.headers['x-cache'])}: br`)
+    return brotliDecompressSync(response.rawPayload).toString()
+  })
+  t.equal(new Set(bodies).size, 1, 'every reader the same page')
+  t.equal(JSON.parse(bodies[0]!).results.length, 15)
 })
 
 async function coldStampede (t: Parameters<typeof buildTestApp>[0], env: Record<string, string>): Promise<number> {
