@@ -3,7 +3,7 @@ import t from 'tap'
 import { checkThresholds, formatCheck, type Thresholds } from '../../bench/check.ts'
 import { COUNTED_ENDPOINTS } from '../../bench/instruction-workload.ts'
 import { rowName } from '../../bench/results.ts'
-import { MODE, MODE_NAMES } from '../../bench/scenarios.ts'
+import { DEFAULT_ENCODINGS, MODE, MODE_NAMES } from '../../bench/scenarios.ts'
 import { dataset, processScaling, results } from './fixtures.ts'
 
 t.test('--check: passes, fails naming the ratio and its value, skips modes not measured', async (t) => {
@@ -105,9 +105,14 @@ t.test('bench/thresholds.json names only known modes, in ASCII', async (t) => {
   const gated = new Set(thresholds.instructions?.map((threshold) => `${rowName(threshold)}/${threshold.metric}`))
   for (const mode of [MODE.memory, MODE.redis, MODE.tiered]) {
     for (const { name } of COUNTED_ENDPOINTS) {
-      for (const metric of ['hitPerCeiling', 'loadedPerCeiling']) {
-        t.ok(gated.has(`${mode}/${name}/${metric}`), `${mode}/${name}/${metric} is gated`)
+      for (const encoding of DEFAULT_ENCODINGS) {
+        for (const metric of ['hitPerCeiling', 'loadedPerCeiling']) {
+          const row = `${rowName({ mode, endpoint: name, encoding })}/${metric}`
+          t.ok(gated.has(row), `${row} is gated`)
+        }
       }
     }
   }
+  const peer = thresholds.ratios.find((threshold) => threshold.mode === MODE.compressingPeer)
+  t.same(peer && [peer.encoding, peer.metric], ['br', 'cpuOverPrecompressed'], 'the peer is gated on br hits')
 })
