@@ -26,4 +26,10 @@ export default fp(async function errors (app) {
     request.log.error({ err: error }, 'request failed')
     return reply.code(500).send(errorBody(500, 'Internal Server Error'))
   })
+  // A path no route serves: Fastify's own answer, with no-store. A 404 without Cache-Control is
+  // cacheable by default (RFC 9111 §4.2.2), and a shared cache could keep one for a route deployed next.
+  app.setNotFoundHandler((request, reply) => {
+    reply.header('cache-control', NO_STORE).code(404)
+      .send(errorBody(404, `Route ${request.method}:${request.url} not found`))
+  })
 }, { name: 'errors' })

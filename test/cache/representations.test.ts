@@ -217,10 +217,12 @@ t.test('Cache-Control: no-store on writes, errors, health, metrics and the panel
   const app = await buildTestApp(t, { CACHE_MODE: 'memory', METRICS: 'true', CACHE_PANEL_TOKEN: 'x'.repeat(32) })
   const created = await app.inject({ method: 'POST', url: '/events', payload: { name: 'x' } })
   t.equal(created.headers['cache-control'], 'no-store', 'a write, or its 400')
-  for (const url of ['/health/live', '/metrics', '/_cache', '/events/abc', '/events?limit=-1']) {
+  for (const url of ['/health/live', '/metrics', '/_cache', '/events/abc', '/events?limit=-1', '/nowhere']) {
     const response = await app.inject(url)
     t.equal(response.headers['cache-control'], 'no-store', `${url} (${response.statusCode})`)
   }
+  t.same((await app.inject('/nowhere?x=1')).json(),
+    { statusCode: 404, error: 'Not Found', message: 'Route GET:/nowhere?x=1 not found' }, 'Fastify\'s own 404 body')
   t.equal((await app.inject('/events/999999')).headers['cache-control'], 'no-cache', 'a cached 404')
   const metrics = await app.inject({ url: '/metrics', headers: { 'accept-encoding': 'br' } })
   t.equal(metrics.headers['content-encoding'], 'br', 'responses besides cached reads are compressed per request')
