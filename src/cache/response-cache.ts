@@ -94,9 +94,12 @@ export class ResponseCache<Context extends object = object> {
   readonly #bypassFlights = new SingleFlight<CachedResponse>()
   readonly #local = new LocalGenerations(BYPASS_GENERATIONS)
   readonly #observers: Array<CacheObserver<Context>> = []
+  /** The codings a fill stores: all of them, or identity alone without `precompress`. */
+  readonly #stored: readonly Encoding[]
 
   constructor (options: ResponseCacheOptions) {
     this.#options = options
+    this.#stored = options.precompress ? ENCODINGS : ['identity']
     this.#store = options.store
     this.#ledger = options.ledger
     this.keys = keyspace(options.prefix)
@@ -213,8 +216,7 @@ export class ResponseCache<Context extends object = object> {
     const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
       const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
       if (filledElsewhere) return { identity: filledElsewhere }
-      const identity = await this.#load(produce)
-      const representations = await representationsOf(identity, this.#options.precompress ? undefined : [])
+      const representations = await representationsOf(await this.#load(produce), this.#stored)
       await this.beforeFill?.(view)
       await this.#fill(context, store, view, lookup.stamp, representations)
       return representations
@@ -291,7 +293,7 @@ export class ResponseCache<Context extends object = object> {
       ? this.#options.negativeTtlSeconds
       : this.#options.ttlSeconds
     const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
-    const entries = (this.#options.precompress ? ENCODINGS : ['identity' as const]).map((encoding) => ({
+    const entries = this.#stored.map((encoding) => ({
       key: encodedKey(view.key, encoding),
       response: representations[encoding]
     }))
