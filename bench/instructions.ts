@@ -74,7 +74,8 @@ export async function measureInstructions (
  */
 export async function countInstructions (setup: CountSetup): Promise<InstructionCount[]> {
   const modes = COUNTED_MODES.filter((mode) => mode.name === BASELINE_MODE || setup.modes.includes(mode))
-  const targets = countedTargets(countedEncodings(setup.encodings))
+  const encodings = countedEncodings(setup.encodings)
+  const targets = countedTargets(encodings)
   const bodies = await mkdtemp(join(tmpdir(), 'eventcache-ceiling-'))
   let saved: () => void = () => {}
   const bodiesSaved = new Promise<void>((resolve) => { saved = resolve })
@@ -93,7 +94,7 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
     const sources = await Promise.all(COUNTED_ENDPOINTS.map(async (endpoint) => {
       return { name: endpoint.name, route: endpoint.ceilingRoute, identity: await readFile(bodyFile(bodies, endpoint)) }
     }))
-    const written = await writeCeilingBodies(bodies, sources, countedEncodings(setup.encodings))
+    const written = await writeCeilingBodies(bodies, sources, encodings)
     const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
     return withServer(CEILING_SERVER, env, (server) => countMode(server, targets, CEILING, false))
   }
