@@ -1,6 +1,6 @@
 import fastifyPostgres from '@fastify/postgres'
 import fp from 'fastify-plugin'
-import { openDatabase, poolConfig } from '../src/db/connection.ts'
+import { appPoolConfig, openDatabase } from '../src/db/connection.ts'
 import { migrate } from '../src/db/migrate.ts'
 
 /**
@@ -14,7 +14,7 @@ export default fp(async function postgres (app) {
   // registration order, and this hook is added first).
   app.addHook('onClose', database.release)
 
-  await app.register(fastifyPostgres, poolConfig(database.url, config))
+  await app.register(fastifyPostgres, appPoolConfig(database.url, config))
   // @fastify/postgres adds no 'error' listener: without one, an idle client losing its connection
   // (a PostgreSQL restart) emits an unhandled 'error' and crashes the process.
   app.pg.pool.on('error', (error) => app.log.warn({ err: error }, 'idle PostgreSQL client lost its connection'))

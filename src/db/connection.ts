@@ -40,6 +40,16 @@ export function poolConfig (
   }
 }
 
+/**
+ * The app's own sessions: migration 003's triggers send nothing for what they write, as the app
+ * invalidates its writes itself before it answers. Command-line tools (the seed) are writers like
+ * any other, and are not tagged.
+ */
+export function appPoolConfig (url: string, config: Parameters<typeof poolConfig>[1]): pg.PoolConfig {
+  const pool = poolConfig(url, config)
+  return { ...pool, options: `${pool.options} -c eventcache.writer=api` }
+}
+
 /** For command-line tools: a pool for the duration of `work`, then everything released. */
 export async function withDatabase<T> (config: Config, work: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const database = await openDatabase(config, (message) => console.error(message))
