@@ -120,14 +120,16 @@ export class GuardedStore {
    * once, before anything is sent. When sending fails, everything sent is owed, not only what
    * failed: in tiered mode the other instances hear of an invalidation only once it all went through.
    * @param owe called (synchronously) with what Redis may not have the new value of
+   * @param changeId a database change's id (CacheStore.invalidate); what is owed is replayed plainly
    */
   async invalidate (
     generations: readonly string[],
-    owe: (generations: readonly string[]) => void
+    owe: (generations: readonly string[]) => void,
+    changeId?: string
   ): Promise<'done' | 'owed'> {
     const breakers = this.#breakers
     if (breakers === undefined) {
-      await this.store.invalidate(generations)
+      await this.store.invalidate(generations, changeId)
       return 'done'
     }
     const shards = [...breakers.byShard(generations)]
@@ -137,7 +139,7 @@ export class GuardedStore {
       : shards.filter(([breaker]) => !breaker.isOpen).flatMap(([, group]) => group)
     if (down.length > 0) owe(down)
     try {
-      if (sent.length > 0) await this.store.invalidate(sent)
+      if (sent.length > 0) await this.store.invalidate(sent, changeId)
     } catch (error) {
       owe(sent)
       this.#log?.error({ err: error, generations: sent.length },

@@ -41,6 +41,30 @@ return 1
 
 type FencedFill = (keyCount: number, ...keysAndArgs: Array<string | Buffer | number>) => Promise<number>
 
+/**
+ * A database change's invalidation of one generation, done once however many instances send it:
+ * the first to set the change's marker (next to the generation, so in its cluster slot) changes it.
+ * KEYS: generation, marker. ARGV: fresh token, generation ttl ms, marker ttl ms.
+ */
+const INVALIDATE_ONCE = `
+if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+end
+return 1
+`
+
+/**
+ * How long a change's markers outlive it: far longer than every listening instance takes to hear of
+ * it, which is all they are for.
+ */
+const CHANGE_MARKER_TTL_MS = 10 * 60_000
+
+/** The command INVALIDATE_ONCE defines on a pipeline. */
+interface InvalidatesOnce {
+  eventcacheInvalidateOnce: (generation: string, marker: string, token: string,
+    generationTtlMs: number, markerTtlMs: number) => unknown
+}
+
 /** CACHE_INVALIDATION_REPLICAS: how many replicas must have an invalidation, and how long to wait for them. */
 export interface InvalidationDurability {
   replicas: number
@@ -79,6 +103,9 @@ export class RedisStore implements CacheStore {
     this.#durability = durability
     this.#generationTtlMs = 2 * maxTtlMs + 60_000
     if (!('eventcacheFill' in redis)) redis.defineCommand('eventcacheFill', { lua: FENCED_FILL })
+    if (!('eventcacheInvalidateOnce' in redis)) {
+      redis.defineCommand('eventcacheInvalidateOnce', { lua: INVALIDATE_ONCE, numberOfKeys: 2 })
+    }
     this.#fencedFill = (redis as unknown as { eventcacheFill: FencedFill }).eventcacheFill.bind(redis)
   }
 
@@ -140,14 +167,24 @@ export class RedisStore implements CacheStore {
    *
    * Every slot's pipeline runs to its end even when another fails: the error names the
    * generations that failed, so only their node is taken for down.
+   *
+   * With `changeId`, each SET is INVALIDATE_ONCE's: every instance hears of a database change,
+   * and a generation changed twice would drop what was filled between the two.
    */
-  async invalidate (generations: readonly string[]): Promise<void> {
+  async invalidate (generations: readonly string[], changeId?: string): Promise<void> {
     if (generations.length === 0) return
     const durability = this.#durability
     const groups = this.#bySlot(generations)
     const results = await Promise.allSettled(groups.map(async (group) => {
       const pipeline = this.#redis.pipeline()
-      for (const position of group) pipeline.set(generations[position]!, newToken(), 'PX', this.#generationTtlMs)
+      for (const position of group) {
+        const generation = generations[position]!
+        if (changeId === undefined) pipeline.set(generation, newToken(), 'PX', this.#generationTtlMs)
+        else {
+          (pipeline as unknown as InvalidatesOnce).eventcacheInvalidateOnce(
+            generation, `${generation}:change:${changeId}`, newToken(), this.#generationTtlMs, CHANGE_MARKER_TTL_MS)
+        }
+      }
       // No key: a cluster pipeline sends it to the node its SETs went to.
       if (durability) pipeline.wait(durability.replicas, durability.waitMs)
       const results = await pipeline.exec()

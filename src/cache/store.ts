@@ -54,8 +54,10 @@ export interface CacheStore {
   /**
    * Gives each generation a new value, so every response stored under the old one is dead.
    * A shared store rejects with an InvalidationError naming the generations it could not change.
+   * With `changeId` (a database change every instance hears of), a shared store changes each
+   * generation once per change, however many instances ask, and tells no other instance.
    */
-  invalidate: (generations: readonly string[]) => void | Promise<void>
+  invalidate: (generations: readonly string[], changeId?: string) => void | Promise<void>
   /**
    * Shared stores only: takes the lease `key` for the generations in `stamp`, for `ms`, if nobody
    * holds it (one instance loads, the others wait for its fill). True when this caller got it.

@@ -71,11 +71,14 @@ export class TieredStore implements CacheStore {
     return stored
   }
 
-  /** Local L1 copies die first (even if Redis then fails), then Redis, then the other instances. */
-  async invalidate (generations: readonly string[]): Promise<void> {
+  /**
+   * Local L1 copies die first (even if Redis then fails), then Redis, then the other instances'
+   * copies, but for a database change: every instance hears of that one from PostgreSQL itself.
+   */
+  async invalidate (generations: readonly string[], changeId?: string): Promise<void> {
     this.#l1.invalidate(generations)
-    await this.#l2.invalidate(generations)
-    await this.#bus.publish(generations)
+    await this.#l2.invalidate(generations, changeId)
+    if (changeId === undefined) await this.#bus.publish(generations)
   }
 
   lease (key: string, stamp: string, ms: number): Promise<boolean> {
