@@ -49,6 +49,25 @@ export interface CacheObserver<Context> {
   ) => void
   /** Tiered mode: another instance's invalidation reached this one, `lagMs` after it was published. */
   remoteInvalidated?: (generations: readonly string[], lagMs: number) => void
+  /** A write made in the database, not through this API, was invalidated here (CACHE_DB_INVALIDATION). */
+  databaseChanged?: (change: AppliedDatabaseChange) => void
+  /** Every view was given a new epoch (Keyspace.epoch): everything stored before is unreachable. */
+  epochChanged?: (epoch: string, reason: EpochReason) => void
+}
+
+/** Why the views got a new epoch: (re)connected to the changes' channel, another instance's, or a large change. */
+export type EpochReason = 'connected' | 'adopted' | 'change'
+
+/** A database change as this instance applied it. */
+export interface AppliedDatabaseChange {
+  table: string
+  op: string
+  /** Rows the change listed, or 'all' (it changed too many to list: a new epoch). */
+  rows: number | 'all'
+  /** Generations it gave a new value (0 for 'all'). */
+  generations: number
+  /** Receipt to invalidation done, in ms. */
+  ms: number
 }
 
 export interface ResponseCacheOptions {
@@ -96,6 +115,8 @@ export class ResponseCache<Context extends object = object> {
   readonly #observers: Array<CacheObserver<Context>> = []
   /** The codings a fill stores: all of them, or identity alone without `precompress`. */
   readonly #stored: readonly Encoding[]
+  /** Every read is BYPASS while set: nothing is known yet of what the database changed. */
+  #readsBypassed = false
 
   constructor (options: ResponseCacheOptions) {
     this.#options = options
@@ -145,7 +166,7 @@ export class ResponseCache<Context extends object = object> {
 
     const started = performance.now()
     const key = encodedKey(view.key, encoding)
-    const pending = this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view, key)
+    const pending = this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
       if (pending?.response) {
         return this.#served(context, view, pending.response, 'HIT', performance.now() - started, pending.tier)
@@ -163,18 +184,39 @@ export class ResponseCache<Context extends object = object> {
    * Makes every response depending on `generations` invalid, on every instance. Call it after
    * the write has committed and before answering, so that a client that saw the write's answer
    * can never read the old state back (read-your-writes).
+   * @param changeId set for a database change, which every instance applies (CacheStore.invalidate)
    */
-  async invalidate (generations: readonly string[], context?: Context): Promise<void> {
+  async invalidate (generations: readonly string[], context?: Context, changeId?: string): Promise<void> {
     const store = this.#store
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
     this.#local.bump(generations)
     const started = performance.now()
     // The write has committed: what Redis may not have is owed, and the views depending on it
     // are not read from the cache until it has been replayed.
-    const result = await store.invalidate(generations, (owed) => this.#ledger?.owe(owed))
+    const result = await store.invalidate(generations, (owed) => this.#ledger?.owe(owed), changeId)
     for (const observer of this.#observers) {
       observer.invalidated?.(context, generations, result, performance.now() - started)
     }
+  }
+
+  /**
+   * Reads are BYPASS from `bypassReads(true)` until `bypassReads(false)`: the database-change
+   * listener holds them so until it hears the database, at boot.
+   */
+  bypassReads (bypassed: boolean): void {
+    this.#readsBypassed = bypassed
+  }
+
+  /** Gives every view a new epoch: every response stored so far is unreachable, on this instance. */
+  changeEpoch (epoch: string, reason: EpochReason): void {
+    if (this.keys.epoch === epoch) return
+    this.keys.epoch = epoch
+    for (const observer of this.#observers) observer.epochChanged?.(epoch, reason)
+  }
+
+  /** A database change was applied (by `invalidate` or `changeEpoch`): for the observers. */
+  databaseChanged (change: AppliedDatabaseChange): void {
+    for (const observer of this.#observers) observer.databaseChanged?.(change)
   }
 
   /** Tiered mode: the invalidation bus delivered another instance's invalidation (already applied to L1). */

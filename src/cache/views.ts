@@ -44,7 +44,14 @@ export interface Keyspace {
     guest: (id: number) => View
   }
   /** One per cached route: the glob matching its entries (for the panel's flush) and its route name. */
-  namespaces: Array<{ route: string, pattern: string }>
+  readonly namespaces: Array<{ route: string, pattern: string }>
+  /**
+   * A part of every view's key (never of a generation's): giving it a new value makes every
+   * stored response unreachable at once, without touching one key. '' until it is set. The
+   * database-change listener sets it after each (re)connect, when messages may have been lost,
+   * and for a change too large to list (database-invalidation.ts).
+   */
+  epoch: string
   /** The generations every list page depends on (shown by the panel). */
   collectionGenerations: string[]
   /** The generations each write changes, to run after the write has committed. */
@@ -68,6 +75,9 @@ export interface Keyspace {
  */
 export function keyspace (prefix: string): Keyspace {
   const ns = `${prefix}:v${CACHE_FORMAT_VERSION}`
+  // Where views live: `ns` itself, or under the epoch once there is one.
+  let viewNs = ns
+  let epoch = ''
   const eventsGeneration = `${ns}:{events}:gen`
   const guestsGeneration = `${ns}:{guests}:gen`
   const eventGeneration = (id: number) => `${ns}:{e:${id}}:gen`
@@ -77,38 +87,47 @@ export function keyspace (prefix: string): Keyspace {
   return {
     views: {
       events: ({ limit, offset }) => ({
-        key: `${ns}:{events}:l${limit}:o${offset}`,
+        key: `${viewNs}:{events}:l${limit}:o${offset}`,
         dependsOn: [eventsGeneration],
         route: 'GET /events'
       }),
       event: (id) => ({
-        key: `${ns}:{e:${id}}`,
+        key: `${viewNs}:{e:${id}}`,
         dependsOn: [eventGeneration(id)],
         route: 'GET /events/:id'
       }),
       eventGuests: (eventId, { limit, offset }) => ({
-        key: `${ns}:{e:${eventId}}:guests:l${limit}:o${offset}`,
+        key: `${viewNs}:{e:${eventId}}:guests:l${limit}:o${offset}`,
         dependsOn: [eventGeneration(eventId), eventGuestsGeneration(eventId)],
         route: 'GET /events/:id/guests'
       }),
       guests: ({ limit, offset }) => ({
-        key: `${ns}:{guests}:l${limit}:o${offset}`,
+        key: `${viewNs}:{guests}:l${limit}:o${offset}`,
         dependsOn: [guestsGeneration],
         route: 'GET /guests'
       }),
       guest: (id) => ({
-        key: `${ns}:{g:${id}}`,
+        key: `${viewNs}:{g:${id}}`,
         dependsOn: [guestGeneration(id)],
         route: 'GET /guests/:id'
       })
     },
-    namespaces: [
-      { route: 'GET /events', pattern: `${ns}:{events}:l*` },
-      { route: 'GET /events/:id', pattern: `${ns}:{e:*}` },
-      { route: 'GET /events/:id/guests', pattern: `${ns}:{e:*}:guests:l*` },
-      { route: 'GET /guests', pattern: `${ns}:{guests}:l*` },
-      { route: 'GET /guests/:id', pattern: `${ns}:{g:*}` }
-    ],
+    get namespaces () {
+      return [
+        { route: 'GET /events', pattern: `${viewNs}:{events}:l*` },
+        { route: 'GET /events/:id', pattern: `${viewNs}:{e:*}` },
+        { route: 'GET /events/:id/guests', pattern: `${viewNs}:{e:*}:guests:l*` },
+        { route: 'GET /guests', pattern: `${viewNs}:{guests}:l*` },
+        { route: 'GET /guests/:id', pattern: `${viewNs}:{g:*}` }
+      ]
+    },
+    get epoch () {
+      return epoch
+    },
+    set epoch (value) {
+      epoch = value
+      viewNs = value === '' ? ns : `${ns}:${value}`
+    },
     collectionGenerations: [eventsGeneration, guestsGeneration],
     invalidations: {
       // A new id may have been asked for (and a 404 cached) before it existed.
