@@ -40,6 +40,11 @@ export default fp(async function metrics (app) {
     'Invalidations after writes: done, or owed to an unreachable Redis')
   const generations = counter('eventcache_cache_invalidated_generations_total', [],
     'Generations given a new value by invalidations')
+  const databaseChanges = counter('eventcache_cache_db_changes_total', ['table', 'scope'],
+    'Writes made outside the API, heard from PostgreSQL (CACHE_DB_INVALIDATION): listing their rows, or all')
+  const epochs = counter('eventcache_cache_epochs_total', ['reason'],
+    'New epochs for every view: on (re)connecting to PostgreSQL\'s changes, adopted from another instance, ' +
+    'or for a change too large to list')
   const { cache } = app
   new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
     name: 'eventcache_cache_breaker_open',
@@ -75,7 +80,9 @@ export default fp(async function metrics (app) {
     invalidated: (_request, touched, result) => {
       invalidations.inc({ result })
       generations.inc(touched.length)
-    }
+    },
+    databaseChanged: ({ table, rows }) => databaseChanges.inc({ table, scope: rows === 'all' ? 'all' : 'rows' }),
+    epochChanged: (_epoch, reason) => epochs.inc({ reason })
   })
 
   // Each route's own hook knows its pattern: no route lookup per response. A URL no route matches

@@ -3,6 +3,7 @@ import Fastify, { type FastifyServerOptions } from 'fastify'
 import auth from '../plugins/auth.ts'
 import cachePanel from '../plugins/cache-panel.ts'
 import cache from '../plugins/cache.ts'
+import databaseInvalidation from '../plugins/database-invalidation.ts'
 import drain from '../plugins/drain.ts'
 import errors from '../plugins/errors.ts'
 import httpCaching from '../plugins/http-caching.ts'
@@ -67,6 +68,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}) {
   await app.register(rateLimit)
   if (config.METRICS) await app.register(metrics)
   await app.register(cachePanel)
+  // After what observes the cache, so that they hear of the first epoch, taken at boot.
+  if (config.CACHE_MODE !== 'off' && config.CACHE_DB_INVALIDATION) await app.register(databaseInvalidation)
   if (config.DOCS) await app.register(swagger)
 
   await app.register(healthRoutes)

@@ -161,6 +161,13 @@ export const ConfigSchema = Type.Object({
       'concurrent write\'s invalidation. `false` only demonstrates that stale write-back race, as ' +
       '`CACHE_INVALIDATE=false` does for invalidation.'
   }),
+  CACHE_DB_INVALIDATION: Type.Boolean({
+    default: true,
+    description: 'Whether writes made in the database outside the API (psql, migrations, batch jobs, other ' +
+      'services) invalidate what they change: triggers notify on commit and every instance listens on a ' +
+      'PostgreSQL connection of its own. `false`: such writes are served stale until the TTL. See ' +
+      '[database invalidation](database-invalidation.md).'
+  }),
   CACHE_PREFIX: Type.String({
     pattern: '^[A-Za-z0-9_.-]{1,64}$',
     default: 'ec',
@@ -291,7 +298,8 @@ export const CONFIG_GROUPS: readonly ConfigGroup[] = [
     about: 'Every read is cached and every write invalidates what it changed; these choose where responses ' +
       'live, for how long, and how instances sharing a Redis coordinate.',
     variables: [
-      'CACHE_MODE', 'CACHE_TTL', 'CACHE_NEGATIVE_TTL', 'CACHE_INVALIDATE', 'CACHE_FENCE', 'CACHE_PREFIX',
+      'CACHE_MODE', 'CACHE_TTL', 'CACHE_NEGATIVE_TTL', 'CACHE_INVALIDATE', 'CACHE_FENCE', 'CACHE_DB_INVALIDATION',
+      'CACHE_PREFIX',
       'CACHE_PRECOMPRESS', 'CACHE_MEMORY_MAX_BYTES', 'CACHE_MEMORY_MAX_ENTRIES', 'CACHE_L1_TTL', 'CACHE_LEASE_MS',
       'CACHE_INVALIDATION_REPLICAS'
     ]

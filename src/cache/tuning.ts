@@ -43,3 +43,9 @@ export const GZIP_LEVEL = 6
  * one TCP segment either way, so compressing it saves no packet.
  */
 export const MIN_COMPRESSED_BYTES = 1_024
+
+/**
+ * The database-change listener (CACHE_DB_INVALIDATION): a lost connection is tried again after
+ * `retryMs`, doubling up to the max; a query every `heartbeatMs` notices one that died silently.
+ */
+export const DATABASE_CHANGES = { retryMs: 100, maxRetryMs: 5_000, heartbeatMs: 5_000 } as const

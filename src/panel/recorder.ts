@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { CacheObserver } from '../cache/response-cache.ts'
+import type { AppliedDatabaseChange, CacheObserver, EpochReason } from '../cache/response-cache.ts'
 
 export type CacheOperation =
   | { op: 'lookup', key: string, result: string, ms: number }
@@ -20,6 +20,18 @@ export interface RecordedRequest {
   totalMs: number
 }
 
+/** A write made outside the API, as this instance heard and applied it. */
+export interface RecordedDatabaseChange extends AppliedDatabaseChange {
+  at: string
+}
+
+/** The views' epoch now (Keyspace.epoch), why it was taken, and when. */
+export interface RecordedEpoch {
+  value: string
+  reason: EpochReason
+  at: string
+}
+
 export interface RouteTally { route: string, HIT: number, MISS: number, BYPASS: number, OFF: number, hitRatio: number }
 
 /**
@@ -32,6 +44,8 @@ export class RequestRecorder {
   readonly #operations = new WeakMap<FastifyRequest, CacheOperation[]>()
   readonly #tallies = new Map<string, RouteTally>()
   readonly #touchedGenerations = new Set<string>()
+  readonly #databaseChanges: RecordedDatabaseChange[] = []
+  #epoch: RecordedEpoch | undefined
 
   constructor (capacity = 100) {
     this.#capacity = capacity
@@ -61,6 +75,13 @@ export class RequestRecorder {
         this.#touchedGenerations.delete(this.#touchedGenerations.values().next().value!)
       }
       if (request) this.#push(request, { op: 'invalidate', generations: generations.length, result, ms: round(ms) })
+    },
+    databaseChanged: (change) => {
+      this.#databaseChanges.push({ at: new Date().toISOString(), ...change, ms: round(change.ms) })
+      if (this.#databaseChanges.length > 20) this.#databaseChanges.shift()
+    },
+    epochChanged: (value, reason) => {
+      this.#epoch = { value, reason, at: new Date().toISOString() }
     }
   }
 
@@ -88,6 +109,15 @@ export class RequestRecorder {
 
   get tallies (): RouteTally[] {
     return [...this.#tallies.values()].sort((a, b) => a.route.localeCompare(b.route))
+  }
+
+  /** Newest first. */
+  get databaseChanges (): RecordedDatabaseChange[] {
+    return [...this.#databaseChanges].reverse()
+  }
+
+  get epoch (): RecordedEpoch | undefined {
+    return this.#epoch
   }
 
   get touchedGenerations (): string[] {

@@ -161,6 +161,16 @@ export async function deleteGuest (db: Queryable, id: number): Promise<{ eventId
   return row && { eventId: row.event_id }
 }
 
+/** Ids of the guests of `eventIds` (whose views embed those events). */
+export async function guestIdsOfEvents (db: Queryable, eventIds: readonly number[]): Promise<number[]> {
+  const { rows } = await db.query<{ id: number }>({
+    name: 'guests-of-events',
+    text: 'SELECT id FROM guests WHERE event_id = ANY($1::integer[])',
+    values: [eventIds]
+  })
+  return rows.map((row) => row.id)
+}
+
 function presentRows<Row extends { id: unknown }> (rows: Row[]): Array<Row & JoinedRow> {
   return rows.filter((row) => row.id !== null) as Array<Row & JoinedRow>
 }

@@ -91,6 +91,8 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
       routes: recorder.tallies,
       generations: generationKeys.map((generation, i) => ({ key: generation, value: values[i] ?? '' })),
       namespaces: cache.keys.namespaces,
+      databaseChanges: recorder.databaseChanges,
+      epoch: recorder.epoch ?? null,
       ...(inspected && { key: inspected })
     }
   })

@@ -49,6 +49,23 @@ export const PanelStateSchema = Type.Object({
   })),
   generations: Type.Array(Type.Object({ key: Type.String(), value: Type.String() })),
   namespaces: Type.Array(Type.Object({ route: Type.String(), pattern: Type.String() })),
+  /** CACHE_DB_INVALIDATION: the last writes heard from the database (newest first), and the views' epoch. */
+  databaseChanges: Type.Array(Type.Object({
+    at: Type.String(),
+    table: Type.String(),
+    op: Type.String(),
+    rows: Type.Union([Type.Integer(), Type.Literal('all')]),
+    generations: Type.Integer(),
+    ms: Type.Number()
+  })),
+  epoch: Type.Union([
+    Type.Object({
+      value: Type.String(),
+      reason: Type.Union([Type.Literal('connected'), Type.Literal('adopted'), Type.Literal('change')]),
+      at: Type.String()
+    }),
+    Type.Null()
+  ]),
   key: Type.Optional(Type.Object({
     key: Type.String(),
     ttlMs: Type.Optional(Type.Integer()),

@@ -1,0 +1,116 @@
+import { randomBytes } from 'node:crypto'
+import type pg from 'pg'
+import { ChangeListener } from '../db/change-listener.ts'
+import { CHANGES_CHANNEL, generationsChanged, parseChangeMessage, type DatabaseChange } from './database-changes.ts'
+import type { CacheLog } from './guarded-store.ts'
+import type { ResponseCache } from './response-cache.ts'
+import { DATABASE_CHANGES } from './tuning.ts'
+
+export interface DatabaseInvalidationOptions<Context extends object> {
+  cache: ResponseCache<Context>
+  /** The listener's own connection (not a pool's). */
+  client: pg.ClientConfig
+  /**
+   * Whether instances share the store (redis, tiered): a new epoch is then announced to the others,
+   * so that they keep sharing entries.
+   */
+  shared: boolean
+  /** The guests of some events, as the database has them now. */
+  guestsOf: (eventIds: number[]) => Promise<number[]>
+  log: CacheLog
+}
+
+/**
+ * Invalidation for writes that do not come through the API: migration 003's triggers notify on
+ * commit, and every instance listens (ChangeListener) and invalidates what a change names by the
+ * rules an API write follows. The API's own writes send nothing: they are invalidated before
+ * they answer.
+ *
+ * A message sent while the connection is down is lost for good, so every (re)connect gives every
+ * view a new epoch (Keyspace.epoch): whatever was stored before, and may have missed a change, is
+ * unreachable. Reads are BYPASS until the first connect. With a shared store the new epoch is
+ * announced on the channel and the others adopt it: the last one announced wins everywhere, as
+ * every instance hears the messages in the same order. So does the epoch of a change too large to
+ * list its rows, named after the change, which every instance hears alike.
+ */
+export class DatabaseInvalidation<Context extends object> {
+  readonly #options: DatabaseInvalidationOptions<Context>
+  readonly #listener: ChangeListener
+
+  constructor (options: DatabaseInvalidationOptions<Context>) {
+    this.#options = options
+    this.#listener = new ChangeListener({
+      client: options.client,
+      channel: CHANGES_CHANNEL,
+      ...DATABASE_CHANGES,
+      handlers: {
+        connected: () => this.#connected(),
+        message: (payload) => this.#message(payload),
+        lost: (error) => options.log.warn({ err: error },
+          'lost the database-change connection: reconnecting; writes made meanwhile are invalidated on reconnect')
+      }
+    })
+  }
+
+  get listening (): boolean {
+    return this.#listener.listening
+  }
+
+  /** Listens; reads are BYPASS until that succeeds (it keeps trying when the first attempt fails). */
+  async start (): Promise<void> {
+    this.#options.cache.bypassReads(true)
+    await this.#listener.start()
+  }
+
+  async stop (): Promise<void> {
+    await this.#listener.stop()
+  }
+
+  async #connected (): Promise<void> {
+    const { cache, log, shared } = this.#options
+    const epoch = `d${randomBytes(6).toString('base64url')}`
+    cache.changeEpoch(epoch, 'connected')
+    cache.bypassReads(false)
+    log.info({ epoch }, 'listening for database changes: every view has a new epoch (changes may have been missed)')
+    if (!shared) return
+    try {
+      await this.#listener.notify(`epoch ${epoch}`)
+    } catch (error) {
+      // The connection is gone again: the next connect announces an epoch of its own.
+      log.warn({ err: error }, 'could not announce the new epoch to the other instances')
+    }
+  }
+
+  async #message (payload: string): Promise<void> {
+    const { cache, log, shared } = this.#options
+    const message = parseChangeMessage(payload)
+    if (message === undefined) {
+      log.warn({ payload: payload.slice(0, 100) }, `ignored a message on ${CHANGES_CHANNEL} it does not understand`)
+      return
+    }
+    if (message.kind === 'epoch') {
+      if (shared) cache.changeEpoch(message.epoch, 'adopted')
+      return
+    }
+    await this.#apply(message.change)
+  }
+
+  async #apply (change: DatabaseChange): Promise<void> {
+    const { cache, guestsOf, log } = this.#options
+    const started = performance.now()
+    const generations = await generationsChanged(change, cache.keys.invalidations, guestsOf).catch((error) => {
+      log.error({ err: error, change: change.id }, 'could not tell what a database change reached: all of it')
+      return 'all' as const
+    })
+    const applied = { table: change.table, op: change.op }
+    if (generations === 'all') {
+      // Named after the change: every instance that hears it moves to the same epoch.
+      cache.changeEpoch(`c${change.id}`, 'change')
+      cache.databaseChanged({ ...applied, rows: 'all', generations: 0, ms: performance.now() - started })
+      return
+    }
+    await cache.invalidate(generations, undefined, change.id)
+    const rows = change.rows === 'all' ? 0 : change.rows.length
+    cache.databaseChanged({ ...applied, rows, generations: generations.length, ms: performance.now() - started })
+  }
+}
