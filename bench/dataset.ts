@@ -4,7 +4,8 @@ import { dropDataset, prepareDataset } from './provision.ts'
 import { measureRounds, planRows } from './rounds.ts'
 import { summarise, type DatasetResult } from './results.ts'
 import { BASELINE_MODE, type Endpoint, type Mode } from './scenarios.ts'
-import { identityBytes, startServers, stopServers, type Servers } from './servers.ts'
+import { startServer, type ServerProcess } from './processes.ts'
+import { APP, identityBytes, serverEnv, startServers, stopServers, type Servers } from './servers.ts'
 import type { Step, StepResult } from './steps.ts'
 
 export interface DatasetContext {
@@ -43,9 +44,18 @@ export async function measureDataset (context: DatasetContext, events: number): 
     const plan = planRows(modes, context.endpoints, encodings)
     const dataset = { events, guestsPerEvent }
     const rows = await measureRounds({ plan, servers: serversOf, dataset, rounds, durationSeconds, connections })
+    const startInstances = async (mode: Mode, count: number) => {
+      const instances: ServerProcess[] = []
+      servers.set(`${mode.name} (${servers.size})`, instances)
+      const env = serverEnv(mode, { databaseUrl, redisUrl: context.redisUrl })
+      for (let i = 0; i < count; i++) instances.push(await startServer(APP, env))
+      return instances
+    }
     let measured: StepResult = {}
     for (const { step, modes: measures } of context.steps) {
-      const stepContext = { modes: measures, servers: serversOf, durationSeconds, connections, rounds, quick }
+      const stepContext = {
+        modes: measures, servers: serversOf, durationSeconds, connections, rounds, quick, databaseUrl, startInstances
+      }
       measured = { ...measured, ...await step.run(stepContext) }
     }
     return {

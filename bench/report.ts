@@ -126,6 +126,20 @@ export function lagLine ({ invalidationLag: lag }: DatasetResult): string {
     `p99 ${formatNumber(lag.p99)} ms, max ${formatNumber(lag.max)} ms.`
 }
 
+export function databaseLagLines ({ databaseLag }: DatasetResult): string[] {
+  if (databaseLag === undefined || databaseLag.length === 0) return []
+  return [
+    'Lag of writes made in SQL (an UPDATE committed on a connection of its own → both of two instances serve the ' +
+      'new state):',
+    '',
+    '| mode | writes | p50 ms | p99 ms | max ms |',
+    '|---|---|---|---|---|',
+    ...databaseLag.map(({ mode, samples, p50, p99, max }) =>
+      `| ${mode} | ${samples} | ${[p50, p99, max].map(formatNumber).join(' | ')} |`),
+    ''
+  ]
+}
+
 /** The process-scaling measurement in one sentence: the report's line and the bench's `[scaling]` output. */
 export function processScalingLine (scaling: ProcessScalingResult): string {
   const { one, two, ratio: pair, cpuMicrosPerRequest: cpu, machineBusy: busy } = scaling
@@ -185,6 +199,7 @@ export function renderMarkdown (results: BenchResults): string {
     const mix = mixLines(dataset)
     if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
     if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
+    lines.push(...databaseLagLines(dataset))
     if (dataset.processScaling) lines.push(processScalingLine(dataset.processScaling), '')
   }
   lines.push(...growthLines(results), ...instructionLines(results))

@@ -62,6 +62,8 @@ export interface DatasetResult {
   mix: Array<{ mode: string } & MixResult>
   /** The two-instance tiered mode: a write on one instance → the other serves it. */
   invalidationLag?: LagResult
+  /** Two instances of each mode: a write committed in SQL → both serve it (absent in older files). */
+  databaseLag?: Array<{ mode: string } & LagResult>
   /** One tiered process against two, under wrk (when it is on the PATH). */
   processScaling?: ProcessScalingResult
 }

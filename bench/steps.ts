@@ -1,5 +1,6 @@
 // The measurements after the rounds, as data: what each needs, and how it runs. The runner runs
 // those whose needs are met and notes why the others were not measured.
+import { measureDatabaseLag } from './database-lag.ts'
 import { measureInvalidationLag } from './lag.ts'
 import { runMix } from './mix.ts'
 import { measureProcessScaling } from './process-scaling.ts'
@@ -25,9 +26,16 @@ export interface StepContext {
   connections: number
   rounds: number
   quick: boolean
+  /** The dataset's database, for a step that writes to it as another client would. */
+  databaseUrl: string
+  /** Starts `count` more instances of `mode` of the step's own (stopped with the rest if the step fails). */
+  startInstances: (mode: Mode, count: number) => Promise<ServerProcess[]>
 }
 
-export type StepResult = Partial<Pick<DatasetResult, 'mix' | 'invalidationLag' | 'processScaling'>>
+export type StepResult = Partial<Pick<DatasetResult, 'mix' | 'invalidationLag' | 'databaseLag' | 'processScaling'>>
+
+/** The modes whose lag for writes made in SQL is measured, each with two instances. */
+const DATABASE_LAG_MODES: readonly ModeName[] = [MODE.memory, MODE.redis, MODE.tiered]
 
 export interface Step {
   name: string
@@ -70,6 +78,26 @@ export const STEPS: readonly Step[] = [
       console.log(`[lag] ${MODE.tieredPair}: write on instance 1 → instance 2 serves it: p50 ${lag.p50} ms, ` +
         `p99 ${lag.p99} ms, max ${lag.max} ms (${lag.samples} writes)`)
       return { invalidationLag: lag }
+    }
+  },
+  {
+    name: 'lag-db',
+    describe: 'the lag of writes made in SQL, across two instances',
+    needs: { modes: (mode) => DATABASE_LAG_MODES.includes(mode.name) },
+    run: async ({ modes, startInstances, databaseUrl, quick }) => {
+      const databaseLag: NonNullable<DatasetResult['databaseLag']> = []
+      for (const mode of modes) {
+        const pair = await startInstances(mode, 2)
+        try {
+          const lag = await measureDatabaseLag(pair, databaseUrl, { samples: quick ? 50 : 200, hotEvents: 100 })
+          databaseLag.push({ mode: mode.name, ...lag })
+          console.log(`[lag-db] ${mode.name.padEnd(10)} SQL COMMIT → both instances serve it: p50 ${lag.p50} ms, ` +
+            `p99 ${lag.p99} ms, max ${lag.max} ms (${lag.samples} writes)`)
+        } finally {
+          for (const instance of pair) await instance.stop()
+        }
+      }
+      return { databaseLag }
     }
   },
   {
