@@ -102,7 +102,7 @@ export class DatabaseInvalidation<Context extends object> {
       log.error({ err: error, change: change.id }, 'could not tell what a database change reached: all of it')
       return 'all' as const
     })
-    const applied = { table: change.table, op: change.op }
+    const applied = { id: change.id, table: change.table, op: change.op }
     if (generations === 'all') {
       // Named after the change: every instance that hears it moves to the same epoch.
       cache.changeEpoch(`c${change.id}`, 'change')

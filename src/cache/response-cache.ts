@@ -60,6 +60,8 @@ export type EpochReason = 'connected' | 'adopted' | 'change'
 
 /** A database change as this instance applied it. */
 export interface AppliedDatabaseChange {
+  /** The change's id (migration 003's sequence): the same on every instance. */
+  id: string
   table: string
   op: string
   /** Rows the change listed, or 'all' (it changed too many to list: a new epoch). */

@@ -52,6 +52,7 @@ export const PanelStateSchema = Type.Object({
   /** CACHE_DB_INVALIDATION: the last writes heard from the database (newest first), and the views' epoch. */
   databaseChanges: Type.Array(Type.Object({
     at: Type.String(),
+    id: Type.String(),
     table: Type.String(),
     op: Type.String(),
     rows: Type.Union([Type.Integer(), Type.Literal('all')]),

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import t, { type Test } from 'tap'
 import { listeningTestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
@@ -24,6 +25,11 @@ interface Figures {
   /** Times Redis stalled writes during the run (stallsWrites), and the invalidations owed meanwhile. */
   stalls: number
   owed: number
+  /** Writes made in SQL (sqlShare): their COMMIT → applied by every instance, and stale reads of them. */
+  sqlWrites: number
+  databaseLagsMs: number[]
+  /** Stale reads that missed a SQL write and started after every instance had applied it (or it never was). */
+  lateSqlStale: number
 }
 
 /** What a read shows of an event or a guest. */
@@ -40,7 +46,14 @@ interface Run {
    */
   stallsWrites?: boolean
   durationSeconds?: number
+  /** The share of writes made in SQL on a connection of the test's own, as psql would (default 0). */
+  sqlShare?: number
+  /** Drops the UPDATE triggers of migration 003 first: SQL writes are then never heard. */
+  dropTriggers?: boolean
 }
+
+/** The tables an entity lives in. */
+const TABLE = { event: 'events', guest: 'guests' } as const
 
 /**
  * Every write sets an entity's name to `v<n>` (n grows); an entity never has two writes in flight,
@@ -48,11 +61,12 @@ interface Run {
  * it contains, at least the version acknowledged before the read started.
  */
 async function check (t: Test, run: Run): Promise<Figures> {
-  const { fence, mode, instances, stallsWrites = false, durationSeconds = 30 } = run
+  const { fence, mode, instances, stallsWrites = false, durationSeconds = 30, sqlShare = 0, dropTriggers = false } = run
   const redis = await startRedisServer(t)
+  const database = await createTestDatabase(t)
   const env = {
     ...await cacheEnv(t, mode, redis.url),
-    DATABASE_URL: await createTestDatabase(t),
+    DATABASE_URL: database,
     CACHE_TTL: '86400', // expiry must not hide a stale entry
     CACHE_L1_TTL: '86400', // nor the L1 backstop a lost invalidation
     CACHE_FENCE: String(fence),
@@ -71,14 +85,39 @@ async function check (t: Test, run: Run): Promise<Figures> {
     examples: [],
     errors: 0,
     stalls: 0,
-    owed: 0
+    owed: 0,
+    sqlWrites: 0,
+    databaseLagsMs: [],
+    lateSqlStale: 0
   }
+  /** When each instance applied each database change, by change id. */
+  const applied = new Map<string, number[]>()
   for (const { app } of servers) {
     app.cache.observe({
       remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs),
-      invalidated: (_request, _generations, result) => { if (result === 'owed') figures.owed++ }
+      invalidated: (_request, _generations, result) => { if (result === 'owed') figures.owed++ },
+      databaseChanged: ({ id }) => applied.set(id, [...applied.get(id) ?? [], performance.now()])
     })
   }
+  const sql = new pg.Pool({ connectionString: database, max: 8, application_name: 'psql' })
+  t.teardown(() => sql.end())
+  if (dropTriggers) {
+    await sql.query('DROP TRIGGER events_notify_update ON events; DROP TRIGGER guests_notify_update ON guests')
+  }
+  /** Sets an entity's name in SQL; the id of the change its trigger notified. */
+  const writeInSql = async (entity: string, name: string): Promise<string | undefined> => {
+    const [kind, id] = entity.split(':') as ['event' | 'guest', string]
+    const client = await sql.connect()
+    try {
+      await client.query(`UPDATE ${TABLE[kind]} SET name = $2 WHERE id = $1`, [Number(id), name])
+      if (dropTriggers) return undefined
+      return (await client.query<{ id: string }>("SELECT currval('cache_change_seq')::text AS id")).rows[0]!.id
+    } finally {
+      client.release()
+    }
+  }
+  /** Stale reads of SQL writes, judged once the run is over (an instance may apply the change later). */
+  const sqlStale: Array<{ startedAt: number, changeId: string | undefined }> = []
   const bases = servers.map((server) => server.base)
   const base = bases[0]!
   const guestsOf = new Map<number, number[]>()
@@ -97,8 +136,11 @@ async function check (t: Test, run: Run): Promise<Figures> {
   const guestIds = [...eventOf.keys()]
 
   const acknowledged = new Map<string, number>()
-  /** When each version was acknowledged, per entity (versions grow, so each list is sorted). */
-  const history = new Map<string, Array<{ version: number, at: number }>>()
+  /**
+   * When each version was acknowledged, per entity (versions grow, so each list is sorted), and
+   * for a write made in SQL, the id of its change.
+   */
+  const history = new Map<string, Array<{ version: number, at: number, changeId?: string | undefined }>>()
   const writing = new Set<string>()
   let version = 0
   const versionOf = (name: string) => name.startsWith('v') ? Number(name.slice(1)) : 0
@@ -114,6 +156,14 @@ async function check (t: Test, run: Run): Promise<Figures> {
       if (writing.has(entity)) return
       writing.add(entity)
       const written = ++version
+      if (Math.random() < sqlShare) {
+        const changeId = await writeInSql(entity, `v${written}`)
+        writing.delete(entity)
+        figures.sqlWrites++
+        acknowledged.set(entity, Math.max(acknowledged.get(entity) ?? 0, written))
+        history.set(entity, [...history.get(entity) ?? [], { version: written, at: performance.now(), changeId }])
+        return
+      }
       const response = await fetch(`${pick(bases)}/${isEvent ? 'events' : 'guests'}/${id}`, {
         method: 'PATCH',
         headers: { 'content-type': 'application/json' },
@@ -152,7 +202,8 @@ async function check (t: Test, run: Run): Promise<Figures> {
       if (versionOf(name) < wanted) {
         figures.stale++
         const missed = history.get(entity)!.find((entry) => entry.version > versionOf(name))!
-        figures.staleAgesMs.push(startedAt - missed.at)
+        if ('changeId' in missed) sqlStale.push({ startedAt, changeId: missed.changeId })
+        else figures.staleAgesMs.push(startedAt - missed.at)
         const example = `${url} (${response.headers.get('x-cache')}): ` +
           `${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`
         if (figures.examples.length < 3) figures.examples.push(example)
@@ -161,6 +212,22 @@ async function check (t: Test, run: Run): Promise<Figures> {
     }
   })
   figures.stalls = await stalls
+  const appliedEverywhere = (changeId: string | undefined) => {
+    const times = changeId === undefined ? undefined : applied.get(changeId)
+    return times?.length === instances ? Math.max(...times) : Infinity
+  }
+  for (const entries of history.values()) {
+    for (const { at, changeId } of entries) {
+      if (changeId !== undefined && appliedEverywhere(changeId) < Infinity) {
+        figures.databaseLagsMs.push(appliedEverywhere(changeId) - at)
+      }
+    }
+  }
+  // A read that started before every instance had applied the change may miss it: that is the lag.
+  figures.lateSqlStale = sqlStale.filter(({ startedAt, changeId }) => {
+    const everywhere = appliedEverywhere(changeId)
+    return everywhere === Infinity || startedAt > everywhere
+  }).length
   return figures
 }
 
@@ -180,14 +247,23 @@ function report (t: Test, label: string, figures: Figures) {
   const hits = `${((figures.hits / Math.max(1, figures.reads)) * 100).toFixed(1)}% hits`
   t.comment(`${label}: ${figures.reads} reads (${hits}), ${figures.writes} writes, ` +
     `${figures.stale} stale reads, ${figures.errors} errors`)
-  if (figures.stale > 0) {
+  if (figures.staleAgesMs.length > 0) {
     const latest = Math.max(...figures.staleAgesMs).toFixed(1)
-    t.comment(`  stale reads started up to ${latest} ms after the write they missed was acknowledged`)
+    t.comment(`  stale reads of API writes started up to ${latest} ms after the write they missed was acknowledged`)
   }
   if (figures.lagsMs.length > 0) {
     const lag = (q: number) => percentile(figures.lagsMs, q).toFixed(1)
     t.comment(`  invalidation lag (publish → dropped on the other instance), ${figures.lagsMs.length} messages: ` +
       `p50 ${lag(0.5)} ms, p99 ${lag(0.99)} ms, max ${Math.max(...figures.lagsMs).toFixed(1)} ms`)
+  }
+  if (figures.sqlWrites > 0) {
+    const lags = figures.databaseLagsMs
+    const lag = (q: number) => percentile(lags, q).toFixed(1)
+    const lagLine = lags.length > 0
+      ? `COMMIT → applied p50 ${lag(0.5)} ms, p99 ${lag(0.99)} ms, max ${Math.max(...lags).toFixed(1)} ms`
+      : 'none heard'
+    t.comment(`  ${figures.sqlWrites} writes in SQL, ${lags.length} applied by every instance (${lagLine}); ` +
+      `${figures.lateSqlStale} stale reads of them outside that`)
   }
   for (const example of figures.examples) t.comment(`  e.g. ${example}`)
 }
@@ -234,3 +310,23 @@ for (const mode of ['redis', 'tiered'] as const) {
     t.equal(figures.stale, 0, 'no read older than a write acknowledged before it')
   })
 }
+
+t.test('tiered, two instances, a third of the writes made in SQL: no read misses a SQL write once every ' +
+  'instance has applied it', async (t) => {
+  const figures = await check(t, { fence: true, mode: 'tiered', instances: 2, sqlShare: 1 / 3, durationSeconds: 20 })
+  report(t, 'tiered, 2 instances, SQL writer', figures)
+  t.ok(figures.reads > 500 && figures.sqlWrites > 30, 'enough traffic to mean something')
+  t.equal(figures.errors, 0, 'no errors')
+  t.equal(figures.databaseLagsMs.length, figures.sqlWrites, 'every SQL write was applied by both instances')
+  t.equal(figures.lateSqlStale, 0, 'no stale read of a SQL write outside the measured lag')
+  const bound = Math.max(...figures.lagsMs, 0) + 10
+  t.equal(figures.staleAgesMs.filter((age) => age > bound).length, 0, 'nor of an API write outside its lag')
+})
+
+t.test('the same with the notify triggers dropped by hand reports stale reads (the checker can fail)', async (t) => {
+  const figures = await check(t, {
+    fence: true, mode: 'tiered', instances: 2, sqlShare: 1 / 3, durationSeconds: 10, dropTriggers: true
+  })
+  report(t, 'triggers dropped', figures)
+  t.ok(figures.lateSqlStale > 0, `stale reads of SQL writes detected: ${figures.lateSqlStale}`)
+})
