@@ -52,6 +52,8 @@ export default fp(async function cache (app) {
     invalidate: config.CACHE_INVALIDATE,
     fence: config.CACHE_FENCE,
     precompress: config.CACHE_PRECOMPRESS,
+    graceSeconds: config.CACHE_GRACE,
+    refreshAhead: config.CACHE_REFRESH_AHEAD,
     ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
     ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })
@@ -72,12 +74,13 @@ function redisStore (app: FastifyInstance): RedisStore {
   if (!app.hasDecorator('redis')) {
     throw new Error(`CACHE_MODE=${app.config.CACHE_MODE} needs the redis plugin registered first`)
   }
-  const { CACHE_TTL, CACHE_NEGATIVE_TTL, CACHE_INVALIDATION_REPLICAS, REDIS_COMMAND_TIMEOUT_MS } = app.config
+  const { CACHE_TTL, CACHE_NEGATIVE_TTL, CACHE_GRACE } = app.config
+  const { CACHE_INVALIDATION_REPLICAS, REDIS_COMMAND_TIMEOUT_MS } = app.config
   // WAIT answers within half the command timeout, so its count comes back before the client gives up.
   const durability = CACHE_INVALIDATION_REPLICAS > 0
     ? { replicas: CACHE_INVALIDATION_REPLICAS, waitMs: Math.max(1, Math.floor(REDIS_COMMAND_TIMEOUT_MS / 2)) }
     : undefined
-  return new RedisStore(app.redis, Math.max(CACHE_TTL, CACHE_NEGATIVE_TTL) * 1000, durability)
+  return new RedisStore(app.redis, (Math.max(CACHE_TTL, CACHE_NEGATIVE_TTL) + CACHE_GRACE) * 1000, durability)
 }
 
 /** L1 over Redis, kept consistent across instances by the invalidation bus on its own connection. */

@@ -34,6 +34,8 @@ export default fp(async function metrics (app) {
     'Cached reads by route and X-Cache outcome')
   const fills = counter('eventcache_cache_fills_total', ['route', 'result'],
     'Stores after a miss: stored, refused by the fence, or failed')
+  const refreshes = counter('eventcache_cache_refreshes_total', ['route', 'result'],
+    'Refresh-ahead loads, started by hits near their entry\'s expiry: stored, refused by the fence, or failed')
   const waits = counter('eventcache_cache_flight_waits_total', ['route'],
     'Misses that waited for another request\'s load (single-flight)')
   const invalidations = counter('eventcache_cache_invalidations_total', ['result'],
@@ -77,6 +79,7 @@ export default fp(async function metrics (app) {
     remoteInvalidated: (_generations, lagMs) => invalidationLag.observe(lagMs / 1000),
     filled: (_request, view, result) => fills.inc({ route: view.route, result }),
     joinedFlight: (_request, view) => waits.inc({ route: view.route }),
+    refreshed: (view, result) => refreshes.inc({ route: view.route, result }),
     invalidated: (_request, touched, result) => {
       invalidations.inc({ result })
       generations.inc(touched.length)

@@ -150,6 +150,20 @@ export const ConfigSchema = Type.Object({
     default: 30,
     description: 'Seconds a cached 404 lives, so that asking for ids that do not exist cannot bypass the cache.'
   }),
+  CACHE_GRACE: Type.Integer({
+    minimum: 0,
+    default: 0,
+    description: 'Seconds a cached response is kept past its TTL, for when PostgreSQL is down or a load fails or ' +
+      'times out: the expired response is then served with `X-Cache: STALE` and an `Age` header, provided ' +
+      'nothing invalidated it (a response any acknowledged write changed is never served). 0: no grace, such ' +
+      'a read fails with a 503. 404s get no grace. See [the cache](cache.md#grace).'
+  }),
+  CACHE_REFRESH_AHEAD: Type.Boolean({
+    default: true,
+    description: 'Whether a hit in the last tenth of its entry\'s TTL loads the view again in the background ' +
+      '(once per view at a time; with `CACHE_LEASE_MS`, by one instance), so that a key read all the time ' +
+      'never expires under its readers. `false`: it expires, and its next reader loads it.'
+  }),
   CACHE_INVALIDATE: Type.Boolean({
     default: true,
     description: 'Whether a write invalidates what it changed. `false` only demonstrates the stale reads that ' +
@@ -298,7 +312,8 @@ export const CONFIG_GROUPS: readonly ConfigGroup[] = [
     about: 'Every read is cached and every write invalidates what it changed; these choose where responses ' +
       'live, for how long, and how instances sharing a Redis coordinate.',
     variables: [
-      'CACHE_MODE', 'CACHE_TTL', 'CACHE_NEGATIVE_TTL', 'CACHE_INVALIDATE', 'CACHE_FENCE', 'CACHE_DB_INVALIDATION',
+      'CACHE_MODE', 'CACHE_TTL', 'CACHE_NEGATIVE_TTL', 'CACHE_GRACE', 'CACHE_REFRESH_AHEAD', 'CACHE_INVALIDATE',
+      'CACHE_FENCE', 'CACHE_DB_INVALIDATION',
       'CACHE_PREFIX',
       'CACHE_PRECOMPRESS', 'CACHE_MEMORY_MAX_BYTES', 'CACHE_MEMORY_MAX_ENTRIES', 'CACHE_L1_TTL', 'CACHE_LEASE_MS',
       'CACHE_INVALIDATION_REPLICAS'

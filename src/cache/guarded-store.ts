@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import { ShardBreakers } from './shard-breakers.ts'
-import { InvalidationError, type CacheStore, type Lookup, type StoredEntry } from './store.ts'
+import { InvalidationError, type CacheStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
 import { BREAKER } from './tuning.ts'
 import type { View } from './views.ts'
 
@@ -104,11 +104,11 @@ export class GuardedStore {
     view: View,
     stamp: string,
     entries: readonly StoredEntry[],
-    ttlMs: number,
+    life: EntryLife,
     fenced: boolean
   ): Promise<FillResult> {
     try {
-      return await this.store.fill(entries, view.dependsOn, stamp, ttlMs, fenced) ? 'stored' : 'refused'
+      return await this.store.fill(entries, view.dependsOn, stamp, life, fenced) ? 'stored' : 'refused'
     } catch (error) {
       this.#breakers?.for(view.key).failure(error)
       return 'failed'

@@ -24,7 +24,8 @@ export type Loader = (db: Queryable) => Promise<unknown>
  * up. On a miss the route's `load` runs with the request's database handle and its result is
  * serialised with the route's own response schema: those bytes, and their compressed forms, are
  * what is cached. The representation is sent as stored with `Content-Encoding`, its own `ETag`,
- * `Vary`, `Cache-Control`, `X-Cache` and `Server-Timing`, or a `304` when `If-None-Match` names it.
+ * `Vary`, `Cache-Control`, `X-Cache` and `Server-Timing` (and `Age`, when it is STALE), or a `304`
+ * when `If-None-Match` names it.
  *
  * It sends the reply itself, errors included, and returns nothing: a route's handler is a plain
  * function that calls it. A memory or L1 hit is then sent within the handler's own call, where an
@@ -66,9 +67,14 @@ async function produce (request: FastifyRequest, reply: FastifyReply, load: Load
 function send (
   request: FastifyRequest,
   reply: FastifyReply,
-  { response, outcome, cacheMs, tier }: Served
+  { response, outcome, cacheMs, tier, stale }: Served
 ): FastifyReply {
   const cacheControl = request.server.cacheControl
+  if (stale) {
+    request.log.warn({ err: stale.error, ageSeconds: stale.ageSeconds },
+      'load failed: served the expired response (grace)')
+    if (stale.ageSeconds !== undefined) reply.header('age', stale.ageSeconds)
+  }
   reply.header('x-cache', outcome)
     .header('etag', response.etag)
     .header('vary', 'accept-encoding')

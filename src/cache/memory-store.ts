@@ -1,10 +1,14 @@
 import { LocalGenerations } from './local-generations.ts'
-import type { CachedResponse, CacheStore, Lookup, StoredEntry } from './store.ts'
+import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from './store.ts'
 
 interface MemoryEntry {
   response: CachedResponse
   stamp: string
+  storedAt: number
+  /** Refresh-ahead's point (Infinity: never), the end of the TTL, and the end of the grace after it. */
+  refreshAt: number
   expiresAt: number
+  keptUntil: number
   size: number
 }
 
@@ -43,29 +47,38 @@ export class MemoryStore implements CacheStore {
     const stamp = this.#generations.stamp(generations)
     const entry = this.#entries.get(key)
     if (entry === undefined) return { stamp }
-    if (entry.stamp !== stamp || entry.expiresAt <= Date.now()) {
+    const now = Date.now()
+    if (entry.stamp !== stamp || entry.keptUntil <= now) {
       this.#delete(key, entry)
       return { stamp }
     }
+    const { response, storedAt, expiresAt, refreshAt } = entry
+    if (expiresAt <= now) return { expired: response, stamp, storedAt, expiresAt }
     // Refresh recency: Map iteration order is insertion order, so the first key is the LRU one.
     this.#entries.delete(key)
     this.#entries.set(key, entry)
-    return { response: entry.response, stamp }
+    return { response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
   }
 
   fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
-    ttlMs: number, fenced: boolean): boolean {
+    life: EntryLife, fenced: boolean): boolean {
     const current = this.#generations.stamp(generations)
     // The fence (see ResponseCache): an entry carries the generations read before its load.
     // Unfenced, it would carry the ones current now, after a write may have landed.
     if (fenced && current !== stamp) return false
     const sizes = entries.map(({ key, response }) => response.body.length + key.length + ENTRY_OVERHEAD)
     if (sizes.reduce((sum, size) => sum + size, 0) > this.#maxBytes) return false
-    const expiresAt = Date.now() + ttlMs
+    const storedAt = Date.now()
+    const times = {
+      storedAt,
+      refreshAt: life.refreshMs === undefined ? Infinity : storedAt + life.refreshMs,
+      expiresAt: storedAt + life.ttlMs,
+      keptUntil: storedAt + life.ttlMs + (life.graceMs ?? 0)
+    }
     entries.forEach(({ key, response }, i) => {
       const previous = this.#entries.get(key)
       if (previous) this.#delete(key, previous)
-      this.#entries.set(key, { response, stamp: fenced ? stamp : current, expiresAt, size: sizes[i]! })
+      this.#entries.set(key, { response, stamp: fenced ? stamp : current, ...times, size: sizes[i]! })
       this.#bytes += sizes[i]!
     })
     this.#evict()

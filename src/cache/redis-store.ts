@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { assertClusterReady, groupByHashTag, isCluster, masters } from '../redis-cluster.ts'
 import type { Encoding } from './encodings.ts'
-import { InvalidationError, type CacheStore, type Lookup, type StoredEntry } from './store.ts'
+import { InvalidationError, type CacheStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
 
 const NEWLINE = 0x0a
 
@@ -74,11 +74,12 @@ export interface InvalidationDurability {
 /**
  * Responses and generations in Redis (one server or a Redis Cluster), shared by every instance.
  *
- * An entry is one string: a header line `status etag stamp expires-at-ms encoding` and the response bytes, in
- * one coding; each representation of a response is an entry of its own (encodedKey), so a hit moves
- * only the bytes it sends. A lookup is a single MGET of the entry and its generations (one round
- * trip, one cluster slot thanks to the hash tags), and a hit is the stored bytes sliced past the
- * header: nothing is parsed.
+ * An entry is one string: a header line `status etag stamp expires-at-ms encoding stored-at-ms refresh-at-ms`
+ * and the response bytes, in one coding, kept past expires-at for its grace (CACHE_GRACE). Each
+ * representation of a response is an entry of its own (encodedKey), so a hit moves only the bytes
+ * it sends. A lookup is a single MGET of the entry and its generations (one round trip, one cluster
+ * slot thanks to the hash tags), and a hit is the stored bytes sliced past the header: nothing else
+ * is parsed.
  *
  * Generations are random tokens, not counters: if Redis loses a generation key (restart,
  * eviction, expiry), a counter could count back up to a value an old entry was stamped with and
@@ -114,39 +115,47 @@ export class RedisStore implements CacheStore {
     const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
     if (!entry) return { stamp }
     const headerEnd = entry.indexOf(NEWLINE)
-    const [status, etag, storedStamp, expiresAt, encoding] = entry.toString('latin1', 0, headerEnd).split(' ')
+    const [status, etag, storedStamp, expiry, encoding, stored, refresh] = entry.toString('latin1', 0, headerEnd)
+      .split(' ')
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
     if (storedStamp !== stamp) return { stamp }
-    return {
-      response: {
-        status: Number(status),
-        encoding: encoding as Encoding,
-        etag: etag!,
-        body: entry.subarray(headerEnd + 1)
-      },
-      stamp,
-      expiresAt: Number(expiresAt)
+    const response = {
+      status: Number(status),
+      encoding: encoding as Encoding,
+      etag: etag!,
+      body: entry.subarray(headerEnd + 1)
     }
+    const expiresAt = Number(expiry)
+    const storedAt = Number(stored)
+    const now = Date.now()
+    if (expiresAt <= now) return { expired: response, stamp, storedAt, expiresAt }
+    // Refresh-ahead off (or an older header): no refresh point, never due.
+    if (refresh === undefined || refresh === '-') return { response, stamp, storedAt, expiresAt }
+    const refreshAt = Number(refresh)
+    return { response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
   }
 
   async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
-    ttlMs: number, fenced: boolean): Promise<boolean> {
+    life: EntryLife, fenced: boolean): Promise<boolean> {
     const observed = fenced ? stamp.split(',') : await this.#currentValues(generations)
     const fresh = observed.map(() => newToken())
     const finalStamp = observed.map((value, i) => value === '' ? fresh[i]! : value).join(',')
-    // The expiry travels with the entry so that an in-process copy (tiered mode) never outlives it.
-    const expiresAt = Date.now() + ttlMs
-    const payloads = entries.map(({ response }) => Buffer.concat([
-      Buffer.from(`${response.status} ${response.etag} ${finalStamp} ${expiresAt} ${response.encoding}\n`, 'latin1'),
-      response.body
+    // The times travel with the entry: a hit knows when to refresh, and an in-process copy (tiered
+    // mode) never outlives it; Redis keeps it until its grace is over.
+    const storedAt = Date.now()
+    const expiresAt = storedAt + life.ttlMs
+    const refreshAt = life.refreshMs === undefined ? '-' : storedAt + life.refreshMs
+    const payloads = entries.map(({ response: { status, etag, encoding, body } }) => Buffer.concat([
+      Buffer.from(`${status} ${etag} ${finalStamp} ${expiresAt} ${encoding} ${storedAt} ${refreshAt}\n`, 'latin1'),
+      body
     ]))
     const stored = await this.#fencedFill(
       entries.length + generations.length,
       ...entries.map(({ key }) => key),
       ...generations,
       entries.length,
-      ttlMs,
+      life.ttlMs + (life.graceMs ?? 0),
       this.#generationTtlMs,
       ...payloads,
       ...observed,

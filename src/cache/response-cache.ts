@@ -6,12 +6,15 @@ import { LocalGenerations } from './local-generations.ts'
 import type { OwedLedger } from './owed-ledger.ts'
 import { SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
-import type { CachedResponse, CacheStore } from './store.ts'
-import { BYPASS_GENERATIONS, LEASE_POLL_MS, TTL_JITTER } from './tuning.ts'
+import type { CachedResponse, CacheStore, EntryLife, Lookup } from './store.ts'
+import { BYPASS_GENERATIONS, LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
 
-/** What happened to a response, as `X-Cache` says it. */
-export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'OFF'
+/**
+ * What happened to a response, as `X-Cache` says it. STALE: its load failed, and a stored response
+ * that had only expired (nothing invalidated it) was served instead, in its grace (CACHE_GRACE).
+ */
+export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'STALE' | 'OFF'
 
 /** A read's answer: the response, how the cache came by it, and how long the cache step took. */
 export interface Served {
@@ -22,6 +25,8 @@ export interface Served {
   cacheMs?: number
   /** Set when the response came from the tiered store's in-process L1 (no I/O). */
   tier?: 'l1' | undefined
+  /** STALE: seconds since the response was stored (the `Age` header), and the load's failure it stands in for. */
+  stale?: { ageSeconds: number | undefined, error: unknown }
 }
 
 /** Loads a view's response from PostgreSQL, as the bytes to cache (`identity`: the serializer's own). */
@@ -41,6 +46,8 @@ export interface CacheObserver<Context> {
   filled?: (context: Context, view: View, result: FillResult, ms: number) => void
   /** A miss that waited for another request's load instead of querying. */
   joinedFlight?: (context: Context, view: View) => void
+  /** Refresh-ahead: a hit near its entry's expiry loaded the view again in the background. */
+  refreshed?: (view: View, result: FillResult | 'failed') => void
   invalidated?: (
     context: Context | undefined,
     generations: readonly string[],
@@ -92,6 +99,10 @@ export interface ResponseCacheOptions {
   loadDelayMs?: () => number
   /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
   leaseMs?: number
+  /** CACHE_GRACE: seconds an entry is kept past its TTL, served only when its load fails. */
+  graceSeconds?: number
+  /** CACHE_REFRESH_AHEAD: a hit near its entry's expiry loads it again in the background. */
+  refreshAhead?: boolean
 }
 
 /**
@@ -113,6 +124,7 @@ export class ResponseCache<Context extends object = object> {
   readonly #options: ResponseCacheOptions
   readonly #flights = new SingleFlight<Loaded>()
   readonly #bypassFlights = new SingleFlight<CachedResponse>()
+  readonly #refreshes = new SingleFlight<void>()
   readonly #local = new LocalGenerations(BYPASS_GENERATIONS)
   readonly #observers: Array<CacheObserver<Context>> = []
   /** The codings a fill stores: all of them, or identity alone without `precompress`. */
@@ -170,14 +182,12 @@ export class ResponseCache<Context extends object = object> {
     const key = encodedKey(view.key, encoding)
     const pending = this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
-      if (pending?.response) {
-        return this.#served(context, view, pending.response, 'HIT', performance.now() - started, pending.tier)
-      }
+      if (pending?.response) return this.#hit(store, view, pending, performance.now() - started, produce, context)
       return this.#miss(store, view, encoding, pending, performance.now() - started, produce, context)
     }
     return pending.then((lookup) => {
       const lookupMs = performance.now() - started
-      if (lookup?.response) return this.#served(context, view, lookup.response, 'HIT', lookupMs, lookup.tier)
+      if (lookup?.response) return this.#hit(store, view, lookup, lookupMs, produce, context)
       return this.#miss(store, view, encoding, lookup, lookupMs, produce, context)
     })
   }
@@ -237,12 +247,38 @@ export class ResponseCache<Context extends object = object> {
     return encoding === 'identity' ? identity : (await representationsOf(identity, [encoding]))[encoding]
   }
 
+  #hit (store: GuardedStore, view: View, lookup: Lookup, lookupMs: number, produce: Produce, context: Context): Served {
+    if (lookup.refreshDue && this.#options.refreshAhead) this.#refreshAhead(store, view, lookup, produce, context)
+    return this.#served(context, view, lookup.response!, 'HIT', lookupMs, lookup.tier)
+  }
+
+  /**
+   * Refresh-ahead: a hit past its entry's refresh point is served as it is, and the view is loaded
+   * again in the background (once at a time per view in this process; with CACHE_LEASE_MS, by one
+   * instance), so the TTL of a key read all the time never runs out under its readers. The fill is
+   * fenced under the hit's stamp like any other: a write meanwhile refuses it. A failed refresh
+   * changes nothing: the entry serves until it expires, and its next hit tries again.
+   */
+  #refreshAhead (store: GuardedStore, view: View, lookup: Lookup, produce: Produce, context: Context): void {
+    this.#refreshes.run(view.key, async () => {
+      const leaseMs = this.#options.leaseMs
+      const stamp = lookup.sharedStamp ?? lookup.stamp
+      const leased = leaseMs === undefined ? undefined : store.lease(leaseKey(view), stamp, leaseMs)
+      if (leased !== undefined && !await leased) return
+      const representations = await representationsOf(await this.#load(produce), this.#stored)
+      const result = await this.#fill(context, store, view, lookup.stamp, representations)
+      for (const observer of this.#observers) observer.refreshed?.(view, result)
+    }).catch(() => {
+      for (const observer of this.#observers) observer.refreshed?.(view, 'failed')
+    })
+  }
+
   /** `lookup` is undefined when the store cannot be asked: BYPASS. */
   async #miss (
     store: GuardedStore,
     view: View,
     encoding: Encoding,
-    lookup: { stamp: string, sharedStamp?: string } | undefined,
+    lookup: Lookup | undefined,
     lookupMs: number,
     produce: Produce,
     context: Context
@@ -257,7 +293,7 @@ export class ResponseCache<Context extends object = object> {
     }
     // Reads that observed the same generations share one load; a read that observed newer ones
     // (it came after a write) starts its own.
-    const { value, shared } = await this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
+    const flight = this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
       const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
       if (filledElsewhere) return { identity: filledElsewhere }
       const representations = await representationsOf(await this.#load(produce), this.#stored)
@@ -265,11 +301,44 @@ export class ResponseCache<Context extends object = object> {
       await this.#fill(context, store, view, lookup.stamp, representations)
       return representations
     })
+    let loaded: Awaited<typeof flight>
+    try {
+      loaded = await flight
+    } catch (error) {
+      if (lookup.expired === undefined) throw error
+      return this.#servedStale(store, view, encoding, error, lookupMs, context)
+    }
+    const { value, shared } = loaded
     if (shared) this.#notifyJoined(context, view)
     // Only another instance's fill, read back from Redis, comes without the other codings: the
     // requested one is then made here, as for a bypass, so a waiter gets the coding it asked for.
     const response = value[encoding] ?? await this.#encoded(value.identity, encoding)
     return this.#served(context, view, response, 'MISS', lookupMs)
+  }
+
+  /**
+   * Grace (CACHE_GRACE): the load failed, and the lookup found the stored response expired but
+   * valid. A write may have landed while the load ran, so it is looked up again, and served only if
+   * it is still valid and nothing is owed for it: no response any acknowledged write invalidated is
+   * ever served. Otherwise the load's error stands (a 503).
+   */
+  async #servedStale (
+    store: GuardedStore,
+    view: View,
+    encoding: Encoding,
+    error: unknown,
+    lookupMs: number,
+    context: Context
+  ): Promise<Served> {
+    const again = await store.lookup(view, encodedKey(view.key, encoding))
+    if (this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
+    if (again?.response) return this.#served(context, view, again.response, 'HIT', lookupMs, again.tier)
+    if (again?.expired === undefined) throw error
+    const { storedAt } = again
+    const ageSeconds = storedAt === undefined || Number.isNaN(storedAt)
+      ? undefined
+      : Math.max(0, Math.floor((Date.now() - storedAt) / 1000))
+    return { ...this.#served(context, view, again.expired, 'STALE', lookupMs), stale: { ageSeconds, error } }
   }
 
   #served (
@@ -332,18 +401,29 @@ export class ResponseCache<Context extends object = object> {
     view: View,
     stamp: string,
     representations: Representations
-  ): Promise<void> {
-    const ttlSeconds = representations.identity.status === 404
-      ? this.#options.negativeTtlSeconds
-      : this.#options.ttlSeconds
-    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
+  ): Promise<FillResult> {
     const entries = this.#stored.map((encoding) => ({
       key: encodedKey(view.key, encoding),
       response: representations[encoding]
     }))
     const started = performance.now()
-    const result = await store.fill(view, stamp, entries, ttlMs, this.#options.fence)
+    const result = await store.fill(view, stamp, entries, this.#lifeOf(representations.identity), this.#options.fence)
     for (const observer of this.#observers) observer.filled?.(context, view, result, performance.now() - started)
+    return result
+  }
+
+  /**
+   * The TTL, jittered; refresh-ahead's point, the last REFRESH_AHEAD_SHARE of it; and the grace.
+   * A 404 gets the negative TTL and no grace: what does not exist is not worth serving stale.
+   */
+  #lifeOf (response: CachedResponse): EntryLife {
+    const notFound = response.status === 404
+    const ttlSeconds = notFound ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
+    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
+    const life: EntryLife = { ttlMs }
+    if (this.#options.refreshAhead) life.refreshMs = Math.round(ttlMs * (1 - REFRESH_AHEAD_SHARE))
+    if (!notFound && this.#options.graceSeconds) life.graceMs = this.#options.graceSeconds * 1000
+    return life
   }
 
   #notifyJoined (context: Context, view: View): void {

@@ -18,9 +18,30 @@ export interface StoredEntry {
   response: CachedResponse
 }
 
+/** How long a fill's entries live, and what happens towards and past their end. */
+export interface EntryLife {
+  /** Served as a hit this long. */
+  ttlMs: number
+  /** From this many ms after the fill, a hit on the entry is `refreshDue` (refresh-ahead). Unset: never. */
+  refreshMs?: number
+  /** Kept this much longer than `ttlMs`, as `expired` (CACHE_GRACE). */
+  graceMs?: number
+}
+
 export interface Lookup {
   /** The stored response, present only when it is still valid. */
   response?: CachedResponse
+  /**
+   * A stored response every generation of which is still current but whose TTL has run out, in
+   * its grace (EntryLife.graceMs): for when a load fails, never in place of one.
+   */
+  expired?: CachedResponse
+  /** A hit past its entry's refresh point (`refreshAt`): worth loading again before it expires. */
+  refreshDue?: boolean
+  /** When the stored response is due for a refresh (ms since the epoch), where it has a refresh point. */
+  refreshAt?: number
+  /** When the stored response (or the expired one) was filled, ms since the epoch, where the store records it. */
+  storedAt?: number
   /**
    * The current values of the view's generations, read in the same step as the entry. A fill
    * passes it back: it is what the response about to be loaded will be valid for.
@@ -50,7 +71,7 @@ export interface CacheStore {
    * since `stamp` was read: the fence, explained at ResponseCache.#fill.
    */
   fill: (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
-    ttlMs: number, fenced: boolean) => boolean | Promise<boolean>
+    life: EntryLife, fenced: boolean) => boolean | Promise<boolean>
   /**
    * Gives each generation a new value, so every response stored under the old one is dead.
    * A shared store rejects with an InvalidationError naming the generations it could not change.

@@ -2,7 +2,7 @@ import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
 import { SingleFlight } from './single-flight.ts'
-import type { CacheStore, Lookup, StoredEntry } from './store.ts'
+import type { CacheStore, EntryLife, Lookup, StoredEntry } from './store.ts'
 import { BUS_START_WAIT_MS } from './tuning.ts'
 
 /** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
@@ -64,10 +64,10 @@ export class TieredStore implements CacheStore {
   }
 
   async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
-    ttlMs: number, fenced: boolean): Promise<boolean> {
+    life: EntryLife, fenced: boolean): Promise<boolean> {
     const split = stamp.lastIndexOf(TIERS)
-    const stored = await this.#l2.fill(entries, generations, stamp.slice(0, split), ttlMs, fenced)
-    if (stored) this.#copyToL1(entries, generations, stamp.slice(split + 1), fenced, ttlMs)
+    const stored = await this.#l2.fill(entries, generations, stamp.slice(0, split), life, fenced)
+    if (stored) this.#copyToL1(entries, generations, stamp.slice(split + 1), fenced, life.refreshMs ?? life.ttlMs)
     return stored
   }
 
@@ -107,16 +107,21 @@ export class TieredStore implements CacheStore {
 
   #lookupL2 (key: string, generations: readonly string[], l1Stamp: string): Promise<Lookup> {
     return this.#l2.lookup(key, generations).then((lookup) => {
-      // Entries written before expiries were recorded (NaN) get the L1 TTL alone.
+      // Entries written before expiries were recorded (NaN) get the L1 TTL alone. A copy of an entry
+      // due for a refresh lives until its expiry: the refresh this hit starts replaces it.
       if (lookup.response) {
         const entries = [{ key, response: lookup.response }]
-        this.#copyToL1(entries, generations, l1Stamp, true, (lookup.expiresAt ?? NaN) - Date.now())
+        const until = lookup.refreshDue ? lookup.expiresAt : lookup.refreshAt ?? lookup.expiresAt
+        this.#copyToL1(entries, generations, l1Stamp, true, (until ?? NaN) - Date.now())
       }
       return { ...lookup, stamp: `${lookup.stamp}${TIERS}${l1Stamp}`, sharedStamp: lookup.stamp }
     })
   }
 
-  /** A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner. */
+  /**
+   * A copy lives CACHE_L1_TTL, or less when the Redis entry it copies expires sooner or is due for a
+   * refresh sooner: L1 hits never refresh, so a copy must not hide the Redis entry's refresh point.
+   */
   #copyToL1 (
     entries: readonly StoredEntry[],
     generations: readonly string[],
@@ -128,6 +133,6 @@ export class TieredStore implements CacheStore {
     const separator = l1Stamp.indexOf(':')
     if (Number(l1Stamp.slice(0, separator)) !== this.#bus.epoch) return
     const ttlMs = Number.isNaN(remainingMs) ? this.#l1TtlMs : Math.min(this.#l1TtlMs, remainingMs)
-    if (ttlMs > 0) this.#l1.fill(entries, generations, l1Stamp.slice(separator + 1), ttlMs, fenced)
+    if (ttlMs > 0) this.#l1.fill(entries, generations, l1Stamp.slice(separator + 1), { ttlMs }, fenced)
   }
 }

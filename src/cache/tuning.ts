@@ -49,3 +49,10 @@ export const MIN_COMPRESSED_BYTES = 1_024
  * `retryMs`, doubling up to the max; a query every `heartbeatMs` notices one that died silently.
  */
 export const DATABASE_CHANGES = { retryMs: 100, maxRetryMs: 5_000, heartbeatMs: 5_000 } as const
+
+/**
+ * Refresh-ahead (CACHE_REFRESH_AHEAD): a hit in the last this share of its entry's TTL loads it again
+ * in the background. Wide enough that a key read a few times per TTL gets its refresh in time; narrow
+ * enough that keys read rarely are not loaded more often than the TTL says.
+ */
+export const REFRESH_AHEAD_SHARE = 0.1

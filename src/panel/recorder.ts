@@ -32,7 +32,15 @@ export interface RecordedEpoch {
   at: string
 }
 
-export interface RouteTally { route: string, HIT: number, MISS: number, BYPASS: number, OFF: number, hitRatio: number }
+export interface RouteTally {
+  route: string
+  HIT: number
+  MISS: number
+  BYPASS: number
+  STALE: number
+  OFF: number
+  hitRatio: number
+}
 
 /**
  * What the cache panel shows: the last `capacity` requests with their cache story, a tally per
@@ -57,9 +65,9 @@ export class RequestRecorder {
       // Reported when the response is sent, after a miss's fill: the lookup came first.
       this.#push(request, { op: 'lookup', key: view.key, result: outcome, ms: round(cacheMs) }, true)
       const tally = this.#tallies.get(view.route) ??
-        { route: view.route, HIT: 0, MISS: 0, BYPASS: 0, OFF: 0, hitRatio: 0 }
+        { route: view.route, HIT: 0, MISS: 0, BYPASS: 0, STALE: 0, OFF: 0, hitRatio: 0 }
       tally[outcome]++
-      const reads = tally.HIT + tally.MISS + tally.BYPASS + tally.OFF
+      const reads = tally.HIT + tally.MISS + tally.BYPASS + tally.STALE + tally.OFF
       tally.hitRatio = reads > 0 ? tally.HIT / reads : 0
       this.#tallies.set(view.route, tally)
     },

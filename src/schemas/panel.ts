@@ -44,6 +44,7 @@ export const PanelStateSchema = Type.Object({
     HIT: Type.Integer(),
     MISS: Type.Integer(),
     BYPASS: Type.Integer(),
+    STALE: Type.Integer(),
     OFF: Type.Integer(),
     hitRatio: Type.Number()
   })),

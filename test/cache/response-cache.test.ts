@@ -7,8 +7,8 @@ import { etagOf } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { OwedLedger } from '../../src/cache/owed-ledger.ts'
 import { ResponseCache, type CacheOutcome, type Served } from '../../src/cache/response-cache.ts'
-import type { CachedResponse, CacheStore, Lookup, StoredEntry } from '../../src/cache/store.ts'
-import { keyspace } from '../../src/cache/views.ts'
+import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from '../../src/cache/store.ts'
+import { keyspace, type View } from '../../src/cache/views.ts'
 import { until } from '../support/waiting.ts'
 
 const OPTIONS = {
@@ -53,9 +53,9 @@ class FailingStore implements CacheStore {
     return this.#guard(() => this.inner.lookup(key, generations))
   }
 
-  fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string, ttlMs: number,
+  fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string, life: EntryLife,
     fenced: boolean): Promise<boolean> {
-    return this.#guard(() => this.inner.fill(entries, generations, stamp, ttlMs, fenced))
+    return this.#guard(() => this.inner.fill(entries, generations, stamp, life, fenced))
   }
 
   invalidate (generations: readonly string[]): Promise<void> {
@@ -232,4 +232,120 @@ t.test('closing with invalidations still owed and no journal says they are lost'
   await cache.close()
   const lost = lines.filter(({ level, message }) => level === 'error' && message.includes('owed at shutdown are lost'))
   t.equal(lost.length, 1, 'one error line at shutdown')
+})
+
+/** A memory-backed cache whose entries, 404s included, live `ttlMs` (no jitter can make them outlive it). */
+function shortLived (ttlMs: number, options: { graceSeconds?: number, refreshAhead?: boolean }) {
+  const store = new GuardedStore(memory())
+  const ttlSeconds = ttlMs / 1000
+  return new ResponseCache({
+    ...OPTIONS, ttlSeconds, negativeTtlSeconds: ttlSeconds, ...options, mode: 'memory', store
+  })
+}
+
+const failure = new Error('the database is down on purpose')
+const failing = async (): Promise<CachedResponse> => { throw failure }
+
+t.test('grace: a failed load is answered with the expired response, never with an invalidated one', async (t) => {
+  const cache = shortLived(30, { graceSeconds: 10 })
+  const { produce } = source('stored')
+  const [kept, invalidated, overtaken] = [views.event(11), views.event(12), views.event(13)]
+  for (const view of [kept, invalidated, overtaken]) await cache.read(view, 'identity', produce, {})
+  await cache.invalidate(invalidated.dependsOn)
+  await sleep(40)
+
+  const stale = await cache.read(kept, 'identity', failing, {})
+  t.equal(stale.outcome, 'STALE')
+  t.equal(text(stale), 'stored', 'the expired bytes')
+  t.equal(stale.stale?.error, failure, 'with the failure it stands in for')
+  t.equal(stale.stale?.ageSeconds, 0, 'and its age')
+  const loaded = await cache.read(kept, 'identity', source('fresh').produce, {})
+  t.same([loaded.outcome, text(loaded)], ['MISS', 'fresh'], 'a load that works is always preferred')
+
+  await t.rejects(Promise.resolve(cache.read(invalidated, 'identity', failing, {})), failure,
+    'an entry a write invalidated is never served')
+  const writeDuringLoad = async (): Promise<CachedResponse> => {
+    await cache.invalidate(overtaken.dependsOn)
+    throw failure
+  }
+  await t.rejects(Promise.resolve(cache.read(overtaken, 'identity', writeDuringLoad, {})), failure,
+    'nor one a write invalidated while the failing load ran')
+  await t.rejects(Promise.resolve(cache.read(views.event(14), 'identity', failing, {})), failure,
+    'nothing stored: the failure stands')
+})
+
+t.test('grace: none by default, none for a 404, none past it', async (t) => {
+  const { produce } = source('stored')
+  const graceless = shortLived(20, {})
+  await graceless.read(views.event(15), 'identity', produce, {})
+  const graceful = shortLived(20, { graceSeconds: 0.05 })
+  await graceful.read(views.event(16), 'identity', async () => response('none', 404), {})
+  await graceful.read(views.event(17), 'identity', produce, {})
+  await sleep(30)
+  await t.rejects(Promise.resolve(graceless.read(views.event(15), 'identity', failing, {})), failure, 'no grace')
+  await t.rejects(Promise.resolve(graceful.read(views.event(16), 'identity', failing, {})), failure, 'a 404: none')
+  t.equal((await graceful.read(views.event(17), 'identity', failing, {})).outcome, 'STALE', 'within the grace')
+  await sleep(60)
+  await t.rejects(Promise.resolve(graceful.read(views.event(17), 'identity', failing, {})), failure, 'past it')
+})
+
+t.test('refresh-ahead: hits near the expiry refresh once, in the background, and the key never expires', async (t) => {
+  const ttlMs = 300
+  const cache = shortLived(ttlMs, { refreshAhead: true })
+  const refreshed: string[] = []
+  cache.observe({ refreshed: (_view, result) => refreshed.push(result) })
+  const { state, produce } = source('v1')
+  const view = views.event(21)
+  await cache.read(view, 'identity', produce, {})
+  state.value = 'v2'
+  // Well within the last tenth of the TTL, where the refresh runs.
+  state.delayMs = 10
+  const outcomes = new Set<CacheOutcome>()
+  const seen = new Set<string>()
+  const started = performance.now()
+  // Past the first entry's expiry and short of the second one's refresh point.
+  while (performance.now() - started < 1.5 * ttlMs) {
+    const served = await cache.read(view, 'identity', produce, {})
+    outcomes.add(served.outcome)
+    seen.add(text(served))
+    await sleep(2)
+  }
+  t.same([...outcomes], ['HIT'], 'every read a hit')
+  t.same([...seen], ['v1', 'v2'], 'the stored response, then the refreshed one')
+  t.equal(state.loads, 2, 'one refresh, however many hits came while it ran')
+  t.same(refreshed, ['stored'])
+})
+
+t.test('refresh-ahead: a write during the refresh refuses it, and a failed one changes nothing', async (t) => {
+  const cache = shortLived(200, { refreshAhead: true })
+  const refreshed: string[] = []
+  cache.observe({ refreshed: (_view, result) => refreshed.push(result) })
+  /** The first load fills; the second is the refresh, and does `onRefresh`; any later one loads v2. */
+  const loads = (onRefresh: () => Promise<CachedResponse>) => {
+    let count = 0
+    return async () => ++count === 1 ? response('v1') : count === 2 ? onRefresh() : response('v2')
+  }
+  const pollUntilRefreshed = async (view: View, produce: () => Promise<CachedResponse>) => {
+    const before = refreshed.length
+    await cache.read(view, 'identity', produce, {})
+    await until('a refresh', async () => {
+      await cache.read(view, 'identity', produce, {})
+      return refreshed.length > before
+    }, { everyMs: 2 })
+  }
+
+  const overtaken = views.event(22)
+  const writeDuringRefresh = loads(async () => {
+    await cache.invalidate(overtaken.dependsOn)
+    return response('loaded before the write')
+  })
+  await pollUntilRefreshed(overtaken, writeDuringRefresh)
+  t.same(refreshed, ['refused'], 'the fence refuses the refresh a write overtook')
+  t.equal(text(await cache.read(overtaken, 'identity', writeDuringRefresh, {})), 'v2', 'its bytes are never served')
+
+  const failed = views.event(23)
+  const failedRefresh = loads(failing)
+  await pollUntilRefreshed(failed, failedRefresh)
+  t.same(refreshed, ['refused', 'failed'])
+  t.equal((await cache.read(failed, 'identity', failedRefresh, {})).outcome, 'HIT', 'the entry serves on')
 })

@@ -5,7 +5,7 @@ import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase } from '../support/database.ts'
 import { postEvent, postGuest } from '../support/fixtures.ts'
 import { startRedisServer } from '../support/redis-server.ts'
-import { startTcpProxy } from '../support/tcp-proxy.ts'
+import { startTcpProxy, viaProxy } from '../support/tcp-proxy.ts'
 import { until } from '../support/waiting.ts'
 
 /** A connection of the test's own, holding a transaction open for as long as the test needs. */
@@ -39,14 +39,6 @@ async function journalRows (app: TestApp): Promise<number> {
     'SELECT count(*)::int AS count FROM cache_owed_invalidations'
   )
   return rows[0]!.count
-}
-
-function viaProxy (url: string, proxyUrl: string): string {
-  const target = new URL(url)
-  const proxy = new URL(proxyUrl)
-  target.hostname = proxy.hostname
-  target.port = proxy.port
-  return target.toString()
 }
 
 for (const mode of CACHE_TEST_MODES) {

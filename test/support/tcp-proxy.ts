@@ -71,3 +71,12 @@ export async function startTcpProxy (t: Test, upstreamPort: number): Promise<Tcp
     loseAnswerAfter: (marker) => { loseAfter = marker }
   }
 }
+
+/** `url` (a database's, say) with its host and port replaced by the proxy's. */
+export function viaProxy (url: string, proxyUrl: string): string {
+  const target = new URL(url)
+  const proxy = new URL(proxyUrl)
+  target.hostname = proxy.hostname
+  target.port = proxy.port
+  return target.toString()
+}
