@@ -44,10 +44,10 @@ export async function measureDataset (context: DatasetContext, events: number): 
     const plan = planRows(modes, context.endpoints, encodings)
     const dataset = { events, guestsPerEvent }
     const rows = await measureRounds({ plan, servers: serversOf, dataset, rounds, durationSeconds, connections })
-    const startInstances = async (mode: Mode, count: number) => {
+    const startInstances = async (mode: Mode, count: number, overrides: Record<string, string> = {}) => {
       const instances: ServerProcess[] = []
       servers.set(`${mode.name} (${servers.size})`, instances)
-      const env = serverEnv(mode, { databaseUrl, redisUrl: context.redisUrl })
+      const env = { ...serverEnv(mode, { databaseUrl, redisUrl: context.redisUrl }), ...overrides }
       for (let i = 0; i < count; i++) instances.push(await startServer(APP, env))
       return instances
     }

@@ -1,4 +1,5 @@
 // The run as text: the terminal table and the Markdown report (also the HTML page's tables and header).
+import { EXPIRY_PATH } from './expiry.ts'
 import { formatNumber, ratio } from './format.ts'
 import { instructionTable } from './instruction-results.ts'
 import type { ProcessScalingResult } from './process-scaling.ts'
@@ -140,6 +141,22 @@ export function databaseLagLines ({ databaseLag }: DatasetResult): string[] {
   ]
 }
 
+export function expiryLines ({ expiry }: DatasetResult): string[] {
+  if (expiry === undefined || expiry.length === 0) return []
+  const { ttlSeconds } = expiry[0]!
+  return [
+    `A hot key expiring under load (\`GET ${EXPIRY_PATH}\`, TTL ${ttlSeconds} s): the reads that waited for a load, ` +
+      'and the tail, with and without refresh-ahead:',
+    '',
+    '| mode | refresh-ahead | expiries | requests | reads that waited | p50 ms | p99 ms | max ms |',
+    '|---|---|---|---|---|---|---|---|',
+    ...expiry.map(({ mode, refreshAhead, expiries, requests, misses, latencyMs: { p50, p99, max } }) =>
+      `| ${mode} | ${refreshAhead ? 'on' : 'off'} | ${expiries} | ${requests} | ${misses} | ` +
+      `${[p50, p99, max].map(formatNumber).join(' | ')} |`),
+    ''
+  ]
+}
+
 /** The process-scaling measurement in one sentence: the report's line and the bench's `[scaling]` output. */
 export function processScalingLine (scaling: ProcessScalingResult): string {
   const { one, two, ratio: pair, cpuMicrosPerRequest: cpu, machineBusy: busy } = scaling
@@ -200,6 +217,7 @@ export function renderMarkdown (results: BenchResults): string {
     if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
     if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
     lines.push(...databaseLagLines(dataset))
+    lines.push(...expiryLines(dataset))
     if (dataset.processScaling) lines.push(processScalingLine(dataset.processScaling), '')
   }
   lines.push(...growthLines(results), ...instructionLines(results))

@@ -1,6 +1,7 @@
 import type { Encoding } from '../src/cache/encodings.ts'
 import type { CompressionCost } from './compression-cost.ts'
 import type { Environment } from './environment.ts'
+import type { ExpiryResult } from './expiry.ts'
 import type { InstructionResult } from './instruction-results.ts'
 import type { LagResult } from './lag.ts'
 import type { LoadResult } from './load.ts'
@@ -64,6 +65,8 @@ export interface DatasetResult {
   invalidationLag?: LagResult
   /** Two instances of each mode: a write committed in SQL → both serve it (absent in older files). */
   databaseLag?: Array<{ mode: string } & LagResult>
+  /** Each store mode's hot key expiring under load, with and without refresh-ahead (absent in older files). */
+  expiry?: ExpiryResult[]
   /** One tiered process against two, under wrk (when it is on the PATH). */
   processScaling?: ProcessScalingResult
 }

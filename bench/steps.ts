@@ -1,6 +1,7 @@
 // The measurements after the rounds, as data: what each needs, and how it runs. The runner runs
 // those whose needs are met and notes why the others were not measured.
 import { measureDatabaseLag } from './database-lag.ts'
+import { measureExpiry } from './expiry.ts'
 import { measureInvalidationLag } from './lag.ts'
 import { runMix } from './mix.ts'
 import { measureProcessScaling } from './process-scaling.ts'
@@ -28,14 +29,21 @@ export interface StepContext {
   quick: boolean
   /** The dataset's database, for a step that writes to it as another client would. */
   databaseUrl: string
-  /** Starts `count` more instances of `mode` of the step's own (stopped with the rest if the step fails). */
-  startInstances: (mode: Mode, count: number) => Promise<ServerProcess[]>
+  /**
+   * Starts `count` more instances of `mode` of the step's own, with `env` over the mode's (stopped
+   * with the rest if the step fails).
+   */
+  startInstances: (mode: Mode, count: number, env?: Record<string, string>) => Promise<ServerProcess[]>
 }
 
-export type StepResult = Partial<Pick<DatasetResult, 'mix' | 'invalidationLag' | 'databaseLag' | 'processScaling'>>
+export type StepResult = Partial<Pick<DatasetResult,
+  'mix' | 'invalidationLag' | 'databaseLag' | 'expiry' | 'processScaling'>>
 
-/** The modes whose lag for writes made in SQL is measured, each with two instances. */
-const DATABASE_LAG_MODES: readonly ModeName[] = [MODE.memory, MODE.redis, MODE.tiered]
+/** The cache modes measured with instances of a step's own: the lag of SQL writes, expiry under load. */
+const STORE_MODES: readonly ModeName[] = [MODE.memory, MODE.redis, MODE.tiered]
+
+/** The expiry step's TTL: short, so that a few seconds of load see it run out a few times. */
+const EXPIRY_TTL_SECONDS = 1
 
 export interface Step {
   name: string
@@ -83,7 +91,7 @@ export const STEPS: readonly Step[] = [
   {
     name: 'lag-db',
     describe: 'the lag of writes made in SQL, across two instances',
-    needs: { modes: (mode) => DATABASE_LAG_MODES.includes(mode.name) },
+    needs: { modes: (mode) => STORE_MODES.includes(mode.name) },
     run: async ({ modes, startInstances, databaseUrl, quick }) => {
       const databaseLag: NonNullable<DatasetResult['databaseLag']> = []
       for (const mode of modes) {
@@ -98,6 +106,31 @@ export const STEPS: readonly Step[] = [
         }
       }
       return { databaseLag }
+    }
+  },
+  {
+    name: 'expiry',
+    describe: 'a hot key expiring under load, with and without refresh-ahead',
+    needs: { modes: (mode) => STORE_MODES.includes(mode.name) },
+    run: async ({ modes, startInstances, connections, quick }) => {
+      const expiry: NonNullable<DatasetResult['expiry']> = []
+      const options = { durationSeconds: quick ? 4 : 10, connections, ttlSeconds: EXPIRY_TTL_SECONDS }
+      for (const mode of modes) {
+        for (const refreshAhead of [false, true]) {
+          const env = { CACHE_TTL: String(EXPIRY_TTL_SECONDS), CACHE_REFRESH_AHEAD: String(refreshAhead) }
+          const [instance] = await startInstances(mode, 1, env)
+          try {
+            const result = { mode: mode.name, refreshAhead, ...await measureExpiry(instance!, options) }
+            expiry.push(result)
+            console.log(`[expiry] ${mode.name.padEnd(10)} refresh-ahead ${refreshAhead ? 'on ' : 'off'}: ` +
+              `${result.misses} reads waited for a load over ${result.expiries} expiries; ` +
+              `p99 ${result.latencyMs.p99} ms, max ${result.latencyMs.max} ms`)
+          } finally {
+            await instance!.stop()
+          }
+        }
+      }
+      return { expiry }
     }
   },
   {

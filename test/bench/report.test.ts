@@ -99,3 +99,20 @@ t.test('the report gives the list page per coding and what compressing adds to a
   t.match(markdown, /\| page \| identity B \| br B \| br ms \| gzip B \| gzip ms \| fill ms \|/)
   t.match(markdown, /\| events-list \| 38,000 \| 5,700 \| 1\.20 \| 7,600 \| 0\.60 \| 1\.30 \|/)
 })
+
+t.test('the report tells a hot key\'s expiries with and without refresh-ahead; older files have none', async (t) => {
+  const measured = (refreshAhead: boolean, misses: number, max: number) => ({
+    mode: MODE.redis,
+    refreshAhead,
+    ttlSeconds: 1,
+    expiries: 4,
+    requests: 8000,
+    misses,
+    latencyMs: { p50: 1.5, p99: 6, max }
+  })
+  const markdown = renderMarkdown(results([{ ...dataset(), expiry: [measured(false, 40, 60), measured(true, 0, 9)] }]))
+  t.match(markdown, /A hot key expiring under load \(`GET \/events\?limit=100`, TTL 1 s\)/)
+  t.match(markdown, /\| redis \| off \| 4 \| 8000 \| 40 \| 1\.50 \| 6\.00 \| 60\.0 \|/)
+  t.match(markdown, /\| redis \| on \| 4 \| 8000 \| 0 \| 1\.50 \| 6\.00 \| 9\.00 \|/)
+  t.notMatch(renderMarkdown(results()), /A hot key expiring/)
+})

@@ -25,18 +25,22 @@ t.test('steps: each runs when what it needs is there, with the modes it measures
   t.same(names(plan), [
     'mix: off+join memory redis tiered',
     'lag: tiered-x2',
+    'lag-db: memory redis tiered',
+    'expiry: memory redis tiered',
     'scaling: tiered tiered-x2'
-  ], 'the mix on every one-instance mode but the N+1; the lag on the pair; scaling on tiered and the pair')
+  ], 'the mix on every one-instance mode but the N+1; the lags; expiry per store; scaling on tiered and the pair')
   t.same(plan.notes, [])
 })
 
 t.test('steps: one skipped for a missing need gets a note naming it', async (t) => {
   const noWrk = planSteps(STEPS, facts(undefined, true, { wrk: false }))
-  t.same(names(noWrk), ['mix: off+join memory redis tiered', 'lag: tiered-x2'])
+  t.same(names(noWrk), [
+    'mix: off+join memory redis tiered', 'lag: tiered-x2', 'lag-db: memory redis tiered', 'expiry: memory redis tiered'
+  ])
   t.same(noWrk.notes, ['process scaling (one vs two tiered processes under wrk) not measured: wrk is not on the PATH'])
 
   const noRedis = planSteps(STEPS, facts(undefined, false, { wrk: false }))
-  t.same(names(noRedis), ['mix: off+join memory'])
+  t.same(names(noRedis), ['mix: off+join memory', 'lag-db: memory', 'expiry: memory'])
   t.same(noRedis.notes, [
     'invalidation lag across two tiered processes not measured: tiered-x2 needs Redis',
     'process scaling (one vs two tiered processes under wrk) not measured: ' +
@@ -44,7 +48,7 @@ t.test('steps: one skipped for a missing need gets a note naming it', async (t) 
   ])
 
   const chosen = planSteps(STEPS, facts([MODE.memory, MODE.tieredPair], true, { endpoints: ['events-list'] }))
-  t.same(names(chosen), ['lag: tiered-x2'])
+  t.same(names(chosen), ['lag: tiered-x2', 'lag-db: memory', 'expiry: memory'])
   t.same(chosen.notes, [
     'the read/write mix not measured: mix is not among --endpoints',
     'process scaling (one vs two tiered processes under wrk) not measured: tiered is not among --modes'
