@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import pg from 'pg'
 import t from 'tap'
 import { migrate, readMigrations } from '../src/db/migrate.ts'
 import { seed } from '../src/db/seed.ts'
-import { createTestDatabase, withClient } from './support/database.ts'
+import { createTestDatabase, testPool, withClient } from './support/database.ts'
 
 const execFileAsync = promisify(execFile)
 
 t.test('migrations are numbered, tracked, and safe to run twice or at once', async (t) => {
   const url = await createTestDatabase(t)
-  const pools = [1, 2, 3].map(() => new pg.Pool({ connectionString: url, max: 2 }))
-  t.teardown(() => Promise.all(pools.map((pool) => pool.end())))
+  const pools = [1, 2, 3].map(() => testPool(t, { connectionString: url, max: 2 }))
 
   const migrations = await readMigrations()
   t.ok(migrations.length >= 1)
@@ -30,8 +28,7 @@ t.test('migrations are numbered, tracked, and safe to run twice or at once', asy
 
 t.test('the schema enforces what the API promises even to other writers', async (t) => {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url })
-  t.teardown(() => pool.end())
+  const pool = testPool(t, { connectionString: url })
   await migrate(pool)
 
   const insertEvent = 'INSERT INTO events (name, date, location) VALUES ($1, $2, $3) RETURNING id'
@@ -49,8 +46,7 @@ t.test('the schema enforces what the API promises even to other writers', async 
 
 t.test('seed loads N events with M guests each, set-based, optionally truncating first', async (t) => {
   const url = await createTestDatabase(t)
-  const pool = new pg.Pool({ connectionString: url })
-  t.teardown(() => pool.end())
+  const pool = testPool(t, { connectionString: url })
   await migrate(pool)
 
   t.same(await seed(pool, { events: 120, guestsPerEvent: 3, truncate: false }), { events: 120, guests: 360 })

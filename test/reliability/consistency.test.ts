@@ -1,9 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import pg from 'pg'
 import t, { type Test } from 'tap'
 import { listeningTestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
-import { createTestDatabase } from '../support/database.ts'
+import { createTestDatabase, testPool } from '../support/database.ts'
 import { percentile, postJson, runClients, seconds } from '../support/load.ts'
 import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
 
@@ -99,8 +98,7 @@ async function check (t: Test, run: Run): Promise<Figures> {
       databaseChanged: ({ id }) => applied.set(id, [...applied.get(id) ?? [], performance.now()])
     })
   }
-  const sql = new pg.Pool({ connectionString: database, max: 8, application_name: 'psql' })
-  t.teardown(() => sql.end())
+  const sql = testPool(t, { connectionString: database, max: 8, application_name: 'psql' })
   if (dropTriggers) {
     await sql.query('DROP TRIGGER events_notify_update ON events; DROP TRIGGER guests_notify_update ON guests')
   }

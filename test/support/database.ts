@@ -38,6 +38,26 @@ export async function withClient<T> (url: string, work: (client: pg.Client) => P
   }
 }
 
+/**
+ * A pool of the test's own on `url`, ended when the test ends, before its database is dropped.
+ * pool.end() resolves before its connections have closed, and the drop (WITH FORCE) would then
+ * terminate them under the client, which throws: the teardown waits until each is gone.
+ */
+export function testPool (t: Test, config: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(config)
+  t.teardown(async () => {
+    const open = pool.totalCount
+    let closed = 0
+    const allClosed = new Promise<void>((resolve) => {
+      if (open === 0) resolve()
+      pool.on('remove', () => { if (++closed === open) resolve() })
+    })
+    await pool.end()
+    await allClosed
+  })
+  return pool
+}
+
 /** Row counts straight from PostgreSQL, to prove a rejected request wrote nothing. */
 export async function countRows (app: TestApp): Promise<{ events: number, guests: number }> {
   const { rows } = await app.pg.pool.query<{ events: number, guests: number }>(
