@@ -1,5 +1,7 @@
 import fp from 'fastify-plugin'
 import { DatabaseInvalidation } from '../src/cache/database-invalidation.ts'
+import { CHANGES_CHANNEL, LISTENER_NAME } from '../src/cache/database-changes.ts'
+import { notifyListeners } from '../src/repositories/change-channel.ts'
 import { guestIdsOfEvents } from '../src/repositories/guests.ts'
 
 /**
@@ -17,12 +19,13 @@ export default fp(async function databaseInvalidation (app) {
       connectionTimeoutMillis,
       keepAlive,
       options,
-      application_name: 'eventcache-changes',
+      application_name: LISTENER_NAME,
       // The heartbeat's query: bounded like the app's own.
       query_timeout: config.DATABASE_STATEMENT_TIMEOUT_MS
     },
     shared: config.usesRedis,
     guestsOf: (eventIds) => guestIdsOfEvents(app.pg.pool, eventIds),
+    send: (payloads) => notifyListeners(app.pg.pool, CHANGES_CHANNEL, payloads, LISTENER_NAME),
     log: app.log
   })
   await invalidation.start()

@@ -1,7 +1,13 @@
 import type { Keyspace } from './views.ts'
 
-/** The channel migration 003's triggers notify on, and instances announce their epochs on. */
+/**
+ * The channel migration 003's triggers notify on, and instances announce their epochs and owed
+ * invalidations on.
+ */
 export const CHANGES_CHANNEL = 'eventcache_changes'
+
+/** The `application_name` of every instance's listening connection: how a sender counts who hears it. */
+export const LISTENER_NAME = 'eventcache-changes'
 
 /** One statement's change, as migration 003's trigger describes it. */
 export interface DatabaseChange {
@@ -18,9 +24,19 @@ export type ChangeMessage =
   | { kind: 'change', change: DatabaseChange }
   /** An instance gave every view a new epoch: the others adopt it, so they share entries again. */
   | { kind: 'epoch', epoch: string }
+  /**
+   * An instance answered a write whose invalidation Redis did not get: every instance owes these
+   * generations until one of them has given them a new value in Redis (owed-announcement.ts).
+   */
+  | { kind: 'owed', token: string, generations: string[] }
+  /** A listener applied the owed message `token`: `listener` names it. */
+  | { kind: 'heard', token: string, listener: string }
 
 const OPERATIONS = { I: 'INSERT', U: 'UPDATE', D: 'DELETE', T: 'TRUNCATE' } as const
 const EPOCH = /^[A-Za-z0-9_.-]{1,64}$/
+/** Tokens and listener names are made like epochs; a generation is a key of views.ts's keyspace. */
+const TOKEN = EPOCH
+const GENERATION = /^[A-Za-z0-9_.:{}-]{1,200}$/
 
 /** The payload of a message on CHANGES_CHANNEL; `undefined` for anything else (never trusted). */
 export function parseChangeMessage (payload: string): ChangeMessage | undefined {
@@ -30,6 +46,12 @@ export function parseChangeMessage (payload: string): ChangeMessage | undefined 
       ? { kind: 'epoch', epoch: second }
       : undefined
   }
+  if (head === 'owed') return parseOwed(payload)
+  if (head === 'heard') {
+    return second !== undefined && TOKEN.test(second) && op !== undefined && TOKEN.test(op) && rows === undefined
+      ? { kind: 'heard', token: second, listener: op }
+      : undefined
+  }
   if (head === undefined || !/^\d+$/.test(head) || extra !== undefined) return undefined
   if ((second !== 'events' && second !== 'guests') || rows === undefined) return undefined
   const operation = OPERATIONS[op as keyof typeof OPERATIONS]
@@ -37,6 +59,13 @@ export function parseChangeMessage (payload: string): ChangeMessage | undefined 
   const listed = rows === '*' ? 'all' : parseRows(rows, second === 'guests')
   if (listed === undefined) return undefined
   return { kind: 'change', change: { id: head, table: second, op: operation, rows: listed } }
+}
+
+function parseOwed (payload: string): ChangeMessage | undefined {
+  const [, token, ...generations] = payload.split(' ')
+  if (token === undefined || !TOKEN.test(token) || generations.length === 0) return undefined
+  if (!generations.every((generation) => GENERATION.test(generation))) return undefined
+  return { kind: 'owed', token, generations }
 }
 
 function parseRows (rows: string, withEvent: boolean): Array<{ id: number, eventId?: number }> | undefined {

@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
 import { ChangeListener } from '../db/change-listener.ts'
-import { CHANGES_CHANNEL, generationsChanged, parseChangeMessage, type DatabaseChange } from './database-changes.ts'
+import {
+  CHANGES_CHANNEL,
+  generationsChanged,
+  parseChangeMessage,
+  type ChangeMessage,
+  type DatabaseChange
+} from './database-changes.ts'
 import type { CacheLog } from './guarded-store.ts'
+import { OwedAnnouncement, type SendMessages } from './owed-announcement.ts'
 import type { ResponseCache } from './response-cache.ts'
 import { DATABASE_CHANGES } from './tuning.ts'
 
@@ -17,6 +24,8 @@ export interface DatabaseInvalidationOptions<Context extends object> {
   shared: boolean
   /** The guests of some events, as the database has them now. */
   guestsOf: (eventIds: number[]) => Promise<number[]>
+  /** Sends messages on CHANGES_CHANNEL; resolves with how many listeners hear it (notifyListeners). */
+  send: SendMessages
   log: CacheLog
 }
 
@@ -32,13 +41,21 @@ export interface DatabaseInvalidationOptions<Context extends object> {
  * announced on the channel and the others adopt it: the last one announced wins everywhere, as
  * every instance hears the messages in the same order. So does the epoch of a change too large to
  * list its rows, named after the change, which every instance hears alike.
+ *
+ * With a shared store the channel also carries what an instance owes Redis (OwedAnnouncement):
+ * every instance owes it too, and says it heard. An instance that cannot hear the channel cannot
+ * hear those either, so from the moment its connection is lost until it is back (and the views
+ * have a new epoch) it does not trust shared entries: reads go to PostgreSQL, and fall back on
+ * what is stored only when PostgreSQL does not answer them (ResponseCache.distrustShared).
  */
 export class DatabaseInvalidation<Context extends object> {
   readonly #options: DatabaseInvalidationOptions<Context>
   readonly #listener: ChangeListener
+  readonly #announcement: OwedAnnouncement
 
   constructor (options: DatabaseInvalidationOptions<Context>) {
     this.#options = options
+    this.#announcement = new OwedAnnouncement({ send: options.send, log: options.log })
     this.#listener = new ChangeListener({
       client: options.client,
       channel: CHANGES_CHANNEL,
@@ -46,10 +63,14 @@ export class DatabaseInvalidation<Context extends object> {
       handlers: {
         connected: () => this.#connected(),
         message: (payload) => this.#message(payload),
-        lost: (error) => options.log.warn({ err: error },
-          'lost the database-change connection: reconnecting; writes made meanwhile are invalidated on reconnect')
+        lost: (error) => {
+          if (options.shared) options.cache.distrustShared(true)
+          options.log.warn({ err: error },
+            'lost the database-change connection: reconnecting; writes made meanwhile are invalidated on reconnect')
+        }
       }
     })
+    if (options.shared) options.cache.announceOwedWith((generations) => this.#announcement.announce(generations))
   }
 
   get listening (): boolean {
@@ -71,6 +92,7 @@ export class DatabaseInvalidation<Context extends object> {
     const epoch = `d${randomBytes(6).toString('base64url')}`
     cache.changeEpoch(epoch, 'connected')
     cache.bypassReads(false)
+    cache.distrustShared(false)
     log.info({ epoch }, 'listening for database changes: every view has a new epoch (changes may have been missed)')
     if (!shared) return
     try {
@@ -92,7 +114,27 @@ export class DatabaseInvalidation<Context extends object> {
       if (shared) cache.changeEpoch(message.epoch, 'adopted')
       return
     }
+    if (message.kind === 'owed') {
+      this.#owed(message)
+      return
+    }
+    if (message.kind === 'heard') {
+      this.#announcement.heard(message.token, message.listener)
+      return
+    }
     await this.#apply(message.change)
+  }
+
+  /**
+   * Another instance owes these generations (or this one does: it sent them): owed here too, at
+   * once, and then said so. Every listener answers, whatever keyspace it serves, so the sender can
+   * count its answers against the listeners connected.
+   */
+  #owed ({ token, generations }: Extract<ChangeMessage, { kind: 'owed' }>): void {
+    if (!this.#announcement.isOwn(token)) this.#options.cache.owedElsewhere(generations)
+    this.#listener.notify(`heard ${token} ${this.#announcement.listener}`).catch((error: unknown) => {
+      this.#options.log.warn({ err: error }, 'could not confirm an owed cache invalidation to the instance owing it')
+    })
   }
 
   async #apply (change: DatabaseChange): Promise<void> {

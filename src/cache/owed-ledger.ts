@@ -52,6 +52,16 @@ export class OwedLedger {
   }
 
   /**
+   * Owes what another instance owes (it said so on the database-change channel): not journaled
+   * here, as it journaled it. Replayed at once: whichever instance reaches Redis first gives the
+   * generations their new value, and the others' replays cost an extra miss at most.
+   */
+  adopt (generations: readonly string[]): void {
+    for (const generation of generations) this.#owed.add(generation)
+    this.replayNow()
+  }
+
+  /**
    * Takes over what stopped instances still owed: the journal's rows are owed here (their views are
    * BYPASS) and replayed now. Call it once, at start.
    */

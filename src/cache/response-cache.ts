@@ -131,6 +131,13 @@ export class ResponseCache<Context extends object = object> {
   readonly #stored: readonly Encoding[]
   /** Every read is BYPASS while set: nothing is known yet of what the database changed. */
   #readsBypassed = false
+  /**
+   * Set while this instance cannot hear the others (distrustShared): reads go to PostgreSQL, and
+   * what is stored is served only when PostgreSQL does not answer.
+   */
+  #sharedDistrusted = false
+  /** Tells the other instances what this one owes (owed-announcement.ts), where they can be told. */
+  #announceOwed: ((generations: readonly string[]) => Promise<void>) | undefined
 
   constructor (options: ResponseCacheOptions) {
     this.#options = options
@@ -180,7 +187,9 @@ export class ResponseCache<Context extends object = object> {
 
     const started = performance.now()
     const key = encodedKey(view.key, encoding)
-    const pending = this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn) ? undefined : store.lookup(view, key)
+    const pending = this.#readsBypassed || this.#sharedDistrusted || this.#ledger?.unsettled(view.dependsOn)
+      ? undefined
+      : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
       if (pending?.response) return this.#hit(store, view, pending, performance.now() - started, produce, context)
       return this.#miss(store, view, encoding, pending, performance.now() - started, produce, context)
@@ -205,7 +214,14 @@ export class ResponseCache<Context extends object = object> {
     const started = performance.now()
     // The write has committed: what Redis may not have is owed, and the views depending on it
     // are not read from the cache until it has been replayed.
-    const result = await store.invalidate(generations, (owed) => this.#ledger?.owe(owed), changeId)
+    const owed = new Set<string>()
+    const result = await store.invalidate(generations, (some) => {
+      for (const generation of some) owed.add(generation)
+      this.#ledger?.owe(some)
+    }, changeId)
+    // Other instances may reach Redis (now, or before this one does): they owe it too before the
+    // write answers. A database change needs no telling: every instance applies it itself.
+    if (owed.size > 0 && changeId === undefined) await this.#announceOwed?.([...owed])
     for (const observer of this.#observers) {
       observer.invalidated?.(context, generations, result, performance.now() - started)
     }
@@ -217,6 +233,35 @@ export class ResponseCache<Context extends object = object> {
    */
   bypassReads (bypassed: boolean): void {
     this.#readsBypassed = bypassed
+  }
+
+  /**
+   * While set, this instance does not trust shared entries: it cannot hear what the other instances
+   * owe (its database-change connection is lost). Reads load from PostgreSQL (BYPASS); one whose
+   * load fails is served what is stored, as STALE, since a write needs the PostgreSQL it cannot reach.
+   */
+  distrustShared (distrusted: boolean): void {
+    this.#sharedDistrusted = distrusted
+  }
+
+  /** Where this instance's owed invalidations are told to the others (the database-change channel). */
+  announceOwedWith (announce: (generations: readonly string[]) => Promise<void>): void {
+    this.#announceOwed = announce
+  }
+
+  /**
+   * Another instance answered a write whose invalidation Redis did not get: the generations of this
+   * keyspace among `generations` are owed here too, until this instance has replayed them itself
+   * (or ever, for one whose store cannot fail: it shares nothing).
+   */
+  owedElsewhere (generations: readonly string[]): void {
+    const ledger = this.#ledger
+    if (ledger === undefined) return
+    const ours = generations.filter((generation) => generation.startsWith(this.keys.namespace))
+    if (ours.length === 0) return
+    // A bypass load that began before the write must not be joined by a read that begins after it.
+    this.#local.bump(ours)
+    ledger.adopt(ours)
   }
 
   /** Gives every view a new epoch: every response stored so far is unreachable, on this instance. */
@@ -287,7 +332,14 @@ export class ResponseCache<Context extends object = object> {
       // Serve from PostgreSQL, still one load per key at a time. The local generations keep a
       // request made after a local write out of an older load.
       const bypassKey = `${view.key}|local:${this.#local.stamp(view.dependsOn)}`
-      const { value, shared } = await this.#bypassFlights.run(bypassKey, () => this.#load(produce))
+      let bypassed: { value: CachedResponse, shared: boolean }
+      try {
+        bypassed = await this.#bypassFlights.run(bypassKey, () => this.#load(produce))
+      } catch (error) {
+        if (!this.#sharedDistrusted) throw error
+        return this.#servedStale(store, view, encoding, error, lookupMs, context)
+      }
+      const { value, shared } = bypassed
       if (shared) this.#notifyJoined(context, view)
       return this.#served(context, view, await this.#encoded(value, encoding), 'BYPASS', lookupMs)
     }
@@ -320,7 +372,8 @@ export class ResponseCache<Context extends object = object> {
    * Grace (CACHE_GRACE): the load failed, and the lookup found the stored response expired but
    * valid. A write may have landed while the load ran, so it is looked up again, and served only if
    * it is still valid and nothing is owed for it: no response any acknowledged write invalidated is
-   * ever served. Otherwise the load's error stands (a 503).
+   * ever served. Otherwise the load's error stands (a 503). While shared entries are distrusted,
+   * a stored response that has not expired is served STALE too: its validity is not known.
    */
   async #servedStale (
     store: GuardedStore,
@@ -332,13 +385,16 @@ export class ResponseCache<Context extends object = object> {
   ): Promise<Served> {
     const again = await store.lookup(view, encodedKey(view.key, encoding))
     if (this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
-    if (again?.response) return this.#served(context, view, again.response, 'HIT', lookupMs, again.tier)
-    if (again?.expired === undefined) throw error
-    const { storedAt } = again
+    if (again?.response && !this.#sharedDistrusted) {
+      return this.#served(context, view, again.response, 'HIT', lookupMs, again.tier)
+    }
+    const stored = again?.response ?? again?.expired
+    if (stored === undefined) throw error
+    const { storedAt } = again!
     const ageSeconds = storedAt === undefined || Number.isNaN(storedAt)
       ? undefined
       : Math.max(0, Math.floor((Date.now() - storedAt) / 1000))
-    return { ...this.#served(context, view, again.expired, 'STALE', lookupMs), stale: { ageSeconds, error } }
+    return { ...this.#served(context, view, stored, 'STALE', lookupMs), stale: { ageSeconds, error } }
   }
 
   #served (

@@ -56,3 +56,10 @@ export const DATABASE_CHANGES = { retryMs: 100, maxRetryMs: 5_000, heartbeatMs: 
  * enough that keys read rarely are not loaded more often than the TTL says.
  */
 export const REFRESH_AHEAD_SHARE = 0.1
+
+/**
+ * Owed invalidations told to the other instances (owed-announcement.ts): a write waits at most
+ * `waitMs` for every listener to say it heard. A message's generations stay well under
+ * PostgreSQL's 8,000-byte payload limit.
+ */
+export const OWED_ANNOUNCEMENT = { waitMs: 1_000, maxPayloadBytes: 7_000 } as const

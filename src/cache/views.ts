@@ -52,6 +52,8 @@ export interface Keyspace {
    * and for a change too large to list (database-invalidation.ts).
    */
   epoch: string
+  /** What every key of this keyspace starts with. */
+  readonly namespace: string
   /** The generations every list page depends on (shown by the panel). */
   collectionGenerations: string[]
   /** The generations each write changes, to run after the write has committed. */
@@ -128,6 +130,7 @@ export function keyspace (prefix: string): Keyspace {
       epoch = value
       viewNs = value === '' ? ns : `${ns}:${value}`
     },
+    namespace: `${ns}:`,
     collectionGenerations: [eventsGeneration, guestsGeneration],
     invalidations: {
       // A new id may have been asked for (and a 404 cached) before it existed.

@@ -14,13 +14,18 @@ t.test('messages migration 003 sends, and the epochs instances announce, are und
     kind: 'change', change: { id: '9', table: 'guests', op: 'TRUNCATE', rows: 'all' }
   })
   t.same(parseChangeMessage('epoch dAbC-_9'), { kind: 'epoch', epoch: 'dAbC-_9' })
+  t.same(parseChangeMessage('owed aB-_c.3 ec:v2:{e:1}:gen ec:v2:{events}:gen'), {
+    kind: 'owed', token: 'aB-_c.3', generations: ['ec:v2:{e:1}:gen', 'ec:v2:{events}:gen']
+  })
+  t.same(parseChangeMessage('heard aB-_c.3 xY_z'), { kind: 'heard', token: 'aB-_c.3', listener: 'xY_z' })
 })
 
 t.test('anything else on the channel is refused, never half-read', async (t) => {
   for (const payload of [
     '', 'hello', '7 events', '7 events U', '7 users U 1', '7 events X 1', 'x events U 1', '7 events U 1,a',
     '7 events U 0', '7 events U 1:2', '7 guests U 1', '7 guests U 1:2:3', '7 events U 1 extra', 'epoch', 'epoch a{b}',
-    'epoch a b', `7 events U ${2 ** 60}`
+    'epoch a b', `7 events U ${2 ** 60}`, 'owed', 'owed t1', 'owed t1 a b"c', 'owed t{1} a', 'heard', 'heard t1',
+    'heard t1 a b', 'heard t1 a{b}'
   ]) {
     t.equal(parseChangeMessage(payload), undefined, JSON.stringify(payload))
   }

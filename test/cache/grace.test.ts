@@ -81,7 +81,21 @@ async function outageServesOnlyTheValid (t: Test, app: TestApp, outage: Outage) 
   }
 
   await outage.end()
-  const back = await app.inject(`/events/${kept.id}`)
+  // An instance whose database-change connection was lost trusts no shared entry until it hears the
+  // database again (docs/cache.md): until then its reads are loaded, as BYPASS.
+  const bypassed: number[] = []
+  const read = async () => {
+    const answer = await app.inject(`/events/${kept.id}`)
+    if (answer.headers['x-cache'] === 'BYPASS') bypassed.push(answer.statusCode)
+    return answer
+  }
+  let back = await read()
+  // Bounded: the listener retries with a back-off of 5 s at most.
+  while (back.headers['x-cache'] === 'BYPASS' && bypassed.length < 500) {
+    await sleep(20)
+    back = await read()
+  }
+  t.ok(bypassed.every((status) => status === 200), `every read until then loaded (${bypassed.length} BYPASS)`)
   t.same([back.statusCode, back.headers['x-cache']], [200, 'MISS'], 'PostgreSQL back: loaded again')
   t.equal(back.headers.age, undefined, 'a fresh response has no Age')
 }
