@@ -11,6 +11,12 @@ export interface RedisServer {
   port: number
   stop: () => Promise<void>
   start: () => Promise<void>
+  /**
+   * SIGSTOP / SIGCONT: the server stops answering without closing a connection, as a host that
+   * froze or a process stopped in a debugger does (CLIENT PAUSE still answers some commands).
+   */
+  freeze: () => void
+  thaw: () => void
   /** Runs one command on a fresh connection (which the server's own clients never share). */
   command: (...args: Array<string | number>) => Promise<unknown>
 }
@@ -39,10 +45,23 @@ export async function startRedisServer (
     await exited
   }
   const command = (...args: Array<string | number>) => redisCommand(port, '127.0.0.1', ...args)
+  const signal = (name: NodeJS.Signals) => () => { child?.kill(name) }
 
   if (options.started !== false) await start()
-  t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start, command }
+  t.teardown(async () => {
+    // A frozen server ignores the SIGKILL's exit until it runs again.
+    signal('SIGCONT')()
+    await stop()
+  })
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    freeze: signal('SIGSTOP'),
+    thaw: signal('SIGCONT'),
+    command
+  }
 }
 
 /** Redis for tests that just need one: REDIS_URL when set (CI), else a throw-away server. */
