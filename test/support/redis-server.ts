@@ -48,11 +48,7 @@ export async function startRedisServer (
   const signal = (name: NodeJS.Signals) => () => { child?.kill(name) }
 
   if (options.started !== false) await start()
-  t.teardown(async () => {
-    // A frozen server ignores the SIGKILL's exit until it runs again.
-    signal('SIGCONT')()
-    await stop()
-  })
+  t.teardown(stop)
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
