@@ -40,6 +40,7 @@ export class OwedAnnouncement {
   /** Tells every instance that `generations` are owed; resolves once each has heard, or after the wait. */
   async announce (generations: readonly string[]): Promise<void> {
     const messages = this.#messages(generations)
+    const waited = new AbortController()
     const heard = messages.map(({ token }) => new Promise<void>((resolve) => {
       this.#pending.set(token, { heard: new Set(), expected: Infinity, done: resolve })
     }))
@@ -47,7 +48,7 @@ export class OwedAnnouncement {
       const listeners = await this.#send(messages.map(({ payload }) => payload))
       for (const { token } of messages) this.#expect(token, listeners)
       const all = Promise.all(heard).then(() => true)
-      const timedOut = sleep(OWED_ANNOUNCEMENT.waitMs, false, { ref: false })
+      const timedOut = sleep(OWED_ANNOUNCEMENT.waitMs, false, { signal: waited.signal }).catch(() => false)
       if (!await Promise.race([all, timedOut])) {
         const answered = Math.min(...messages.map(({ token }) => this.#pending.get(token)?.heard.size ?? listeners))
         this.#log.warn({ listeners, answered, generations: generations.length },
@@ -59,6 +60,7 @@ export class OwedAnnouncement {
         'could not tell the other instances of an owed cache invalidation: they may serve the old state until ' +
         'it is replayed')
     } finally {
+      waited.abort()
       for (const { token } of messages) this.#pending.delete(token)
     }
   }

@@ -184,6 +184,12 @@ for (const mode of CACHE_TEST_MODES) {
       WHERE datname = current_database() AND application_name = 'eventcache-changes'`)
     t.same(rows, [{ gone: true }], 'the one listening connection, terminated')
     await psql.query('UPDATE events SET name = $2 WHERE id = $1', [A, 'written while nobody listened'])
+    if (mode !== 'memory') {
+      // Instances sharing entries: one that cannot hear the others trusts none of them.
+      const deaf = await app.inject(`/events/${A}`)
+      t.same([deaf.headers['x-cache'], deaf.json().name], ['BYPASS', 'written while nobody listened'],
+        'while it cannot hear, the shared entry is not served: the write is loaded')
+    }
     await allowConnections(true)
     await until('the listener back', async () => epochs.includes('connected'), { withinMs: 10_000 })
 
