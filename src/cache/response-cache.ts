@@ -251,8 +251,8 @@ export class ResponseCache<Context extends object = object> {
 
   /**
    * Another instance answered a write whose invalidation Redis did not get: the generations of this
-   * keyspace among `generations` are owed here too, until this instance has replayed them itself
-   * (or ever, for one whose store cannot fail: it shares nothing).
+   * keyspace among `generations` are owed here too, until this instance has replayed them itself.
+   * An instance whose store cannot fail (memory) shares nothing, and owes nothing.
    */
   owedElsewhere (generations: readonly string[]): void {
     const ledger = this.#ledger
