@@ -2,6 +2,7 @@ import fastifyPostgres from '@fastify/postgres'
 import fp from 'fastify-plugin'
 import { appPoolConfig, openDatabase } from '../src/db/connection.ts'
 import { migrate } from '../src/db/migrate.ts'
+import { poolCloser } from '../src/db/pool-closer.ts'
 
 /**
  * PostgreSQL for the app: `app.pg` (from @fastify/postgres) on `DATABASE_URL`, or on an embedded
@@ -10,11 +11,17 @@ import { migrate } from '../src/db/migrate.ts'
 export default fp(async function postgres (app) {
   const { config } = app
   const database = await openDatabase(config, (message) => app.log.info(message))
-  // Stops the embedded server after @fastify/postgres has ended the pool (onClose runs in
-  // registration order, and this hook is added first).
-  app.addHook('onClose', database.release)
+  const closer = poolCloser()
+  // Added before @fastify/postgres's own hook, which ends the pool, so it runs after it (onClose hooks run last
+  // added first): the embedded server stops only once every connection of the pool has closed.
+  app.addHook('onClose', async () => {
+    const cut = await closer.close()
+    if (cut > 0) app.log.warn({ connections: cut }, 'PostgreSQL connections that did not close in time were cut')
+    await database.release()
+  })
 
   await app.register(fastifyPostgres, appPoolConfig(database.url, config))
+  closer.follow(app.pg.pool)
   // @fastify/postgres adds no 'error' listener: without one, an idle client losing its connection
   // (a PostgreSQL restart) emits an unhandled 'error' and crashes the process.
   app.pg.pool.on('error', (error) => app.log.warn({ err: error }, 'idle PostgreSQL client lost its connection'))

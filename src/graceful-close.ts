@@ -6,6 +6,7 @@ export const GRACE_MS = 10_000
 
 type Close = closeWithGrace.CloseWithGraceAsyncCallback
 type Signal = closeWithGrace.Signals
+type Logger = closeWithGrace.Logger
 
 /**
  * Signals a terminal (Ctrl-C, Ctrl-\, hang-up) or a supervisor (systemd's default KillMode, a
@@ -16,7 +17,9 @@ const GROUP_SIGNALS: Signal[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
 
 /**
  * Runs `close` on the first shutdown signal or uncaught error, and exits once it is done (0), or
- * after GRACE_MS (1): close-with-grace, as a single process has always used it.
+ * after GRACE_MS (1): close-with-grace, as a single process has always used it. What close-with-grace
+ * logs itself (a failed `close`, a second error) goes to `logger`, so that an error is logged as the
+ * app logs it rather than dumped whole by console.error.
  *
  * A cluster worker differs in one way. close-with-grace takes a second signal as "exit now", and a
  * worker routinely gets the same signal twice (see GROUP_SIGNALS): a Ctrl-C would cut every
@@ -24,15 +27,15 @@ const GROUP_SIGNALS: Signal[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT']
  * ignored. The primary owns the impatience (a second signal there kills the workers) and the
  * GRACE_MS deadline; a worker's own comes a second later, a backstop that never races it.
  */
-export function closeOnSignal (close: Close): void {
+export function closeOnSignal (close: Close, logger: Logger): void {
   if (!cluster.isWorker) {
-    closeWithGrace({ delay: GRACE_MS }, close)
+    closeWithGrace({ delay: GRACE_MS, logger }, close)
     return
   }
 
   let closing = false
   let received: Signal | undefined
-  const closer = closeWithGrace({ delay: GRACE_MS + 1_000, skip: GROUP_SIGNALS }, async ({ err }) => {
+  const closer = closeWithGrace({ delay: GRACE_MS + 1_000, skip: GROUP_SIGNALS, logger }, async ({ err }) => {
     closing = true
     await close(err ? { err } : { signal: received })
   })

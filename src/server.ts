@@ -36,7 +36,7 @@ async function serve (config: Config): Promise<void> {
     if (err) app.log.error({ err }, 'closing after an uncaught error')
     else app.log.info({ signal }, 'closing')
     await app.close()
-  })
+  }, app.log)
 
   await app.listen({ host: config.HOST, port: config.PORT })
 }

@@ -1,9 +1,14 @@
 import { execFile } from 'node:child_process'
+import { once } from 'node:events'
+import { createConnection, createServer, type AddressInfo, type Socket } from 'node:net'
 import { promisify } from 'node:util'
-import t from 'tap'
+import pg from 'pg'
+import t, { type Test } from 'tap'
 import { migrate, readMigrations } from '../src/db/migrate.ts'
+import { poolCloser } from '../src/db/pool-closer.ts'
 import { seed } from '../src/db/seed.ts'
 import { createTestDatabase, testPool, withClient } from './support/database.ts'
+import { viaProxy } from './support/tcp-proxy.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -86,3 +91,56 @@ t.test('npm run db:migrate and db:seed work from the command line', async (t) =>
   await t.rejects(execFileAsync(process.execPath, [...tsx, 'src/db/seed-cli.ts', '--events', 'many'], { env }),
     { code: 2, stderr: /--events must be a whole number, got "many"/ })
 })
+
+t.test('a pool closer resolves once every connection of the ended pool has closed, and cuts one that will not',
+  async (t) => {
+    const url = await createTestDatabase(t)
+    const pool = new pg.Pool({ connectionString: url, max: 3 })
+    const closer = poolCloser(pool)
+    const clients = await Promise.all([1, 2, 3].map(() => pool.connect()))
+    for (const client of clients) client.release()
+    const open = () => clients.filter((client) => !client.connection.stream.closed).length
+
+    // Ended by someone else first, as @fastify/postgres ends the app's pool.
+    await pool.end()
+    t.ok(open() > 0, `pool.end() has resolved with ${open()} of its 3 connections still open`)
+    t.equal(await closer.close(), 0, 'none had to be cut')
+    t.equal(open(), 0, 'the closer resolved once every one had closed')
+
+    // A server that stopped answering never closes its side: the closer gives up waiting and destroys the socket.
+    const relay = await hangingRelay(t, Number(new URL(url).port))
+    const stuck = new pg.Pool({ connectionString: viaProxy(url, relay.url) })
+    const stuckCloser = poolCloser(stuck)
+    const client = await stuck.connect()
+    client.release()
+    relay.hang()
+    t.equal(await stuckCloser.close(200), 1, 'one connection did not close within 200 ms: cut')
+    t.ok(client.connection.stream.destroyed, 'its socket is gone')
+  })
+
+/**
+ * A TCP relay to a local server that can hang: from then on it passes nothing on, not even a close, as a server
+ * that stopped answering (test/support/tcp-proxy.ts's cut passes a close on).
+ */
+async function hangingRelay (t: Test, port: number): Promise<{ url: string, hang: () => void }> {
+  let hung = false
+  const sockets = new Set<Socket>()
+  const server = createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = createConnection({ port, host: '127.0.0.1', allowHalfOpen: true })
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+    }
+    client.on('data', (chunk) => { if (!hung) upstream.write(chunk) })
+    upstream.on('data', (chunk) => { if (!hung) client.write(chunk) })
+    client.on('end', () => { if (!hung) upstream.end() })
+    upstream.on('end', () => { if (!hung) client.end() })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy()
+    server.close()
+  })
+  return { url: `postgres://127.0.0.1:${(server.address() as AddressInfo).port}`, hang: () => { hung = true } }
+}

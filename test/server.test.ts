@@ -4,8 +4,12 @@ import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
+import { stopEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
 import { createTestDatabase, withClient } from './support/database.ts'
+import { eventInput } from './support/fixtures.ts'
+import { killQuietly } from './support/worker-cluster.ts'
 
 interface Server { process: ChildProcess, url: string, logs: string[] }
 
@@ -97,4 +101,55 @@ t.test('with no DATABASE_URL it runs an embedded PostgreSQL, and stops it on exi
   t.equal(list.count, 1, 'data persists across restarts')
   again.process.kill('SIGTERM')
   t.equal((await exitOf(again.process)).code, 0)
+})
+
+t.test('Ctrl-C with the embedded PostgreSQL closes every connection before stopping it: exit 0, nothing logged ' +
+  'above info', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'eventcache-server-'))
+  await chmod(root, 0o755)
+  const dataDir = join(root, 'postgres')
+  t.teardown(async () => {
+    await stopEmbeddedPostgres(dataDir)
+    await rm(root, { recursive: true, force: true })
+  })
+
+  // With API_KEYS set the server has nothing to warn about at start-up: any warning is the shutdown's.
+  const key = 'shutdown-test-key-0123456789'
+  const server = await startServer(t, { EMBEDDED_POSTGRES_DIR: dataDir, API_KEYS: key })
+  const created = await fetch(`${server.url}/events`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body: JSON.stringify(eventInput())
+  })
+  t.equal(created.status, 201)
+  // Different pages at once (one load each), so that the pool opens more than one connection.
+  const reads = await Promise.all([1, 2, 3, 4].map((limit) => fetch(`${server.url}/events?limit=${limit}`)))
+  t.same(reads.map((read) => read.status), [200, 200, 200, 200])
+
+  // A connection still open when PostgreSQL stops is terminated under its client, but its session usually
+  // closes first: a race. Here the pool's sessions are held still (SIGSTOP), as a busy machine might hold them,
+  // until PostgreSQL has been asked to stop, or for a second: a connection the app did not wait for is then
+  // terminated for certain, and one it waits for closes once let go. (The change listener's session, closed
+  // before the pool, is left alone: application_name 'eventcache-changes'.)
+  const embedded = /embedded PostgreSQL listening on (127\.0\.0\.1:\d+)/.exec(server.logs.join('\n'))?.[1]
+  const sessions = await withClient(`postgres://postgres@${embedded}/postgres`, async (client) => {
+    const sql = "SELECT pid FROM pg_stat_activity WHERE application_name = 'eventcache'"
+    return (await client.query<{ pid: number }>(sql)).rows.map((row) => row.pid)
+  })
+  t.ok(sessions.length > 0, `the pool has ${sessions.length} connection(s)`)
+  t.teardown(() => { for (const pid of sessions) killQuietly(pid, 'SIGCONT') })
+  for (const pid of sessions) process.kill(pid, 'SIGSTOP')
+
+  server.process.kill('SIGINT')
+  const stopAsked = async () => (await readFile(`${dataDir}.log`, 'utf8')).includes('received fast shutdown request')
+  for (let waited = 0; waited < 1_000 && !await stopAsked(); waited += 20) await sleep(20)
+  for (const pid of sessions) process.kill(pid, 'SIGCONT')
+
+  t.equal((await exitOf(server.process)).code, 0)
+  const output = server.logs.join('\n')
+  const aboveInfo = server.logs.filter((line) => !/^\{"level":(10|20|30),/.test(line))
+  t.same(aboveInfo.map((line) => line.slice(0, 300)), [], 'every line is a log entry at info or below')
+  t.notMatch(output, /terminating connection/, 'no connection was terminated under its client')
+  const serverLog = await readFile(`${dataDir}.log`, 'utf8')
+  t.notMatch(serverLog, /terminating connection due to administrator command/, 'nor by PostgreSQL\'s account')
 })

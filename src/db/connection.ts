@@ -1,6 +1,7 @@
 import pg from 'pg'
 import type { Config } from '../config.ts'
 import { startEmbeddedPostgres } from './embedded-postgres.ts'
+import { poolCloser } from './pool-closer.ts'
 
 export interface Database {
   url: string
@@ -60,11 +61,12 @@ export async function withDatabase<T> (config: Config, work: (pool: pg.Pool) => 
     query_timeout: 0,
     idle_in_transaction_session_timeout: 0
   })
+  const closer = poolCloser(pool)
   pool.on('error', (error) => console.error(`PostgreSQL pool: ${error.message}`))
   try {
     return await work(pool)
   } finally {
-    await pool.end()
+    await closer.close()
     await database.release()
   }
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Test } from 'tap'
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
+import { poolCloser } from '../../src/db/pool-closer.ts'
 import type { TestApp } from './app.ts'
 
 /** Where the test suite keeps its embedded PostgreSQL when DATABASE_URL is unset. */
@@ -39,22 +40,13 @@ export async function withClient<T> (url: string, work: (client: pg.Client) => P
 }
 
 /**
- * A pool of the test's own on `url`, ended when the test ends, before its database is dropped.
- * pool.end() resolves before its connections have closed, and the drop (WITH FORCE) would then
- * terminate them under the client, which throws: the teardown waits until each is gone.
+ * A pool of the test's own on `url`, ended when the test ends, before its database is dropped: its
+ * connections closed (see poolCloser), so that the drop (WITH FORCE) terminates none under its client.
  */
 export function testPool (t: Test, config: pg.PoolConfig): pg.Pool {
   const pool = new pg.Pool(config)
-  t.teardown(async () => {
-    const open = pool.totalCount
-    let closed = 0
-    const allClosed = new Promise<void>((resolve) => {
-      if (open === 0) resolve()
-      pool.on('remove', () => { if (++closed === open) resolve() })
-    })
-    await pool.end()
-    await allClosed
-  })
+  const closer = poolCloser(pool)
+  t.teardown(() => closer.close())
   return pool
 }
 

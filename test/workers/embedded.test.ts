@@ -49,10 +49,13 @@ t.test(title, async (t) => {
   }
   t.same([...readers].sort((a, b) => a - b), workers, 'both workers read the event from the same database')
 
+  const before = cluster.output.length
   cluster.primary.kill('SIGTERM')
   const exit = await within(cluster.exited, 20_000, 'the primary\'s exit')
   t.equal(exit.code, 0, 'the primary exits 0')
   t.same(await stillRunning([postmaster]), [], 'PostgreSQL stopped with the cluster')
+  const aboveInfo = cluster.output.slice(before).filter((line) => !/^\{"level":(10|20|30),/.test(line))
+  t.same(aboveInfo.map((line) => line.slice(0, 300)), [], 'the shutdown logs nothing above info')
 
   // PostgreSQL's own log says when it was asked to stop (log_line_prefix '%m': ms, UTC).
   const serverLog = await readFile(`${dataDir}.log`, 'utf8')
