@@ -2,13 +2,25 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { listeningTestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
+import {
+  firstStale,
+  seedEvents,
+  shownBy,
+  versionLedger,
+  versionName,
+  viewPath,
+  type View,
+  type ViewBody
+} from '../support/consistency.ts'
 import { createTestDatabase, testPool } from '../support/database.ts'
-import { percentile, postJson, runClients, seconds } from '../support/load.ts'
+import { percentile, runClients, seconds } from '../support/load.ts'
 import { type RedisServer, startRedisServer } from '../support/redis-server.ts'
 
 const EVENTS = 8
 const GUESTS_PER_EVENT = 3
 const CLIENTS = 32
+/** Single events, single guests (with their event), an event's guests. */
+const READS: View[] = ['event', 'guest', 'event-guests']
 
 interface Figures {
   reads: number
@@ -31,9 +43,6 @@ interface Figures {
   lateSqlStale: number
 }
 
-/** What a read shows of an event or a guest. */
-interface Named { id: number, name: string }
-
 interface Run {
   fence: boolean
   mode: 'redis' | 'tiered'
@@ -54,11 +63,7 @@ interface Run {
 /** The tables an entity lives in. */
 const TABLE = { event: 'events', guest: 'guests' } as const
 
-/**
- * Every write sets an entity's name to `v<n>` (n grows); an entity never has two writes in flight,
- * so its versions commit in the order they are acknowledged. A read must show, for every entity
- * it contains, at least the version acknowledged before the read started.
- */
+/** Clients writing and reading at random; every read judged as test/support/consistency.ts says. */
 async function check (t: Test, run: Run): Promise<Figures> {
   const { fence, mode, instances, stallsWrites = false, durationSeconds = 30, sqlShare = 0, dropTriggers = false } = run
   const redis = await startRedisServer(t)
@@ -117,31 +122,8 @@ async function check (t: Test, run: Run): Promise<Figures> {
   /** Stale reads of SQL writes, judged once the run is over (an instance may apply the change later). */
   const sqlStale: Array<{ startedAt: number, changeId: string | undefined }> = []
   const bases = servers.map((server) => server.base)
-  const base = bases[0]!
-  const guestsOf = new Map<number, number[]>()
-  const eventOf = new Map<number, number>()
-  for (let e = 0; e < EVENTS; e++) {
-    const event = await postJson<{ id: number }>(`${base}/events`, { name: 'seed', date: '2020-01-01', location: 'x' })
-    guestsOf.set(event.id, [])
-    for (let g = 0; g < GUESTS_PER_EVENT; g++) {
-      const seed = { event_id: event.id, name: 'seed', email: 'g@example.com' }
-      const guest = await postJson<{ id: number }>(`${base}/guests`, seed)
-      guestsOf.get(event.id)!.push(guest.id)
-      eventOf.set(guest.id, event.id)
-    }
-  }
-  const eventIds = [...guestsOf.keys()]
-  const guestIds = [...eventOf.keys()]
-
-  const acknowledged = new Map<string, number>()
-  /**
-   * When each version was acknowledged, per entity (versions grow, so each list is sorted), and
-   * for a write made in SQL, the id of its change.
-   */
-  const history = new Map<string, Array<{ version: number, at: number, changeId?: string | undefined }>>()
-  const writing = new Set<string>()
-  let version = 0
-  const versionOf = (name: string) => name.startsWith('v') ? Number(name.slice(1)) : 0
+  const { eventIds, guestIds } = await seedEvents(bases[0]!, EVENTS, GUESTS_PER_EVENT)
+  const ledger = versionLedger()
   const pick = <T>(items: T[]) => items[Math.floor(Math.random() * items.length)]!
 
   const durationMs = seconds(durationSeconds) * 1000
@@ -151,15 +133,12 @@ async function check (t: Test, run: Run): Promise<Figures> {
       const isEvent = Math.random() < 0.5
       const id = isEvent ? pick(eventIds) : pick(guestIds)
       const entity = `${isEvent ? 'event' : 'guest'}:${id}`
-      if (writing.has(entity)) return
-      writing.add(entity)
-      const written = ++version
+      const written = ledger.claim(entity)
+      if (written === undefined) return
       if (Math.random() < sqlShare) {
         const changeId = await writeInSql(entity, `v${written}`)
-        writing.delete(entity)
         figures.sqlWrites++
-        acknowledged.set(entity, Math.max(acknowledged.get(entity) ?? 0, written))
-        history.set(entity, [...history.get(entity) ?? [], { version: written, at: performance.now(), changeId }])
+        ledger.settle(entity, written, { changeId })
         return
       }
       const response = await fetch(`${pick(bases)}/${isEvent ? 'events' : 'guests'}/${id}`, {
@@ -168,53 +147,41 @@ async function check (t: Test, run: Run): Promise<Figures> {
         body: JSON.stringify({ name: `v${written}` })
       })
       await response.arrayBuffer()
-      writing.delete(entity)
-      if (response.status !== 200) { figures.errors++; return }
+      if (response.status !== 200) {
+        ledger.settle(entity)
+        figures.errors++
+        return
+      }
       figures.writes++
-      acknowledged.set(entity, Math.max(acknowledged.get(entity) ?? 0, written))
-      history.set(entity, [...history.get(entity) ?? [], { version: written, at: performance.now() }])
+      ledger.settle(entity, written)
       return
     }
     // A read, and the versions it must show at least: those acknowledged before it starts.
-    const kind = Math.floor(Math.random() * 3)
-    const eventId = pick(eventIds)
-    const guestId = kind === 1 ? pick(guestIds) : 0
-    const url = kind === 0 ? `/events/${eventId}` : kind === 1 ? `/guests/${guestId}` : `/events/${eventId}/guests`
-    const required = new Map(acknowledged)
+    const view = READS[Math.floor(Math.random() * READS.length)]!
+    const url = viewPath(view, pick(eventIds), pick(guestIds))
+    const required = ledger.required()
     const startedAt = performance.now()
     const response = await fetch(pick(bases) + url)
-    const body = await response.json() as Named & { event?: Named, results?: Array<Named & { event: Named }> }
+    const body = await response.json() as ViewBody
     if (response.status !== 200) { figures.errors++; return }
     figures.reads++
     if (response.headers.get('x-cache') === 'HIT') figures.hits++
-    const seen: Array<[string, string]> = kind === 0
-      ? [[`event:${eventId}`, body.name]]
-      : kind === 1
-        ? [[`guest:${guestId}`, body.name], [`event:${body.event!.id}`, body.event!.name]]
-        : body.results!.flatMap((guest): Array<[string, string]> => [
-          [`guest:${guest.id}`, guest.name],
-          [`event:${guest.event.id}`, guest.event.name]
-        ])
-    for (const [entity, name] of seen) {
-      const wanted = required.get(entity) ?? 0
-      if (versionOf(name) < wanted) {
-        figures.stale++
-        const missed = history.get(entity)!.find((entry) => entry.version > versionOf(name))!
-        if ('changeId' in missed) sqlStale.push({ startedAt, changeId: missed.changeId })
-        else figures.staleAgesMs.push(startedAt - missed.at)
-        const example = `${url} (${response.headers.get('x-cache')}): ` +
-          `${entity} showed v${versionOf(name)} after v${wanted} was acknowledged`
-        if (figures.examples.length < 3) figures.examples.push(example)
-        break
-      }
-    }
+    const stale = firstStale(shownBy(view, body), required)
+    if (stale === undefined) return
+    figures.stale++
+    const missed = ledger.missed(stale.entity, stale.shown)
+    if ('changeId' in missed) sqlStale.push({ startedAt, changeId: missed.changeId })
+    else figures.staleAgesMs.push(startedAt - missed.at)
+    const example = `${url} (${response.headers.get('x-cache')}): ` +
+      `${stale.entity} showed ${versionName(stale.shown)} after ${versionName(stale.wanted)} was acknowledged`
+    if (figures.examples.length < 3) figures.examples.push(example)
   })
   figures.stalls = await stalls
   const appliedEverywhere = (changeId: string | undefined) => {
     const times = changeId === undefined ? undefined : applied.get(changeId)
     return times?.length === instances ? Math.max(...times) : Infinity
   }
-  for (const entries of history.values()) {
+  for (const entries of ledger.history.values()) {
     for (const { at, changeId } of entries) {
       if (changeId !== undefined && appliedEverywhere(changeId) < Infinity) {
         figures.databaseLagsMs.push(appliedEverywhere(changeId) - at)
