@@ -29,6 +29,8 @@ export class ChangeListener {
   readonly #options: ChangeListenerOptions
   #client: pg.Client | undefined
   #queue: Promise<void> = Promise.resolve()
+  /** The last query sent: the next waits for it (pg deprecates queueing queries on a client). */
+  #lastQuery: Promise<unknown> = Promise.resolve()
   #retryMs: number
   #retry: NodeJS.Timeout | undefined
   #heartbeat: NodeJS.Timeout | undefined
@@ -52,7 +54,7 @@ export class ChangeListener {
   /** Sends a message on the channel (on this connection: it is delivered to this listener too). */
   async notify (payload: string): Promise<void> {
     if (this.#client === undefined) throw new Error('not connected to PostgreSQL')
-    await this.#client.query('SELECT pg_notify($1, $2)', [this.#options.channel, payload])
+    await this.#query(this.#client, 'SELECT pg_notify($1, $2)', [this.#options.channel, payload])
   }
 
   async stop (): Promise<void> {
@@ -101,13 +103,20 @@ export class ChangeListener {
     this.#client = client
     this.#retryMs = this.#options.retryMs
     this.#heartbeat = setInterval(() => {
-      client.query('SELECT 1').catch((error: Error) => lose(error))
+      this.#query(client, 'SELECT 1').catch((error: Error) => lose(error))
     }, this.#options.heartbeatMs)
     this.#heartbeat.unref()
     const connected = this.#enqueue(() => this.#options.handlers.connected())
     for (const payload of early) this.#enqueue(() => this.#options.handlers.message(payload))
     early = undefined
     await connected
+  }
+
+  /** Runs `text` on `client` once every query sent before it has settled. */
+  #query (client: pg.Client, text: string, values?: unknown[]): Promise<unknown> {
+    const query = this.#lastQuery.then(() => client.query(text, values))
+    this.#lastQuery = query.catch(() => {})
+    return query
   }
 
   #enqueue (work: () => Promise<void>): Promise<void> {
