@@ -62,4 +62,4 @@ export const REFRESH_AHEAD_SHARE = 0.1
  * `waitMs` for every listener to say it heard. A message's generations stay well under
  * PostgreSQL's 8,000-byte payload limit.
  */
-export const OWED_ANNOUNCEMENT = { waitMs: 1_000, maxPayloadBytes: 7_000 } as const
+export const OWED_ANNOUNCEMENT = { waitMs: 2_000, maxPayloadBytes: 7_000 } as const
