@@ -11,6 +11,8 @@ export interface RedisServer {
   port: number
   stop: () => Promise<void>
   start: () => Promise<void>
+  /** The server's process id while it runs (a test may signal it). */
+  pid: () => number | undefined
   /** Runs one command on a fresh connection (which the server's own clients never share). */
   command: (...args: Array<string | number>) => Promise<unknown>
 }
@@ -42,7 +44,8 @@ export async function startRedisServer (
 
   if (options.started !== false) await start()
   t.teardown(stop)
-  return { url: `redis://127.0.0.1:${port}`, port, stop, start, command }
+  const pid = () => child?.exitCode === null && child.signalCode === null ? child.pid : undefined
+  return { url: `redis://127.0.0.1:${port}`, port, stop, start, pid, command }
 }
 
 /** Redis for tests that just need one: REDIS_URL when set (CI), else a throw-away server. */
