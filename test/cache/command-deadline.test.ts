@@ -3,9 +3,11 @@
 import { setTimeout as sleep, setImmediate as turn } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { usable } from '../../plugins/redis.ts'
+import { createRedisClient, invalidationSubscriber, usable } from '../../plugins/redis.ts'
 import { CommandDeadlines, watchCommands, type PendingCommand } from '../../src/cache/command-deadline.ts'
+import { RedisStore } from '../../src/cache/redis-store.ts'
 import { COMMAND_DEADLINE } from '../../src/cache/tuning.ts'
+import { loadConfig } from '../../src/config.ts'
 import { startRedisServer } from '../support/redis-server.ts'
 
 // Wide enough that the test's Redis, on a machine busy with other work, answers well within it.
@@ -118,6 +120,51 @@ t.test('a process that keeps stalling still fails a command that gets no answer,
   }
   t.ok(command.isSettled, `failed after ${holds} holds of ${WINDOW_MS * 2} ms`)
   t.ok(performance.now() - armed >= COMMAND_DEADLINE.windows * WINDOW_MS - CLOCK_MS, 'having had every window')
+})
+
+t.test('a stopped Redis (SIGSTOP) fails every kind of command the cache sends in about a window', async (t) => {
+  const redis = await startRedisServer(t)
+  const config = loadConfig({ CACHE_MODE: 'redis', REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: String(WINDOW_MS) })
+  const redisClient = createRedisClient(config)
+  redisClient.on('error', () => {})
+  const subscriber = invalidationSubscriber(redisClient, config)
+  subscriber.on('error', () => {})
+  const theirs = await client(t, redis.url, { commandTimeout: WINDOW_MS })
+  t.teardown(() => { redisClient.disconnect(); subscriber.disconnect() })
+  const store = new RedisStore(redisClient, 60_000)
+  const generations = ['deadline:{a}:generation', 'deadline:{b}:generation']
+  await Promise.all([usable(redisClient), usable(subscriber)])
+
+  const pid = redis.pid()!
+  process.kill(pid, 'SIGSTOP')
+  t.teardown(() => resume(pid))
+  const entry = {
+    key: 'deadline:{a}:entry',
+    response: { status: 200, etag: '"e"', encoding: 'identity' as const, body: Buffer.from('{}') }
+  }
+  const sent: Record<string, () => Promise<unknown>> = {
+    'a lookup (MGET)': () => store.lookup(entry.key, generations.slice(0, 1)),
+    'a fill (a Lua script)': () => store.fill([entry], generations.slice(0, 1), 'x', { ttlMs: 1_000 }, true),
+    'an invalidation (a pipeline)': () => store.invalidate(generations),
+    'a database change\'s invalidation (a Lua script in a pipeline)': () => store.invalidate(generations, '1'),
+    'a lease (SET NX)': () => store.lease(entry.key, 'x', 1_000),
+    'the breaker\'s probe (PING)': () => redisClient.ping(),
+    'the invalidation bus\'s PUBLISH': () => redisClient.publish('deadline', 'x'),
+    'the invalidation bus\'s SUBSCRIBE': () => subscriber.subscribe('deadline'),
+    'ioredis\' own commandTimeout, for comparison': () => theirs.ping()
+  }
+  const started = performance.now()
+  const outcomes = await Promise.all(Object.values(sent).map((send) => send().then(
+    () => ({ ok: true, ms: performance.now() - started }),
+    () => ({ ok: false, ms: performance.now() - started }))))
+  resume(pid)
+  Object.keys(sent).forEach((what, i) => {
+    const { ok, ms } = outcomes[i]!
+    t.notOk(ok, `${what} failed`)
+    // Longer only when this process stalls meanwhile (a fresh window each time, up to the limit).
+    t.ok(ms >= WINDOW_MS - CLOCK_MS && ms < COMMAND_DEADLINE.windows * WINDOW_MS + 1_000,
+      `${what}: after ${ms.toFixed(0)} ms (window ${WINDOW_MS} ms)`)
+  })
 })
 
 function resume (pid: number): void {
