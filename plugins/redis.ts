@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
+import { watchCommands } from '../src/cache/command-deadline.ts'
 import type { Config } from '../src/config.ts'
 import { isCluster, parseClusterNodes } from '../src/redis-cluster.ts'
 
@@ -16,7 +17,9 @@ declare module 'fastify' {
  * REDIS_COMMAND_TIMEOUT_MS or fails, and nothing waits for a connection.
  * - `enableOfflineQueue: false`: while disconnected, commands fail at once instead of queueing
  *   (a queued cache read is worth less than the PostgreSQL read it delays).
- * - `commandTimeout`: ioredis has none by default; a stalled Redis must cost tens of ms, not a hang.
+ * - every connection's commands have a deadline (watchCommands): a stalled Redis must cost tens of ms,
+ *   not a hang. Not ioredis' `commandTimeout`, which fails a command whose answer is already in the
+ *   socket when this process was not running (see CommandDeadlines).
  * - `maxRetriesPerRequest: 0`: a command cut off by a disconnect fails rather than being resent.
  * - reconnects back off up to 2 s between attempts and never give up, so the cache comes back
  *   by itself when Redis does.
@@ -53,9 +56,8 @@ export default fp(async function redis (app) {
 }, { name: 'redis' })
 
 /** What every connection this app opens to a Redis node shares (see the plugin's comment). */
-function nodeOptions (commandTimeoutMs: number) {
+function nodeOptions () {
   return {
-    commandTimeout: commandTimeoutMs,
     connectTimeout: 1_000,
     maxRetriesPerRequest: 0,
     connectionName: 'eventcache'
@@ -75,11 +77,13 @@ export function createRedisClient ({
 }: Config): Redis | Cluster {
   if (REDIS_CLUSTER_NODES) return clusterClient(REDIS_CLUSTER_NODES, REDIS_COMMAND_TIMEOUT_MS)
   if (!REDIS_URL) throw new Error('the redis plugin needs REDIS_URL or REDIS_CLUSTER_NODES')
-  return new Redis(REDIS_URL, {
-    ...nodeOptions(REDIS_COMMAND_TIMEOUT_MS),
+  const client = new Redis(REDIS_URL, {
+    ...nodeOptions(),
     enableOfflineQueue: false,
     retryStrategy: reconnectDelay
   })
+  watchCommands(client, REDIS_COMMAND_TIMEOUT_MS)
+  return client
 }
 
 /**
@@ -106,7 +110,8 @@ export function createRedisClient ({
  *   `WAIT` (CACHE_INVALIDATION_REPLICAS) sent to a master that has become a replica fails without
  *   correcting the map; while that master's breaker is open nothing else goes to its slots, and
  *   the owed replay would fail on the stale map forever. Every 5 s the map is asked again.
- * - `redisOptions`: per node, the single client's command timeout, connect timeout and no resend.
+ * - `redisOptions`: per node, the single client's connect timeout and no resend; each node's
+ *   connection gets the same command deadlines as the single client's when the cluster makes it.
  * The boot waits (the same second at most) for the cluster, a connection to every master and
  * `cluster_state:ok` on each (see `usable`).
  */
@@ -118,13 +123,16 @@ function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
     slotsRefreshTimeout: 1_000,
     retryDelayOnFailover: 0,
     slotsRefreshInterval: 5_000,
-    redisOptions: nodeOptions(commandTimeoutMs)
+    redisOptions: nodeOptions()
   })
   // ioredis opens a node's connection when the first command goes to that node, and with the
   // offline queue off a command that finds its node still connecting fails ("Connection is
   // closed."), opening the breaker on a fresh client. So connect to each node as soon as the
   // cluster learns of it (at start, and after a topology change or a reconnect).
-  cluster.on('+node', (node: Redis) => { node.connect().catch(() => {}) })
+  cluster.on('+node', (node: Redis) => {
+    watchCommands(node, commandTimeoutMs)
+    node.connect().catch(() => {})
+  })
   return cluster
 }
 
@@ -142,11 +150,17 @@ function clusterClient (nodes: string, commandTimeoutMs: number): Cluster {
  */
 export function invalidationSubscriber (client: Redis | Cluster, config: Config): Redis {
   const options = { autoResubscribe: false, connectionName: 'eventcache-invalidations' }
-  if (!isCluster(client)) return client.duplicate(options)
+  const subscriber = isCluster(client) ? clusterSubscriber(config, options) : client.duplicate(options)
+  watchCommands(subscriber, config.REDIS_COMMAND_TIMEOUT_MS)
+  return subscriber
+}
+
+/** The invalidation subscriber's connection on a Redis Cluster (see invalidationSubscriber). */
+function clusterSubscriber (config: Config, options: RedisOptions): Redis {
   const nodes = parseClusterNodes(config.REDIS_CLUSTER_NODES!)
   let current = 0
   const subscriber: Redis = new Redis(nodes[0]!.port, nodes[0]!.host, {
-    ...nodeOptions(config.REDIS_COMMAND_TIMEOUT_MS),
+    ...nodeOptions(),
     ...options,
     enableOfflineQueue: false,
     retryStrategy: (attempt) => {

@@ -130,8 +130,9 @@ export const ConfigSchema = Type.Object({
     minimum: 1,
     maximum: 10_000,
     default: 50,
-    description: 'A Redis command slower than this many milliseconds counts as a failure: the request is ' +
-      'served from PostgreSQL, marked `X-Cache: BYPASS`.'
+    description: 'A Redis command not answered within this many milliseconds counts as a failure: the request ' +
+      'is served from PostgreSQL, marked `X-Cache: BYPASS`. Time this process spends not running (a CPU quota, ' +
+      'a busy host) does not count against Redis: a command it holds up gets a fresh window, three at most.'
   }),
   CACHE_MODE: Type.Optional(Type.Union(CACHE_MODES.map((mode) => Type.Literal(mode)), {
     description: 'Where cached responses live. `off`: nowhere, every read queries PostgreSQL. `memory`: in the ' +

@@ -1,9 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import type { Test } from 'tap'
 import { freePort } from '../../src/free-port.ts'
+
+const execFileAsync = promisify(execFile)
 
 /** A throw-away redis-server a test owns: it can stop it, start it again on the same port, pause it. */
 export interface RedisServer {
@@ -17,14 +20,20 @@ export interface RedisServer {
    */
   freeze: () => void
   thaw: () => void
+  /** The server's process id while it runs (a test may signal it). */
+  pid: () => number | undefined
   /** Runs one command on a fresh connection (which the server's own clients never share). */
   command: (...args: Array<string | number>) => Promise<unknown>
 }
 
-/** @param options.port a port of the test's choosing; options.started false: do not start it yet */
+/**
+ * @param options.port a port of the test's choosing; options.started false: do not start it yet
+ * @param options.realtime true: where the OS allows it, the server is scheduled ahead of the machine's
+ *   other work (`chrt --fifo`), so a busy machine does not make it slow; elsewhere it runs as usual
+ */
 export async function startRedisServer (
   t: Test,
-  options: { port?: number, started?: boolean } = {}
+  options: { port?: number, started?: boolean, realtime?: boolean } = {}
 ): Promise<RedisServer> {
   const port = options.port ?? await freePort()
   let child: ChildProcess | undefined
@@ -32,6 +41,7 @@ export async function startRedisServer (
   const start = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no']
     child = spawn('redis-server', [...args, '--loglevel', 'warning'], { stdio: 'ignore' })
+    if (options.realtime) await execFileAsync('chrt', ['--fifo', '--pid', '10', String(child.pid)]).catch(() => {})
     for (let attempt = 0; attempt < 100; attempt++) {
       if (await command('PING').then(() => true, () => false)) return
       await sleep(20)
@@ -49,6 +59,7 @@ export async function startRedisServer (
 
   if (options.started !== false) await start()
   t.teardown(stop)
+  const pid = () => child?.exitCode === null && child.signalCode === null ? child.pid : undefined
   return {
     url: `redis://127.0.0.1:${port}`,
     port,
@@ -56,6 +67,7 @@ export async function startRedisServer (
     start,
     freeze: signal('SIGSTOP'),
     thaw: signal('SIGCONT'),
+    pid,
     command
   }
 }
