@@ -1,14 +1,19 @@
 import type { Command, Redis } from 'ioredis'
 import { COMMAND_DEADLINE } from './tuning.ts'
 
-/** What a deadline needs of a command: ioredis' Command, whose `isSettled` and `reject` are public. */
-export type PendingCommand = Pick<Command, 'isSettled' | 'reject'>
+/** What a deadline needs of a command: ioredis' Command, whose `isSettled`, `reject` and `promise` are public. */
+export type PendingCommand = Pick<Command, 'isSettled' | 'reject' | 'promise'>
 
 /** Where ioredis writes a command: the connection, or a pipeline being sent. */
 type CommandStream = Parameters<Redis['sendCommand']>[1]
 
 interface Watched {
   command: PendingCommand
+  /**
+   * The command's promise when it was sent: a cluster pipeline retried after an error (CLUSTERDOWN,
+   * MOVED…) starts the same Command over with a new promise, which this send's deadline must not end.
+   */
+  attempt: Promise<unknown>
   /** When its window ends (performance.now()). */
   due: number
   /** Windows it may still be given, this one included. */
@@ -66,7 +71,12 @@ export class CommandDeadlines {
 
   watch (command: PendingCommand): void {
     this.#dropSettled()
-    this.#queue.push({ command, due: performance.now() + this.#windowMs, windows: COMMAND_DEADLINE.windows })
+    this.#queue.push({
+      command,
+      attempt: command.promise,
+      due: performance.now() + this.#windowMs,
+      windows: COMMAND_DEADLINE.windows
+    })
     this.#arm()
   }
 
@@ -87,9 +97,9 @@ export class CommandDeadlines {
     const now = performance.now()
     if (now - firedAt >= this.#stallMs) this.#freshWindows(now)
     for (let i = this.#head; i < this.#queue.length; i++) {
-      const { command, due } = this.#queue[i]!
-      if (due > firedAt) break
-      if (!command.isSettled) command.reject(new Error(`Command timed out: no answer within ${this.#windowMs} ms`))
+      const watched = this.#queue[i]!
+      if (watched.due > firedAt) break
+      if (!over(watched)) watched.command.reject(new Error(`Command timed out: no answer within ${this.#windowMs} ms`))
     }
     this.#dropSettled()
     this.#arm()
@@ -99,7 +109,7 @@ export class CommandDeadlines {
   #freshWindows (now: number): void {
     for (let i = this.#head; i < this.#queue.length; i++) {
       const watched = this.#queue[i]!
-      if (watched.command.isSettled || watched.windows <= 1) continue
+      if (over(watched) || watched.windows <= 1) continue
       watched.due = now + this.#windowMs
       watched.windows--
     }
@@ -119,7 +129,7 @@ export class CommandDeadlines {
 
   /** Answers arrive in the order commands were sent: the settled ones are at the front. */
   #dropSettled (): void {
-    while (this.#head < this.#queue.length && this.#queue[this.#head]!.command.isSettled) this.#head++
+    while (this.#head < this.#queue.length && over(this.#queue[this.#head]!)) this.#head++
     if (this.#head === this.#queue.length) {
       this.#queue = []
       this.#head = 0
@@ -128,4 +138,9 @@ export class CommandDeadlines {
       this.#head = 0
     }
   }
+}
+
+/** Whether a send is over: its command settled, or started over (and watched again where it was sent). */
+function over ({ command, attempt }: Watched): boolean {
+  return command.isSettled || command.promise !== attempt
 }

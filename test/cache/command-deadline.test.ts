@@ -9,6 +9,7 @@ import { RedisStore } from '../../src/cache/redis-store.ts'
 import { COMMAND_DEADLINE } from '../../src/cache/tuning.ts'
 import { loadConfig } from '../../src/config.ts'
 import { startRedisServer } from '../support/redis-server.ts'
+import { within } from '../support/waiting.ts'
 
 // Wide enough that the test's Redis, on a machine busy with other work, answers well within it.
 const WINDOW_MS = 200
@@ -29,6 +30,7 @@ function silentCommand () {
   const failed = new Promise<number>((resolve) => { settle = resolve })
   const command: PendingCommand & { error?: Error } = {
     isSettled: false,
+    promise: failed,
     reject (error: Error) {
       command.isSettled = true
       command.error = error
@@ -36,6 +38,14 @@ function silentCommand () {
     }
   }
   return { command, failed }
+}
+
+/**
+ * When a silent command failed. Deadline timers do not keep the process alive (a command waiting
+ * on a connection does): this wait does, as the connection would.
+ */
+function failure (failed: Promise<number>): Promise<number> {
+  return within(failed, 10_000, 'the command\'s failure')
 }
 
 /** A connected client configured as the app's (no offline queue, no resend), disconnected on teardown. */
@@ -85,7 +95,7 @@ t.test('a deadline that fires late gives the command a fresh window from when th
   new CommandDeadlines(WINDOW_MS).watch(command)
   hold(WINDOW_MS * 3)
   const resumed = performance.now()
-  const failedAt = await failed
+  const failedAt = await failure(failed)
   t.ok(failedAt - resumed >= WINDOW_MS - CLOCK_MS,
     `failed ${(failedAt - resumed).toFixed(1)} ms after the process ran again, not at once`)
   t.match(command.error?.message, /Command timed out/)
@@ -99,11 +109,25 @@ t.test('commands on one connection each have a window of their own', async (t) =
   await sleep(WINDOW_MS / 2)
   const secondSent = performance.now()
   deadlines.watch(second.command)
-  const [firstFailed, secondFailed] = await Promise.all([first.failed, second.failed])
+  const [firstFailed, secondFailed] = await Promise.all([failure(first.failed), failure(second.failed)])
   t.ok(firstFailed - firstSent >= WINDOW_MS,
     `the first failed ${(firstFailed - firstSent).toFixed(1)} ms after it was sent`)
   t.ok(secondFailed - secondSent >= WINDOW_MS,
     `the second ${(secondFailed - secondSent).toFixed(1)} ms after it was sent, not with the first`)
+})
+
+t.test('a command started over (a cluster pipeline sent again after CLUSTERDOWN) is not ended by the deadline ' +
+  'of its first send, only by its own', async (t) => {
+  const deadlines = new CommandDeadlines(WINDOW_MS)
+  const { command, failed } = silentCommand()
+  deadlines.watch(command)
+  // What ioredis' Command.initPromise does to a command a pipeline sends again.
+  command.promise = new Promise(() => {})
+  await sleep(WINDOW_MS * 1.5)
+  t.notOk(command.isSettled, 'the first send\'s deadline passed without ending it')
+  const resent = performance.now()
+  deadlines.watch(command)
+  t.ok(await failure(failed) - resent >= WINDOW_MS, 'the second send\'s deadline ends it')
 })
 
 t.test('a process that keeps stalling still fails a command that gets no answer, ' +
