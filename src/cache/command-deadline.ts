@@ -93,16 +93,20 @@ export class CommandDeadlines {
   }
 
   readonly #judge = (firedAt: number): void => {
-    this.#judging = false
     const now = performance.now()
     if (now - firedAt >= this.#stallMs) this.#freshWindows(now)
-    for (let i = this.#head; i < this.#queue.length; i++) {
-      const watched = this.#queue[i]!
-      if (watched.due > firedAt) break
-      if (!over(watched)) watched.command.reject(new Error(`Command timed out: no answer within ${this.#windowMs} ms`))
+    // A rejection can send a command on this connection (watch) while this loop runs over the queue.
+    const [queue, head] = [this.#queue, this.#head]
+    try {
+      for (let i = head; i < queue.length && queue[i]!.due <= firedAt; i++) {
+        const watched = queue[i]!
+        if (!over(watched)) watched.command.reject(new Error(`Command timed out: no answer in ${this.#windowMs} ms`))
+      }
+    } finally {
+      this.#judging = false
+      this.#dropSettled()
+      this.#arm()
     }
-    this.#dropSettled()
-    this.#arm()
   }
 
   /** The process was not running: every command still waiting gets a fresh window, if it has one left. */
