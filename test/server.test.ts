@@ -6,8 +6,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
-import { stopEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { createTestDatabase, withClient } from './support/database.ts'
+import { createTestDatabase, embeddedDataDir, withClient } from './support/database.ts'
 import { eventInput } from './support/fixtures.ts'
 import { killQuietly } from './support/worker-cluster.ts'
 
@@ -105,13 +104,7 @@ t.test('with no DATABASE_URL it runs an embedded PostgreSQL, and stops it on exi
 
 t.test('Ctrl-C with the embedded PostgreSQL closes every connection before stopping it: exit 0, nothing logged ' +
   'above info', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'eventcache-server-'))
-  await chmod(root, 0o755)
-  const dataDir = join(root, 'postgres')
-  t.teardown(async () => {
-    await stopEmbeddedPostgres(dataDir)
-    await rm(root, { recursive: true, force: true })
-  })
+  const dataDir = await embeddedDataDir(t, 'server')
 
   // With API_KEYS set the server has nothing to warn about at start-up: any warning is the shutdown's.
   const key = 'shutdown-test-key-0123456789'

@@ -1,7 +1,10 @@
 import { randomBytes } from 'node:crypto'
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import type { Test } from 'tap'
-import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
+import { startEmbeddedPostgres, stopEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
 import { poolCloser } from '../../src/db/pool-closer.ts'
 import type { TestApp } from './app.ts'
 
@@ -15,6 +18,22 @@ export const TEST_POSTGRES_DIR = '.data/test-postgres'
 export async function serverUrl (): Promise<string> {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL
   return (await startEmbeddedPostgres(TEST_POSTGRES_DIR)).url
+}
+
+/**
+ * A data directory of the test's own for an embedded PostgreSQL that a server process it starts will
+ * run: within reach of the `postgres` user (the server's, as root). When the test ends, whatever
+ * server was left running on it is stopped before its files go.
+ */
+export async function embeddedDataDir (t: Test, label: string): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), `eventcache-${label}-`))
+  await chmod(root, 0o755)
+  const dataDir = join(root, 'postgres')
+  t.teardown(async () => {
+    await stopEmbeddedPostgres(dataDir)
+    await rm(root, { recursive: true, force: true })
+  })
+  return dataDir
 }
 
 /** A fresh, empty database of its own for a test, dropped when the test ends. */

@@ -1,10 +1,9 @@
 import { execFile } from 'node:child_process'
-import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { stopEmbeddedPostgres } from '../../src/db/embedded-postgres.ts'
+import { embeddedDataDir } from '../support/database.ts'
 import { eventInput } from '../support/fixtures.ts'
 import { within } from '../support/waiting.ts'
 import { request, servedBy, startCluster, stillRunning } from '../support/worker-cluster.ts'
@@ -13,15 +12,8 @@ const execFileAsync = promisify(execFile)
 
 const title = 'with no DATABASE_URL the primary runs ONE embedded PostgreSQL for both workers, and stops it on exit'
 t.test(title, async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'eventcache-workers-'))
-  // Within reach of the `postgres` user (the server's, as root): the data stays here, where the test reads it.
-  await chmod(root, 0o755)
-  const dataDir = join(root, 'postgres')
-  // Whatever happens to the cluster, the database it may have left running goes before its files.
-  t.teardown(async () => {
-    await stopEmbeddedPostgres(dataDir)
-    await rm(root, { recursive: true, force: true })
-  })
+  // The data stays there, where the test reads it; the database the cluster may have left running is stopped first.
+  const dataDir = await embeddedDataDir(t, 'workers')
 
   const cluster = await startCluster(t, { CACHE_MODE: 'off', EMBEDDED_POSTGRES_DIR: dataDir })
   const primary = cluster.primary.pid!
