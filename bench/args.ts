@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import type { Encoding } from '../src/cache/encodings.ts'
+import type { Encoding } from './product.ts'
 import {
   BASELINE_MODE, BENCH_ENCODINGS, DEFAULT_ENCODINGS, ENDPOINT_NAMES, MODE_NAMES, type ModeName
 } from './scenarios.ts'

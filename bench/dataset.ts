@@ -1,12 +1,12 @@
-import type { Encoding } from '../src/cache/encodings.ts'
-import { measureCompression } from './compression-cost.ts'
-import { dropDataset, prepareDataset } from './provision.ts'
-import { measureRounds, planRows } from './rounds.ts'
+import { APP_SERVER, type Encoding } from './product.ts'
+import { measureCompression } from './steps/compression-cost.ts'
+import { dropDataset, prepareDataset } from './harness/provision.ts'
+import { measureRounds, planRows } from './steps/rounds.ts'
 import { summarise, type DatasetResult } from './results.ts'
 import { BASELINE_MODE, type Endpoint, type Mode } from './scenarios.ts'
-import { startServer, type ServerProcess } from './processes.ts'
-import { APP, identityBytes, serverEnv, startServers, stopServers, type Servers } from './servers.ts'
-import type { Step, StepResult } from './steps.ts'
+import { startServer, type ServerProcess } from './harness/processes.ts'
+import { identityBytes, serverEnv, startServers, stopServers, type Servers } from './harness/servers.ts'
+import type { Step, StepResult } from './steps/index.ts'
 
 export interface DatasetContext {
   postgresUrl: string
@@ -48,7 +48,7 @@ export async function measureDataset (context: DatasetContext, events: number): 
       const instances: ServerProcess[] = []
       servers.set(`${mode.name} (${servers.size})`, instances)
       const env = { ...serverEnv(mode, { databaseUrl, redisUrl: context.redisUrl }), ...overrides }
-      for (let i = 0; i < count; i++) instances.push(await startServer(APP, env))
+      for (let i = 0; i < count; i++) instances.push(await startServer(APP_SERVER, env))
       return instances
     }
     let measured: StepResult = {}

@@ -1,14 +1,14 @@
 import type { BenchOptions } from './args.ts'
-import { callgrindAvailable } from './callgrind.ts'
+import { callgrindAvailable } from './instructions/callgrind.ts'
 import { measureDataset } from './dataset.ts'
-import { describeEnvironment } from './environment.ts'
-import type { InstructionResult } from './instruction-results.ts'
-import { measureInstructions } from './instructions.ts'
-import { wrkAvailable } from './process-scaling.ts'
-import { provision } from './provision.ts'
+import { describeEnvironment } from './harness/environment.ts'
+import type { InstructionResult } from './instructions/results.ts'
+import { measureInstructions } from './instructions/count.ts'
+import { wrkAvailable } from './steps/process-scaling.ts'
+import { provision } from './harness/provision.ts'
 import type { BenchResults, DatasetResult } from './results.ts'
 import { ENDPOINTS, selectModes } from './scenarios.ts'
-import { planSteps, STEPS } from './steps.ts'
+import { planSteps, STEPS } from './steps/index.ts'
 
 /** Provisions the services, measures every dataset size, and releases the services again. */
 export async function measure (options: BenchOptions, command: string): Promise<BenchResults> {

@@ -1,13 +1,13 @@
-import type { Encoding } from '../src/cache/encodings.ts'
-import type { CompressionCost } from './compression-cost.ts'
-import type { Environment } from './environment.ts'
-import type { ExpiryResult } from './expiry.ts'
-import type { InstructionResult } from './instruction-results.ts'
-import type { LagResult } from './lag.ts'
-import type { LoadResult } from './load.ts'
-import type { MixResult } from './mix.ts'
-import type { ProcessScalingResult } from './process-scaling.ts'
-import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, type Mode } from './scenarios.ts'
+import type { Encoding } from './product.ts'
+import type { CompressionCost } from './steps/compression-cost.ts'
+import type { Environment } from './harness/environment.ts'
+import type { ExpiryResult } from './steps/expiry.ts'
+import type { InstructionResult } from './instructions/results.ts'
+import type { LagResult } from './steps/lag.ts'
+import type { LoadResult } from './harness/load.ts'
+import type { MixResult } from './steps/mix.ts'
+import type { ProcessScalingResult } from './steps/process-scaling.ts'
+import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, encodingOf, type Mode } from './scenarios.ts'
 import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
 /** One (mode, endpoint, coding) measured once per round. */
@@ -18,8 +18,6 @@ export interface Row {
   encoding?: Encoding
   rounds: LoadResult[]
 }
-
-export const encodingOf = (row: { encoding?: Encoding }): Encoding => row.encoding ?? 'identity'
 
 /** `memory/events-list`, and `memory/events-list/br` for a coding other than identity. */
 export function rowName (row: { mode: string, endpoint: string, encoding?: Encoding }): string {

@@ -2,9 +2,9 @@
 // constant-bytes ceiling, in rounds, with a terminal table, JSON/Markdown/HTML reports, and a
 // ratio gate for CI (--check). What it measures and how: bench/README.md.
 import { commandLine, parseBenchArgs, USAGE, UsageError, type BenchOptions } from './args.ts'
-import { compareRuns, loadResults } from './compare.ts'
+import { compareRuns, loadResults } from './report/compare.ts'
 import { measure } from './measure.ts'
-import { checkResults, printTables, writeResults } from './output.ts'
+import { checkResults, printTables, writeResults } from './report/output.ts'
 
 function parseOrExit (argv: string[]): BenchOptions {
   try {

@@ -1,5 +1,5 @@
 /** What the bench measures: the modes (servers), the endpoints, the encodings, and the ceiling. */
-import type { Encoding } from '../src/cache/encodings.ts'
+import type { Encoding } from './product.ts'
 
 /** Every mode's name, defined once: the command line, result files and thresholds use these. */
 export const MODE = {
@@ -131,6 +131,9 @@ export const ENDPOINTS: readonly Endpoint[] = [
 export const BENCH_ENCODINGS: readonly Encoding[] = ['identity', 'br', 'gzip']
 /** What the matrix measures by default: identity, and brotli, which every browser and HTTP library asks for. */
 export const DEFAULT_ENCODINGS: readonly Encoding[] = ['identity', 'br']
+
+/** A row's coding; absent in result files from before there were codings: identity. */
+export const encodingOf = (row: { encoding?: Encoding }): Encoding => row.encoding ?? 'identity'
 
 /** The request headers of a row in `encoding`. */
 export function encodingHeaders (encoding: Encoding): Record<string, string> {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import t from 'tap'
-import { writeCeilingBodies } from '../../bench/ceiling-bodies.ts'
+import { writeCeilingBodies } from '../../bench/ceiling/bodies.ts'
 import { ceilingPath, encodingHeaders } from '../../bench/scenarios.ts'
 
 t.test('the ceiling sends each coding\'s stored bytes on a route of its own, identity where a coding gains nothing',

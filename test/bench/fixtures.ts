@@ -1,7 +1,7 @@
 // Made-up measurements for the bench's pure parts: three rounds on a machine that halves its speed
 // in round 2, so a ratio that notices is a ratio computed across rounds.
-import type { LoadResult } from '../../bench/load.ts'
-import type { ProcessScalingResult } from '../../bench/process-scaling.ts'
+import type { LoadResult } from '../../bench/harness/load.ts'
+import type { ProcessScalingResult } from '../../bench/steps/process-scaling.ts'
 import { summarise, type BenchResults, type DatasetResult, type Row } from '../../bench/results.ts'
 import { CEILING, MODE } from '../../bench/scenarios.ts'
 

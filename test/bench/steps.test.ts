@@ -1,6 +1,6 @@
 import t from 'tap'
 import { MODE, MODES, selectModes, type ModeName } from '../../bench/scenarios.ts'
-import { planSteps, STEPS, type RunFacts } from '../../bench/steps.ts'
+import { planSteps, STEPS, type RunFacts } from '../../bench/steps/index.ts'
 
 function facts (requested: ModeName[] | undefined, redis: boolean, extra: Partial<RunFacts> = {}): RunFacts {
   return { ...selectModes(requested, redis), wrk: true, endpoints: undefined, ...extra }

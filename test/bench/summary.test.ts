@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ratioOf, summarise, type Row } from '../../bench/results.ts'
-import { planRows, roundOrder } from '../../bench/rounds.ts'
+import { planRows, roundOrder } from '../../bench/steps/rounds.ts'
 import { CEILING, ENDPOINTS, MODE, MODES } from '../../bench/scenarios.ts'
 import { median, pairedRatio, spread } from '../../bench/stats.ts'
 import { load, rows } from './fixtures.ts'

@@ -1,9 +1,9 @@
-import { formatNumber } from './format.ts'
-import { runLoad, type LoadResult } from './load.ts'
-import type { ServerProcess } from './processes.ts'
-import type { Encoding } from '../src/cache/encodings.ts'
-import type { Row } from './results.ts'
-import { CEILING, CEILING_ENDPOINT, ceilingPath, encodingHeaders, type Endpoint, type Mode } from './scenarios.ts'
+import { formatNumber } from '../format.ts'
+import { runLoad, type LoadResult } from '../harness/load.ts'
+import type { ServerProcess } from '../harness/processes.ts'
+import type { Encoding } from '../product.ts'
+import type { Row } from '../results.ts'
+import { CEILING, CEILING_ENDPOINT, ceilingPath, encodingHeaders, type Endpoint, type Mode } from '../scenarios.ts'
 
 /** One row of the matrix: a mode (or the ceiling) on an endpoint, its requests accepting one coding. */
 export interface PlannedRow {

@@ -1,52 +1,9 @@
-// The run as text: the terminal table and the Markdown report (also the HTML page's tables and header).
-import { EXPIRY_PATH } from './expiry.ts'
-import { formatNumber, ratio } from './format.ts'
-import { instructionTable } from './instruction-results.ts'
-import type { ProcessScalingResult } from './process-scaling.ts'
-import { encodingOf, rowName, type BenchResults, type DatasetResult, type RowSummary } from './results.ts'
-import { BASELINE_MODE, CEILING, MODE } from './scenarios.ts'
-
-export const COLUMNS = [
-  'mode', 'endpoint', 'encoding', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %',
-  'queries/req', 'KB/resp', `×${BASELINE_MODE}`, 'ceiling (req/s)', 'ceiling (CPU)', '×1 instance',
-  `CPU ×${MODE.memory}`, 'µs CPU/req'
-]
-
-export function cells (row: RowSummary): string[] {
-  return [
-    row.mode,
-    row.endpoint,
-    encodingOf(row),
-    formatNumber(row.requestsPerSecond.median),
-    formatNumber(row.latencyMs.p50),
-    formatNumber(row.latencyMs.p90),
-    formatNumber(row.latencyMs.p99),
-    formatNumber(row.latencyMs.max),
-    String(row.errors),
-    String(row.non2xx),
-    row.mode === CEILING ? '–' : (row.hitRatio * 100).toFixed(1),
-    row.mode === CEILING ? '–' : row.queriesPerRequest.toFixed(2),
-    (row.bytesPerResponse / 1024).toFixed(1),
-    ratio(row.speedup, '×'),
-    ratio(row.ceilingShare, ''),
-    ratio(row.ceilingCpuShare, ''),
-    ratio(row.scaling, '×'),
-    ratio(row.cpuOverPrecompressed, '×'),
-    formatNumber(row.cpuMicrosPerRequest.median)
-  ]
-}
-
-export function renderTable (rows: readonly RowSummary[]): string {
-  const table = [COLUMNS, ...rows.map(cells)]
-  const widths = COLUMNS.map((_, column) => Math.max(...table.map((line) => line[column]!.length)))
-  return table.map((line, index) => {
-    const padded = line.map((cell, column) => {
-      return column < 3 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!)
-    })
-    const text = padded.join('  ')
-    return index === 0 ? `${text}\n${'-'.repeat(text.length)}` : text
-  }).join('\n')
-}
+// The run's parts in words, shared by the Markdown report and the HTML page: its header, and what
+// each step measured.
+import { formatNumber } from '../format.ts'
+import { rowName, type BenchResults, type DatasetResult } from '../results.ts'
+import { BASELINE_MODE, MODE } from '../scenarios.ts'
+import { EXPIRY_PATH } from '../steps/expiry.ts'
 
 /** `2026-11-29 14:03` from an ISO time (UTC). */
 const minute = (iso: string) => iso.slice(0, 16).replace('T', ' ')
@@ -157,18 +114,6 @@ export function expiryLines ({ expiry }: DatasetResult): string[] {
   ]
 }
 
-/** The process-scaling measurement in one sentence: the report's line and the bench's `[scaling]` output. */
-export function processScalingLine (scaling: ProcessScalingResult): string {
-  const { one, two, ratio: pair, cpuMicrosPerRequest: cpu, machineBusy: busy } = scaling
-  return `Two processes against one (tiered, \`GET ${scaling.path}\`, load from ${scaling.generator} ` +
-    `with ${scaling.connections} connections split over the processes): ` +
-    `one ${formatNumber(one.median)} req/s, two ${formatNumber(two.median)} req/s, ` +
-    `${formatNumber(pair.median)}× [${formatNumber(pair.min)}–${formatNumber(pair.max)}] ` +
-    `(server CPU per request ${formatNumber(cpu.one)} µs → ${formatNumber(cpu.two)} µs; ` +
-    `machine CPU busy ${(busy.one * 100).toFixed(0)}% → ${(busy.two * 100).toFixed(0)}%, ` +
-    `throughput per busy CPU ${formatNumber(scaling.perBusyCpu.median)}× one process's; ${scaling.errors} errors).`
-}
-
 /** Why uncached lists slow down as the data grows: the sentence under the scaling table and chart. */
 export const GROWTH = 'Cached reads stay flat; uncached lists do not: `count(*)` reads every row and `OFFSET` walks ' +
   'past the skipped ones, so both grow with the table.'
@@ -183,61 +128,11 @@ export function growthSeries (results: BenchResults) {
   }))
 }
 
-function growthLines (results: BenchResults): string[] {
-  if (results.datasets.length < 2) return []
-  const sizes = results.datasets.map((dataset) => dataset.events)
-  return [
-    '## How latency grows with the data (p50 ms)',
-    '',
-    GROWTH,
-    '',
-    `| mode/endpoint | ${sizes.map((size) => `${size.toLocaleString('en')} events`).join(' | ')} |`,
-    `|---|${sizes.map(() => '---').join('|')}|`,
-    ...growthSeries(results).map(({ name, values }) => {
-      return `| ${name} | ${values.map((value) => value === undefined ? '–' : formatNumber(value)).join(' | ')} |`
-    }),
-    ''
-  ]
-}
-
 export function datasetTitle (dataset: DatasetResult): string {
   return `${dataset.events.toLocaleString('en')} events × ${dataset.guestsPerEvent} guests`
-}
-
-export function renderMarkdown (results: BenchResults): string {
-  const lines = ['# eventcache bench', '', ...describeRun(results).map((line) => `- ${line}`), '']
-  for (const dataset of results.datasets) {
-    const page = (dataset.eventsListBytes / 1024).toFixed(1)
-    lines.push(`## ${datasetTitle(dataset)} (events list page: ${page} KB)`, '')
-    lines.push(`| ${COLUMNS.join(' | ')} |`, `|${COLUMNS.map(() => '---').join('|')}|`)
-    for (const row of dataset.summary) lines.push(`| ${cells(row).join(' | ')} |`)
-    lines.push('')
-    lines.push(...compressionLines(dataset))
-    const mix = mixLines(dataset)
-    if (mix.length > 0) lines.push('Read/write mix (GET and PATCH /events/:id on a hot set):', '', ...mix, '')
-    if (dataset.invalidationLag) lines.push(lagLine(dataset), '')
-    lines.push(...databaseLagLines(dataset))
-    lines.push(...expiryLines(dataset))
-    if (dataset.processScaling) lines.push(processScalingLine(dataset.processScaling), '')
-  }
-  lines.push(...growthLines(results), ...instructionLines(results))
-  return lines.join('\n')
 }
 
 /** What one request costs in instructions, and how they were counted. */
 export const INSTRUCTIONS_INTRO = 'Instructions the server process executes per request, counted by callgrind ' +
   '(bench/README.md says how): a hit, a miss, the same request with the cache off (uncached), and the ' +
   'constant-bytes ceiling sending the same bytes; loaded: hits and ceiling requests arriving 50 at once.'
-
-export function instructionLines (results: BenchResults): string[] {
-  if (!results.instructions) return []
-  const { dataset } = results.instructions.protocol
-  return [
-    `## Instructions per request (${dataset.events.toLocaleString('en')} events × ${dataset.guestsPerEvent} guests)`,
-    '',
-    INSTRUCTIONS_INTRO,
-    '',
-    ...instructionTable(results.instructions.summary),
-    ''
-  ]
-}

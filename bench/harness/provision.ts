@@ -4,10 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import pg from 'pg'
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
-import { migrate } from '../src/db/migrate.ts'
-import { seed } from '../src/db/seed.ts'
-import { freePort } from '../src/free-port.ts'
+import { freePort, migrate, seed, startEmbeddedPostgres } from '../product.ts'
 
 const execFileAsync = promisify(execFile)
 

@@ -1,7 +1,5 @@
-import { COMPRESSED_ENCODINGS, type Encoding } from '../src/cache/encodings.ts'
-import { etagOf } from '../src/cache/http.ts'
-import { representationsOf } from '../src/cache/representations.ts'
-import { median } from './stats.ts'
+import { COMPRESSED_ENCODINGS, etagOf, representationsOf, type Encoding } from '../product.ts'
+import { median } from '../stats.ts'
 
 /** What compressing one page costs a miss, and what it saves every hit. */
 export interface CompressionCost {

@@ -1,8 +1,8 @@
 // SVG charts for the HTML report: drawn here as text, so the page needs no scripts or assets.
-import { formatNumber } from './format.ts'
-import { growthSeries } from './report.ts'
-import { encodingOf, type BenchResults, type DatasetResult, type RowSummary } from './results.ts'
-import { CEILING, ENDPOINTS, MODE } from './scenarios.ts'
+import { formatNumber } from '../format.ts'
+import type { BenchResults, DatasetResult, RowSummary } from '../results.ts'
+import { CEILING, encodingOf, ENDPOINTS, MODE } from '../scenarios.ts'
+import { growthSeries } from './sections.ts'
 
 const PALETTE: Record<string, string> = {
   [MODE.offNaive]: '#b0413e',

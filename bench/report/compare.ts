@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
-import { formatNumber } from './format.ts'
-import { rowName, type BenchResults } from './results.ts'
-import { currentModeName } from './scenarios.ts'
+import { formatNumber } from '../format.ts'
+import { rowName, type BenchResults } from '../results.ts'
+import { currentModeName } from '../scenarios.ts'
 
 /** A saved run, with mode names as they are today (files written before they were ASCII included). */
 export async function loadResults (file: string): Promise<BenchResults> {

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort } from '../src/free-port.ts'
+import { freePort } from '../product.ts'
 
 /** A server under test, in a process of its own (the load generator never shares its event loop). */
 export interface ServerProcess {

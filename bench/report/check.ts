@@ -1,7 +1,8 @@
-import type { Encoding } from '../src/cache/encodings.ts'
-import { formatNumber } from './format.ts'
-import { instructionMetric, type InstructionMetric } from './instruction-results.ts'
-import { encodingOf, ratioOf, rowName, type BenchResults, type RatioMetric } from './results.ts'
+import type { Encoding } from '../product.ts'
+import { formatNumber } from '../format.ts'
+import { instructionMetric, type InstructionMetric } from '../instructions/results.ts'
+import { ratioOf, rowName, type BenchResults, type RatioMetric } from '../results.ts'
+import { encodingOf } from '../scenarios.ts'
 
 /** A row a threshold names; `encoding` absent: identity. */
 interface RowKey {

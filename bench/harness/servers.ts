@@ -1,13 +1,12 @@
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Encoding } from '../src/cache/encodings.ts'
-import { writeCeilingBodies } from './ceiling-bodies.ts'
+import { APP_SERVER, type Encoding } from '../product.ts'
+import { writeCeilingBodies } from '../ceiling/bodies.ts'
 import { startServer, type ServerProcess } from './processes.ts'
-import { BASELINE_MODE, CEILING, MODES, type Mode } from './scenarios.ts'
+import { BASELINE_MODE, CEILING, MODES, type Mode } from '../scenarios.ts'
 
-export const APP = new URL('../src/server.js', import.meta.url).pathname
-export const CEILING_SERVER = new URL('./ceiling-server.js', import.meta.url).pathname
+export const CEILING_SERVER = new URL('../ceiling/server.js', import.meta.url).pathname
 
 /** Each mode's processes (one, or several sharing a Redis and the database), and the ceiling's. */
 export type Servers = Map<string, ServerProcess[]>
@@ -41,7 +40,7 @@ export async function startServers (servers: Servers, setup: ServerSetup): Promi
     const env = serverEnv(mode, setup)
     const instances: ServerProcess[] = []
     servers.set(mode.name, instances)
-    for (let i = 0; i < (mode.instances ?? 1); i++) instances.push(await startServer(APP, env))
+    for (let i = 0; i < (mode.instances ?? 1); i++) instances.push(await startServer(APP_SERVER, env))
   }
   const baseline = servers.get(BASELINE_MODE)![0]!
   const identity = await identityBytes(`${baseline.url}/events?limit=100`)

@@ -1,7 +1,7 @@
 import pg from 'pg'
 import type { LagResult } from './lag.ts'
-import type { ServerProcess } from './processes.ts'
-import { percentiles } from './stats.ts'
+import type { ServerProcess } from '../harness/processes.ts'
+import { percentiles } from '../stats.ts'
 
 const GIVE_UP_MS = 5_000
 

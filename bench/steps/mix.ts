@@ -1,6 +1,6 @@
 import autocannon from 'autocannon'
-import type { ServerProcess } from './processes.ts'
-import { percentiles } from './stats.ts'
+import type { ServerProcess } from '../harness/processes.ts'
+import { percentiles } from '../stats.ts'
 
 export interface MixResult {
   requests: number

@@ -1,10 +1,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Encoding } from '../src/cache/encodings.ts'
-import { etagOf } from '../src/cache/http.ts'
-import { representationsOf } from '../src/cache/representations.ts'
-import type { CeilingBody } from './ceiling-server.ts'
-import { ceilingPath } from './scenarios.ts'
+import { etagOf, representationsOf, type Encoding } from '../product.ts'
+import type { CeilingBody } from './server.ts'
+import { ceilingPath } from '../scenarios.ts'
 
 /** A route of the ceiling and the identity bytes the app serves there. */
 export interface CeilingSource {

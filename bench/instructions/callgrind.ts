@@ -6,8 +6,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { startServer, type ServerProcess } from './processes.ts'
-import { onPath } from './provision.ts'
+import { startServer, type ServerProcess } from '../harness/processes.ts'
+import { onPath } from '../harness/provision.ts'
 import type { Hold } from './requests.ts'
 
 const execFileAsync = promisify(execFile)

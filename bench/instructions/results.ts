@@ -1,9 +1,28 @@
-// The instruction count's figures per mode, endpoint and coding, its ratios, and its table.
-import type { Encoding } from '../src/cache/encodings.ts'
-import type { Sizes } from './instruction-workload.ts'
-import type { CountKind, InstructionCount } from './instructions.ts'
-import { encodingOf } from './results.ts'
-import { BASELINE_MODE, CEILING } from './scenarios.ts'
+// The instruction count's figures: each counted window, and per mode, endpoint and coding the
+// instructions per request and their ratios.
+import type { Encoding } from '../product.ts'
+import { BASELINE_MODE, CEILING, encodingOf } from '../scenarios.ts'
+import type { Sizes } from './workload.ts'
+
+/**
+ * Hits and misses of a cache mode; `uncached`: the cache off; the ceiling's requests count as hits.
+ * `loaded`: hits that arrive in bursts of BURST at once, as under load, where `hit` arrives one at a time.
+ */
+export type CountKind = 'hit' | 'loaded' | 'miss' | 'uncached'
+
+export interface InstructionCount {
+  mode: string
+  endpoint: string
+  /** The coding the requests accepted (absent in older files: identity). */
+  encoding?: Encoding
+  kind: CountKind
+  /** Requests per window. */
+  requests: number
+  /** Instructions each window counted. */
+  windows: number[]
+  /** The cheapest window's instructions per request. */
+  perRequest: number
+}
 
 /**
  * Instructions per request on one endpoint in one mode, its requests accepting one coding, with
@@ -88,41 +107,4 @@ export function instructionMetric (
   return summary.find((row) => {
     return row.mode === mode && row.endpoint === endpoint && encodingOf(row) === encoding
   })?.[metric]
-}
-
-/** `168.3k`, `4.14M`: instructions to three or four figures. */
-function instructions (value: number | undefined): string {
-  if (value === undefined) return '–'
-  if (value >= 1e6) return `${(value / 1e6).toFixed(2)}M`
-  return `${(value / 1e3).toFixed(1)}k`
-}
-
-const times = (value: number | undefined) => value === undefined ? '–' : `${value.toFixed(2)}×`
-
-export const INSTRUCTION_COLUMNS = [
-  'mode', 'endpoint', 'encoding', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling',
-  'loaded hit', 'loaded ceiling', 'loaded ÷ ceiling', 'miss ÷ uncached'
-]
-
-/** The Markdown table (also what the terminal shows). */
-export function instructionTable (summary: readonly InstructionRow[]): string[] {
-  const rows = summary.map((row) => [
-    row.mode,
-    row.endpoint,
-    encodingOf(row),
-    instructions(row.hit),
-    instructions(row.miss),
-    instructions(row.uncached),
-    instructions(row.ceiling),
-    times(row.hitPerCeiling),
-    instructions(row.loaded),
-    instructions(row.loadedCeiling),
-    times(row.loadedPerCeiling),
-    times(row.missPerUncached)
-  ])
-  return [
-    `| ${INSTRUCTION_COLUMNS.join(' | ')} |`,
-    `|${INSTRUCTION_COLUMNS.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| ${row.join(' | ')} |`)
-  ]
 }

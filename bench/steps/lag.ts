@@ -1,5 +1,5 @@
-import type { ServerProcess } from './processes.ts'
-import { percentiles } from './stats.ts'
+import type { ServerProcess } from '../harness/processes.ts'
+import { percentiles } from '../stats.ts'
 
 export interface LagResult {
   samples: number

@@ -1,5 +1,5 @@
-import { runLoad } from './load.ts'
-import type { ServerProcess } from './processes.ts'
+import { runLoad } from '../harness/load.ts'
+import type { ServerProcess } from '../harness/processes.ts'
 
 /** The hot key: the costliest page to load, so that waiting for its load shows. */
 export const EXPIRY_PATH = '/events?limit=100'

@@ -52,7 +52,8 @@ async function operatingSystem (): Promise<string> {
 }
 
 async function packageVersion (name: string): Promise<string> {
-  const path = new URL(`../../node_modules/${name}/package.json`, import.meta.url)
+  // From the bench's build, dist/bench/harness/: the repository's node_modules.
+  const path = new URL(`../../../node_modules/${name}/package.json`, import.meta.url)
   return readFile(path, 'utf8').then((text) => (JSON.parse(text) as { version: string }).version, () => 'unknown')
 }
 

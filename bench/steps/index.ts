@@ -4,11 +4,10 @@ import { measureDatabaseLag } from './database-lag.ts'
 import { measureExpiry } from './expiry.ts'
 import { measureInvalidationLag } from './lag.ts'
 import { runMix } from './mix.ts'
-import { measureProcessScaling } from './process-scaling.ts'
-import type { ServerProcess } from './processes.ts'
-import { processScalingLine } from './report.ts'
-import type { DatasetResult } from './results.ts'
-import { MIX_ENDPOINT, MODE, type Mode, type ModeName } from './scenarios.ts'
+import { measureProcessScaling, processScalingLine } from './process-scaling.ts'
+import type { ServerProcess } from '../harness/processes.ts'
+import type { DatasetResult } from '../results.ts'
+import { MIX_ENDPOINT, MODE, type Mode, type ModeName } from '../scenarios.ts'
 
 export interface StepNeeds {
   /** Every one of these modes, or (a filter) at least one mode of the run that passes it. */

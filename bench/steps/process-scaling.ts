@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
-import { serversCpuMicros, type ServerProcess } from './processes.ts'
-import { median, pairedRatio, spread, type Spread } from './stats.ts'
+import { formatNumber } from '../format.ts'
+import { serversCpuMicros, type ServerProcess } from '../harness/processes.ts'
+import { median, pairedRatio, spread, type Spread } from '../stats.ts'
 
 const execFileAsync = promisify(execFile)
 
@@ -119,4 +120,16 @@ async function runWrk (servers: readonly ServerProcess[], options: WrkOptions): 
 async function machineTimes (): Promise<{ total: number, idle: number }> {
   const fields = (await readFile('/proc/stat', 'utf8')).split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number)
   return { total: fields.reduce((sum, ticks) => sum + ticks, 0), idle: fields[3]! + fields[4]! }
+}
+
+/** The process-scaling measurement in one sentence: the report's line and the bench's `[scaling]` output. */
+export function processScalingLine (scaling: ProcessScalingResult): string {
+  const { one, two, ratio: pair, cpuMicrosPerRequest: cpu, machineBusy: busy } = scaling
+  return `Two processes against one (tiered, \`GET ${scaling.path}\`, load from ${scaling.generator} ` +
+    `with ${scaling.connections} connections split over the processes): ` +
+    `one ${formatNumber(one.median)} req/s, two ${formatNumber(two.median)} req/s, ` +
+    `${formatNumber(pair.median)}× [${formatNumber(pair.min)}–${formatNumber(pair.max)}] ` +
+    `(server CPU per request ${formatNumber(cpu.one)} µs → ${formatNumber(cpu.two)} µs; ` +
+    `machine CPU busy ${(busy.one * 100).toFixed(0)}% → ${(busy.two * 100).toFixed(0)}%, ` +
+    `throughput per busy CPU ${formatNumber(scaling.perBusyCpu.median)}× one process's; ${scaling.errors} errors).`
 }

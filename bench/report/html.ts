@@ -1,10 +1,10 @@
 // The run as one self-contained HTML page: no scripts, no external assets.
+import type { BenchResults, DatasetResult } from '../results.ts'
+import { processScalingLine } from '../steps/process-scaling.ts'
 import { escapeXml, latencyChart, scalingChart, throughputChart } from './charts.ts'
-import {
-  cells, COLUMNS, datasetTitle, describeRun, GROWTH, INSTRUCTIONS_INTRO, lagLine, mixLines, processScalingLine
-} from './report.ts'
-import { instructionTable } from './instruction-results.ts'
-import type { BenchResults, DatasetResult } from './results.ts'
+import { instructionTable } from './instruction-table.ts'
+import { datasetTitle, describeRun, GROWTH, INSTRUCTIONS_INTRO, lagLine, mixLines } from './sections.ts'
+import { cells, COLUMNS } from './table.ts'
 
 const STYLE = `
   body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }

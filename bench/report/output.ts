@@ -1,11 +1,15 @@
+// The run's results on disk and on the terminal, and the gate against bench/thresholds.json.
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
+import type { BenchResults } from '../results.ts'
 import { checkThresholds, formatCheck, type Thresholds } from './check.ts'
-import { renderHtml } from './report-html.ts'
-import { datasetTitle, instructionLines, renderMarkdown, renderTable } from './report.ts'
-import type { BenchResults } from './results.ts'
+import { renderHtml } from './html.ts'
+import { instructionLines, renderMarkdown } from './markdown.ts'
+import { datasetTitle } from './sections.ts'
+import { renderTable } from './table.ts'
 
-const THRESHOLDS = new URL('../../bench/thresholds.json', import.meta.url)
+// From the bench's build, dist/bench/report/: the thresholds file in the repository, never a copy.
+const THRESHOLDS = new URL('../../../bench/thresholds.json', import.meta.url)
 
 export function printTables (results: BenchResults): void {
   for (const dataset of results.datasets) console.log(`\n${datasetTitle(dataset)}\n${renderTable(dataset.summary)}`)

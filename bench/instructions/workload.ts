@@ -1,7 +1,7 @@
 // What the instruction count measures, as data: the modes, the endpoints, and how many requests
 // of each kind, warm and counted. The counts depend on nothing but this and the code, so a change
 // here moves every figure: compare runs of the same workload only.
-import { MODE, MODES, type Mode } from './scenarios.ts'
+import { MODE, MODES, type Mode } from '../scenarios.ts'
 
 /** The modes counted: the cache off (the uncached baseline), and each cache mode with one process. */
 export const COUNTED_MODES: readonly Mode[] = [MODE.offJoin, MODE.memory, MODE.redis, MODE.tiered]
