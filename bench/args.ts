@@ -13,6 +13,8 @@ export interface BenchOptions {
   rounds: number
   quick: boolean
   check: boolean
+  /** Only what bench/thresholds.json reads: its rows, its steps, the instruction count of its modes. */
+  gated: boolean
   /** Two saved runs to compare instead of measuring. */
   compare: [string, string] | undefined
   /** Only these modes (default all); the baseline is measured in any case. */
@@ -41,6 +43,7 @@ export const USAGE = `usage: npm run bench -- [options]
                            (default ${DEFAULT_ENCODINGS.join(',')})
   --quick                  a short run for CI (2 s rows, 3 rounds, 1000 events)
   --check                  compare ratios with bench/thresholds.json; exit 1 naming any that fell short
+  --gated                  measure only what bench/thresholds.json reads (CI: --quick --gated --check)
   --instructions-only      only count instructions per request (callgrind), no throughput rounds
   --no-instructions        leave the instruction count out
   --compare A.json B.json  print the change between two saved runs, then exit
@@ -91,6 +94,7 @@ function parse (argv: string[]) {
         encodings: { type: 'string' },
         quick: { type: 'boolean', default: false },
         check: { type: 'boolean', default: false },
+        gated: { type: 'boolean', default: false },
         compare: { type: 'boolean', default: false },
         out: { type: 'string', default: 'bench/results' },
         report: { type: 'string' },
@@ -125,6 +129,7 @@ export function parseBenchArgs (argv: string[]): BenchOptions {
     rounds: positiveInteger('--rounds', values.rounds),
     quick: values.quick,
     check: values.check,
+    gated: values.gated,
     compare,
     modes: names('--modes', values.modes, MODE_NAMES),
     endpoints: names('--endpoints', values.endpoints, ENDPOINT_NAMES),

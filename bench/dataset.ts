@@ -7,6 +7,7 @@ import { BASELINE_MODE, type Endpoint, type Mode } from './scenarios.ts'
 import { startServer, type ServerProcess } from './harness/processes.ts'
 import { identityBytes, serverEnv, startServers, stopServers, type Servers } from './harness/servers.ts'
 import type { Step, StepResult } from './steps/index.ts'
+import type { RowKey } from './gate.ts'
 
 export interface DatasetContext {
   postgresUrl: string
@@ -16,6 +17,8 @@ export interface DatasetContext {
   encodings: readonly Encoding[]
   /** The steps to run after the rounds, each with the modes it measures. */
   steps: ReadonlyArray<{ step: Step, modes: readonly Mode[] }>
+  /** Whether the rounds measure a row of the matrix (`--gated`: only those a threshold reads). */
+  measuresRow: (row: RowKey) => boolean
   guestsPerEvent: number
   durationSeconds: number
   connections: number
@@ -41,7 +44,9 @@ export async function measureDataset (context: DatasetContext, events: number): 
       await measureCompression('events-list', eventsList.identity),
       await measureCompression('guests-list', guestsList)
     ]
-    const plan = planRows(modes, context.endpoints, encodings)
+    const plan = planRows(modes, context.endpoints, encodings).filter((row) => {
+      return context.measuresRow({ mode: row.mode, endpoint: row.endpoint.name, encoding: row.encoding })
+    })
     const dataset = { events, guestsPerEvent }
     const rows = await measureRounds({ plan, servers: serversOf, dataset, rounds, durationSeconds, connections })
     const startInstances = async (mode: Mode, count: number, overrides: Record<string, string> = {}) => {

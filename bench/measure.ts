@@ -1,6 +1,7 @@
 import type { BenchOptions } from './args.ts'
 import { callgrindAvailable } from './instructions/callgrind.ts'
 import { measureDataset } from './dataset.ts'
+import { gatedRun, loadThresholds, type GatedRun } from './gate.ts'
 import { describeEnvironment } from './harness/environment.ts'
 import type { InstructionResult } from './instructions/results.ts'
 import { measureInstructions } from './instructions/count.ts'
@@ -15,10 +16,13 @@ export async function measure (options: BenchOptions, command: string): Promise<
   const startedAt = new Date()
   const services = await provision()
   const environment = await describeEnvironment(services.postgresUrl, services.redisUrl)
-  const { modes, absent } = selectModes(options.modes, services.redisUrl !== undefined)
-  const steps = planSteps(STEPS, { modes, absent, wrk: await wrkAvailable(), endpoints: options.endpoints })
+  const gated = options.gated ? gatedRun(await loadThresholds()) : undefined
+  const { modes, absent } = selectModes(requestedModes(options, gated), services.redisUrl !== undefined)
+  const stepsRun = STEPS.filter((step) => !gated || gated.steps.includes(step.name))
+  const steps = planSteps(stepsRun, { modes, absent, wrk: await wrkAvailable(), endpoints: options.endpoints })
   const counting = options.instructions !== 'skip' && await callgrindAvailable()
   const notes = [...services.notes, ...(options.instructions === 'only' ? [] : steps.notes)]
+  if (gated) notes.push('only what bench/thresholds.json reads is measured: --gated')
   if (options.instructions === 'only') notes.push('throughput rounds and steps not measured: --instructions-only')
   if (options.instructions === 'skip') notes.push('instruction counts not measured: --no-instructions')
   else if (!counting) notes.push('instruction counts not measured: valgrind is not on the PATH (Debian\'s valgrind)')
@@ -33,6 +37,7 @@ export async function measure (options: BenchOptions, command: string): Promise<
     endpoints,
     encodings: options.encodings,
     steps: steps.run,
+    measuresRow: gated?.measuresRow ?? (() => true),
     guestsPerEvent,
     durationSeconds,
     connections,
@@ -63,4 +68,10 @@ export async function measure (options: BenchOptions, command: string): Promise<
     datasets,
     ...(instructions && { instructions })
   }
+}
+
+/** `--modes`, and with `--gated` only those of them a threshold reads. */
+function requestedModes (options: BenchOptions, gated: GatedRun | undefined): BenchOptions['modes'] {
+  if (!gated) return options.modes
+  return gated.modes.filter((mode) => !options.modes || options.modes.includes(mode))
 }

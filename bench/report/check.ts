@@ -1,24 +1,9 @@
 import type { Encoding } from '../product.ts'
+import type { Thresholds } from '../gate.ts'
 import { formatNumber } from '../format.ts'
-import { instructionMetric, type InstructionMetric } from '../instructions/results.ts'
-import { ratioOf, rowName, type BenchResults, type RatioMetric } from '../results.ts'
+import { instructionMetric } from '../instructions/results.ts'
+import { ratioOf, rowName, type BenchResults } from '../results.ts'
 import { encodingOf } from '../scenarios.ts'
-
-/** A row a threshold names; `encoding` absent: identity. */
-interface RowKey {
-  mode: string
-  endpoint: string
-  encoding?: Encoding
-}
-
-export interface Thresholds {
-  ratios: Array<RowKey & { metric: RatioMetric, min?: number, max?: number }>
-  mix: Array<{ mode: string, metric: 'hitRatio' | 'staleReads', min?: number, max?: number }>
-  /** Two tiered processes over one, under wrk; skipped where wrk was not on the PATH. */
-  processScaling?: Array<{ metric: 'ratio' | 'perBusyCpu', min?: number, max?: number }>
-  /** Ratios of instructions per request under callgrind: what CI leans on, since they repeat. */
-  instructions?: Array<RowKey & { metric: InstructionMetric, min?: number, max?: number }>
-}
 
 export interface CheckOutcome {
   name: string

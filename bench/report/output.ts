@@ -1,15 +1,13 @@
 // The run's results on disk and on the terminal, and the gate against bench/thresholds.json.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import type { BenchResults } from '../results.ts'
-import { checkThresholds, formatCheck, type Thresholds } from './check.ts'
+import { loadThresholds } from '../gate.ts'
+import { checkThresholds, formatCheck } from './check.ts'
 import { renderHtml } from './html.ts'
 import { instructionLines, renderMarkdown } from './markdown.ts'
 import { datasetTitle } from './sections.ts'
 import { renderTable } from './table.ts'
-
-// From the bench's build, dist/bench/report/: the thresholds file in the repository, never a copy.
-const THRESHOLDS = new URL('../../../bench/thresholds.json', import.meta.url)
 
 export function printTables (results: BenchResults): void {
   for (const dataset of results.datasets) console.log(`\n${datasetTitle(dataset)}\n${renderTable(dataset.summary)}`)
@@ -39,8 +37,7 @@ export async function writeResults (results: BenchResults, outputDir: string, re
 
 /** The gate: prints every threshold's outcome; false when one failed. */
 export async function checkResults (results: BenchResults): Promise<boolean> {
-  const thresholds = JSON.parse(await readFile(THRESHOLDS, 'utf8')) as Thresholds
-  const outcomes = checkThresholds(results, thresholds)
+  const outcomes = checkThresholds(results, await loadThresholds())
   console.log(`\n${formatCheck(outcomes)}`)
   return !outcomes.some((outcome) => outcome.status === 'failed')
 }

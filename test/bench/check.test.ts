@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import t from 'tap'
-import { checkThresholds, formatCheck, type Thresholds } from '../../bench/report/check.ts'
+import type { Thresholds } from '../../bench/gate.ts'
+import { checkThresholds, formatCheck } from '../../bench/report/check.ts'
 import { COUNTED_ENDPOINTS } from '../../bench/instructions/workload.ts'
 import { rowName } from '../../bench/results.ts'
 import { DEFAULT_ENCODINGS, MODE, MODE_NAMES } from '../../bench/scenarios.ts'

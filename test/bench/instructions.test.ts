@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { parseBenchArgs, USAGE } from '../../bench/args.ts'
 import { threadTotals } from '../../bench/instructions/callgrind.ts'
-import { checkThresholds, formatCheck, type Thresholds } from '../../bench/report/check.ts'
+import type { Thresholds } from '../../bench/gate.ts'
+import { checkThresholds, formatCheck } from '../../bench/report/check.ts'
 import { summariseInstructions, type InstructionCount } from '../../bench/instructions/results.ts'
 import {
   BURST, COUNTED_ENDPOINTS, DATASET, HITS, LOADED_HITS, MISSES, SETTLE_MS, UNCACHED
