@@ -2,12 +2,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheMode } from '../config.ts'
 import type { FillResult, GuardedStore } from './guarded-store.ts'
 import { ENCODINGS, encodedKey, type Encoding } from './encodings.ts'
-import { LocalGenerations } from './local-generations.ts'
 import type { OwedLedger } from './owed-ledger.ts'
-import { SingleFlight } from './single-flight.ts'
+import { FreshFlight, SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
 import type { CachedResponse, CacheStore, EntryLife, Lookup } from './store.ts'
-import { BYPASS_GENERATIONS, LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
+import { LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
 
 /**
@@ -123,9 +122,8 @@ export class ResponseCache<Context extends object = object> {
   readonly #ledger: OwedLedger | undefined
   readonly #options: ResponseCacheOptions
   readonly #flights = new SingleFlight<Loaded>()
-  readonly #bypassFlights = new SingleFlight<CachedResponse>()
+  readonly #bypassFlights = new FreshFlight<CachedResponse>()
   readonly #refreshes = new SingleFlight<void>()
-  readonly #local = new LocalGenerations(BYPASS_GENERATIONS)
   readonly #observers: Array<CacheObserver<Context>> = []
   /** The codings a fill stores: all of them, or identity alone without `precompress`. */
   readonly #stored: readonly Encoding[]
@@ -210,7 +208,6 @@ export class ResponseCache<Context extends object = object> {
   async invalidate (generations: readonly string[], context?: Context, changeId?: string): Promise<void> {
     const store = this.#store
     if (store === undefined || !this.#options.invalidate || generations.length === 0) return
-    this.#local.bump(generations)
     const started = performance.now()
     // The write has committed: what Redis may not have is owed, and the views depending on it
     // are not read from the cache until it has been replayed.
@@ -259,8 +256,6 @@ export class ResponseCache<Context extends object = object> {
     if (ledger === undefined) return
     const ours = generations.filter((generation) => generation.startsWith(this.keys.namespace))
     if (ours.length === 0) return
-    // A bypass load that began before the write must not be joined by a read that begins after it.
-    this.#local.bump(ours)
     ledger.adopt(ours)
   }
 
@@ -329,12 +324,12 @@ export class ResponseCache<Context extends object = object> {
     context: Context
   ): Promise<Served> {
     if (lookup === undefined) {
-      // Serve from PostgreSQL, still one load per key at a time. The local generations keep a
-      // request made after a local write out of an older load.
-      const bypassKey = `${view.key}|local:${this.#local.stamp(view.dependsOn)}`
+      // Serve from PostgreSQL, still one load per key at a time. Without the store's generations
+      // this read cannot tell which writes any instance made since a load began, so it shares only
+      // a load that begins after it came (FreshFlight).
       let bypassed: { value: CachedResponse, shared: boolean }
       try {
-        bypassed = await this.#bypassFlights.run(bypassKey, () => this.#load(produce))
+        bypassed = await this.#bypassFlights.run(view.key, () => this.#load(produce))
       } catch (error) {
         if (!this.#sharedDistrusted) throw error
         return this.#servedStale(store, view, encoding, error, lookupMs, context)

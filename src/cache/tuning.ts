@@ -20,12 +20,6 @@ export const COMMAND_DEADLINE = { stallShare: 0.5, windows: 3 } as const
  */
 export const OWED_REPLAY = { delayMs: 500, maxDelayMs: 5_000, finalMs: 1_000 } as const
 
-/**
- * Counters keying single-flight while the store cannot be asked: one per generation written
- * lately is plenty (a dropped one only stops a request joining a load it could have joined).
- */
-export const BYPASS_GENERATIONS = 10_000
-
 /** How often an instance waiting on another's lease looks for the entry it is filling. */
 export const LEASE_POLL_MS = 10
 

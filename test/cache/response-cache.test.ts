@@ -194,6 +194,28 @@ t.test('a failing store: reads become BYPASS, the breaker opens, and loads are s
   t.equal(state.loads, 4, 'five concurrent bypassed reads, one load')
 })
 
+t.test('a bypassed read shares only a load that began after it came: a write acknowledged meanwhile is seen', async (t) => {
+  const { failing, cache } = failingCache()
+  t.teardown(() => cache.close())
+  const { state, produce } = source('v1')
+  const view = views.event(7)
+  failing.down = true
+  for (let i = 0; i < 3; i++) await cache.read(view, 'identity', produce, {})
+
+  // The load reads its row, then takes 30 ms to answer. Meanwhile another instance writes v2 and
+  // answers: this instance hears nothing of it (its store is down), yet a read that starts after
+  // the answer must not be given the load that read v1.
+  state.delayMs = 30
+  const loads = state.loads
+  const before = cache.read(view, 'identity', produce, {})
+  await sleep(10)
+  state.value = 'v2'
+  const after = await Promise.all([cache.read(view, 'identity', produce, {}), cache.read(view, 'identity', produce, {})])
+  t.equal(text(await before), 'v1')
+  t.same(after.map(text), ['v2', 'v2'], 'the reads after the write see it')
+  t.equal(state.loads - loads, 2, 'and share one load, queued behind the first')
+})
+
 t.test('a failing store: an invalidation is owed, its views bypass the cache until it is replayed', async (t) => {
   const { failing, cache } = failingCache()
   t.teardown(() => cache.close())
