@@ -1,4 +1,4 @@
-// The consistency checkers' model (test/reliability/consistency.test.ts, flapping.test.ts): every
+// The consistency checkers' model (test/reliability/consistency*.test.ts, flapping.test.ts): every
 // write sets an entity's name to `v<n>` (n grows over the run) and an entity never has two writes in
 // flight, so its versions commit in the order they are acknowledged. A read must show, for every
 // entity it contains, at least the version acknowledged before the read started.
