@@ -1,42 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
+import { spawn } from 'node:child_process'
 import { chmod, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { setTimeout as sleep } from 'node:timers/promises'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { createTestDatabase, embeddedDataDir, withClient } from './support/database.ts'
 import { eventInput } from './support/fixtures.ts'
+import { exitOf, startServerProcess } from './support/server-process.ts'
 import { killQuietly } from './support/worker-cluster.ts'
-
-interface Server { process: ChildProcess, url: string, logs: string[] }
-
-/** Starts src/server.ts as `npm start` would (a separate process), on a free port. */
-async function startServer (t: Test, env: Record<string, string>): Promise<Server> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
-    env: { PATH: process.env.PATH, PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-  const logs: string[] = []
-  createInterface({ input: child.stderr! }).on('line', (line) => logs.push(line))
-  // Keep reading stdout for the whole life of the process: a closed pipe would make its logger fail.
-  return await new Promise<Server>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      logs.push(line)
-      const listening = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)
-      if (listening) resolve({ process: child, url: listening[1]!, logs })
-    })
-    child.once('exit', () => reject(new Error(`server exited before listening:\n${logs.join('\n')}`)))
-  })
-}
-
-async function exitOf (child: ChildProcess): Promise<{ code: number | null, ms: number }> {
-  const started = Date.now()
-  const [code] = child.exitCode !== null ? [child.exitCode] : await once(child, 'exit')
-  return { code, ms: Date.now() - started }
-}
 
 t.test('a bad environment stops the server at once with a message naming the variable', async (t) => {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
@@ -52,7 +23,7 @@ t.test('a bad environment stops the server at once with a message naming the var
 
 t.test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const database = await createTestDatabase(t)
-  const server = await startServer(t, { DATABASE_URL: database })
+  const server = await startServerProcess(t, { DATABASE_URL: database })
   t.equal((await fetch(`${server.url}/health`)).status, 200)
 
   // Hold a lock so the next request is still waiting on PostgreSQL when SIGTERM arrives.
@@ -81,7 +52,7 @@ t.test('with no DATABASE_URL it runs an embedded PostgreSQL, and stops it on exi
   t.teardown(() => rm(root, { recursive: true, force: true }))
   const dataDir = join(root, 'postgres')
 
-  const server = await startServer(t, { EMBEDDED_POSTGRES_DIR: dataDir })
+  const server = await startServerProcess(t, { EMBEDDED_POSTGRES_DIR: dataDir })
   const created = await fetch(`${server.url}/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -95,7 +66,7 @@ t.test('with no DATABASE_URL it runs an embedded PostgreSQL, and stops it on exi
   t.equal((await exitOf(server.process)).code, 0)
   t.throws(() => process.kill(pid, 0), 'PostgreSQL stopped with the app')
 
-  const again = await startServer(t, { EMBEDDED_POSTGRES_DIR: dataDir })
+  const again = await startServerProcess(t, { EMBEDDED_POSTGRES_DIR: dataDir })
   const list = await (await fetch(`${again.url}/events`)).json() as { count: number }
   t.equal(list.count, 1, 'data persists across restarts')
   again.process.kill('SIGTERM')
@@ -108,7 +79,7 @@ t.test('Ctrl-C with the embedded PostgreSQL closes every connection before stopp
 
   // With API_KEYS set the server has nothing to warn about at start-up: any warning is the shutdown's.
   const key = 'shutdown-test-key-0123456789'
-  const server = await startServer(t, { EMBEDDED_POSTGRES_DIR: dataDir, API_KEYS: key })
+  const server = await startServerProcess(t, { EMBEDDED_POSTGRES_DIR: dataDir, API_KEYS: key })
   const created = await fetch(`${server.url}/events`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
