@@ -8,7 +8,7 @@ export type CacheTestMode = 'memory' | 'redis' | 'tiered' | 'cluster'
 /**
  * The cache suites run once per store ('cluster': the Redis store on a Redis Cluster).
  * `npm test` runs memory, redis and tiered; `npm run test:cluster` sets CACHE_TEST_MODES=cluster and
- * runs the same suites on a throw-away cluster one file at a time (see the README's Tests section).
+ * runs the same suites on a throw-away cluster three files at a time (see the README's Tests section).
  */
 export const CACHE_TEST_MODES = (process.env.CACHE_TEST_MODES ?? 'memory,redis,tiered').split(',') as CacheTestMode[]
 
