@@ -67,9 +67,9 @@ t.test('a master killed: its replica takes over, requests stay 200 and never sta
 
 /**
  * Redis replicates asynchronously: an invalidation the master acknowledged can die with it before
- * its replica has it. To make that happen every time, the replica is cut off before the write
- * (the master asks for a password the replica does not have, and its link is dropped), and the
- * master is killed right after it.
+ * its replica has it. To make that happen every time, the replica is given the cached entry
+ * (WAIT), then cut off before the write (the master asks for a password the replica does not have,
+ * and its link is dropped), and the master is killed right after it.
  */
 async function failoverLosingTheWrite (t: Test, invalidationReplicas: number) {
   const env = { CACHE_INVALIDATION_REPLICAS: String(invalidationReplicas) }
@@ -78,6 +78,8 @@ async function failoverLosingTheWrite (t: Test, invalidationReplicas: number) {
   app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   const admin = new Redis(master, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null })
   admin.on('error', () => {})
+  // The entry must be on the replica before it is cut off, or the failover has nothing old to serve.
+  t.equal(await admin.call('WAIT', 1, 5_000), 1, 'the replica has the cached entry')
   await admin.config('SET', 'requirepass', 'the-replica-does-not-know-it')
   await admin.call('CLIENT', 'KILL', 'TYPE', 'replica')
   admin.disconnect()
