@@ -19,9 +19,10 @@ declare module 'fastify' {
 
 /**
  * HTTP caching and compression for everything but cached reads, which do both themselves
- * (src/cache/http-cache.ts): every other response is `Cache-Control: no-store` (writes, the panel,
- * `/metrics`, `/health`, errors), and compressed per request by @fastify/compress, with the levels
- * and the size threshold the cache's own representations use, so a miss compares like with like.
+ * (src/cache/http-cache.ts): every other response is `Cache-Control: no-store` and
+ * `Vary: accept-encoding` (writes, the panel, `/metrics`, `/health`, errors), and compressed per
+ * request by @fastify/compress, with the levels and the size threshold the cache's own
+ * representations use, so a miss compares like with like.
  * With CACHE_PRECOMPRESS=false it compresses cached reads too, on every hit.
  * Register before the routes: the header is attached to each route as it is declared.
  */
@@ -33,8 +34,10 @@ export default fp(async function httpCaching (app) {
     staleWhileRevalidate: HTTP_STALE_WHILE_REVALIDATE,
     negativeTtl: CACHE_NEGATIVE_TTL
   }))
+  // Vary on every one of them, whichever variant is sent: @fastify/compress may encode the route's
+  // next response (RFC 9110 §12.5.5 asks it of every response whose content depends on the header).
   const noStore: onRequestHookHandler = (_request, reply, done) => {
-    reply.header('cache-control', NO_STORE)
+    reply.header('cache-control', NO_STORE).header('vary', 'accept-encoding')
     done()
   }
   app.addHook('onRoute', (route) => {

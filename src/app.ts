@@ -14,6 +14,7 @@ import redis from '../plugins/redis.ts'
 import securityHeaders from '../plugins/security-headers.ts'
 import requestDb from '../plugins/request-db.ts'
 import swagger from '../plugins/swagger.ts'
+import { bodyLimitFor } from './body-limit.ts'
 import type { Config } from './config.ts'
 import { formatSchemaErrors } from './errors.ts'
 import { loggerOptions, type LogStream } from './logger.ts'
@@ -21,6 +22,9 @@ import { createValidatorCompiler } from './validation.ts'
 import eventRoutes from './routes/events.ts'
 import guestRoutes from './routes/guests.ts'
 import healthRoutes from './routes/health.ts'
+import { CreateEventSchema, UpdateEventSchema } from './schemas/events.ts'
+import { CreateGuestSchema, UpdateGuestSchema } from './schemas/guests.ts'
+import { FlushBodySchema } from './schemas/panel.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -28,8 +32,10 @@ declare module 'fastify' {
   }
 }
 
-/** Large enough for any valid event or guest (a description is at most 10,000 characters). */
-export const BODY_LIMIT = 16 * 1024
+/** The longest body any route's schema accepts, every character escaped (src/body-limit.ts). */
+export const BODY_LIMIT = bodyLimitFor([
+  CreateEventSchema, UpdateEventSchema, CreateGuestSchema, UpdateGuestSchema, FlushBodySchema
+])
 
 export interface BuildOptions {
   /** Where log lines go instead of stdout (tests read them). */

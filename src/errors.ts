@@ -1,5 +1,8 @@
 import { STATUS_CODES } from 'node:http'
+import type { ErrorObject } from 'ajv'
 import type { SchemaErrorDataVar, SchemaErrorFormatter } from 'fastify/types/schema.js'
+import { STORABLE_TEXT } from './schemas/common.ts'
+import { DATE_RULES } from './storable-dates.ts'
 
 export interface HttpError extends Error {
   statusCode: number
@@ -35,13 +38,24 @@ export const formatSchemaErrors: SchemaErrorFormatter = (errors, dataVar: Schema
       const alternatives = errors
         .filter((other) => other.instancePath === error.instancePath &&
           other.schemaPath.startsWith(error.schemaPath.replace(/anyOf$/, 'anyOf/')))
-        .map((other) => other.message)
+        .map(messageOf)
       clauses.set(path, `${path} ${alternatives.join(' or ')}`)
     } else if (!clauses.has(path)) {
-      clauses.set(path, `${path} ${error.message ?? 'is invalid'}`)
+      clauses.set(path, `${path} ${messageOf(error)}`)
     }
   }
   return new Error([...clauses.values()].join(', '))
+}
+
+/** Ajv's message, or what the rule means where Ajv would quote a pattern or a format's name. */
+function messageOf (error: ErrorObject): string {
+  if (error.keyword === 'pattern' && error.params.pattern === STORABLE_TEXT) {
+    return 'must not contain U+0000 (NUL) or an unpaired surrogate (\\ud800 to \\udfff)'
+  }
+  if (error.keyword === 'format' && error.params.format in DATE_RULES) {
+    return DATE_RULES[error.params.format as keyof typeof DATE_RULES]
+  }
+  return error.message ?? 'is invalid'
 }
 
 /**
@@ -78,4 +92,20 @@ export function isConnectionLost (error: unknown): boolean {
   const { code, severity } = error as { code?: string, severity?: string }
   if (severity === undefined) return true
   return code !== undefined && (/^57P0[1-3]$/.test(code) || code.startsWith('08'))
+}
+
+/**
+ * A PostgreSQL data exception (SQLSTATE class 22: a value it cannot store) raised by a write comes
+ * from the client's input, not from a fault of the server: a 400, naming the body's field whose
+ * value PostgreSQL's message quotes where there is one. The schemas refuse such values first; this
+ * is the net under them. Anything else, and any error of a read, is not the client's.
+ */
+export function refusedInput (error: unknown, method: string, body: unknown): HttpError | undefined {
+  const { code, severity, message } = error as { code?: unknown, severity?: unknown, message?: unknown }
+  if (severity === undefined || typeof code !== 'string' || !code.startsWith('22')) return undefined
+  if (method === 'GET' || method === 'HEAD') return undefined
+  const said = String(message)
+  const fields = typeof body === 'object' && body !== null ? Object.entries(body) : []
+  const field = fields.find(([, value]) => typeof value === 'string' && value !== '' && said.includes(value))?.[0]
+  return httpError(400, `${field === undefined ? 'body' : `body/${field}`} cannot be stored: ${said}`, 'EC_UNSTORABLE')
 }

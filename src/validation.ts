@@ -1,6 +1,7 @@
 import { Ajv, type ErrorObject, type Options, type ValidateFunction } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
+import { storableDate, storableDateTime } from './storable-dates.ts'
 
 // Fastify's defaults, except that unknown body properties are reported, not silently dropped
 // (each body schema says additionalProperties: false), and allErrors stays off (a DoS vector).
@@ -12,11 +13,16 @@ const options: Options = { useDefaults: true, removeAdditional: false, allErrors
  * description sent as null. So bodies get a validator that never coerces.
  */
 export function createValidatorCompiler (): FastifySchemaCompiler<unknown> {
-  const strictTypes = addFormats.default(new Ajv({ ...options, coerceTypes: false }))
-  const coercing = addFormats.default(new Ajv({ ...options, coerceTypes: 'array' }))
+  const strictTypes = withStorableDates(addFormats.default(new Ajv({ ...options, coerceTypes: false })))
+  const coercing = withStorableDates(addFormats.default(new Ajv({ ...options, coerceTypes: 'array' })))
   return ({ schema, httpPart }) => httpPart === 'body'
     ? strictTypes.compile(schema as object)
     : finiteNumbersOnly(coercing.compile(schema as object))
+}
+
+/** `date` and `date-time` as PostgreSQL can store them (src/storable-dates.ts), not only as RFC 3339 writes them. */
+function withStorableDates (ajv: Ajv): Ajv {
+  return ajv.addFormat('date-time', storableDateTime).addFormat('date', storableDate)
 }
 
 /**

@@ -69,6 +69,12 @@ t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', 
     required: ['event_id', 'name', 'email'],
     additionalProperties: false
   })
+  for (const path of ['/events', '/guests', '/events/{id}/guests']) {
+    const query = spec.paths[path].get.parameters.filter((parameter: { in: string }) => parameter.in === 'query')
+    t.same(query.map(({ name, required, schema }: { name: string, required: boolean, schema: { default: number } }) =>
+      [name, required === true, schema.default]), [['limit', false, 100], ['offset', false, 0]],
+    `${path}: limit and offset are optional, with their defaults`)
+  }
 })
 
 t.test('documentation is off in production unless DOCS=true', async (t) => {

@@ -2,6 +2,7 @@ import { IncomingMessage, ServerResponse } from 'node:http'
 import { Socket } from 'node:net'
 import helmet from 'helmet'
 import t from 'tap'
+import { BODY_LIMIT } from '../src/app.ts'
 import { buildTestApp, logCollector, type TestApp } from './support/app.ts'
 import { cacheEnv } from './support/cache-modes.ts'
 import { countRows, createTestDatabase } from './support/database.ts'
@@ -144,7 +145,7 @@ t.test('limits and headers a public API needs', async (t) => {
   const app = await buildTestApp(t)
   t.equal(app.server.requestTimeout, 10_000, 'request timeout')
   t.equal(app.server.keepAliveTimeout, 72_000, 'keep-alive timeout')
-  t.equal(app.initialConfig.bodyLimit, 16 * 1024, 'body limit')
+  t.equal(app.initialConfig.bodyLimit, BODY_LIMIT, 'body limit: the longest valid body (test/input-rules.test.ts)')
   const response = await app.inject('/events')
   const hit = await app.inject('/events')
   t.equal(hit.headers['x-cache'], 'HIT')
@@ -175,9 +176,9 @@ t.test('limits and headers a public API needs', async (t) => {
   const oversized = await app.inject({
     method: 'POST',
     url: '/events',
-    payload: { name: 'big', date: '2020-07-15', location: 'x', description: 'x'.repeat(16 * 1024) }
+    payload: { name: 'big', date: '2020-07-15', location: 'x', description: 'x'.repeat(BODY_LIMIT) }
   })
-  t.equal(oversized.statusCode, 413, 'a body over 16 KiB is refused')
+  t.equal(oversized.statusCode, 413, 'a body over the limit is refused')
   t.same(await countRows(app), { events: 0, guests: 0 }, 'and writes nothing')
 })
 

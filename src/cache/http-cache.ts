@@ -82,7 +82,12 @@ function send (
   if (cacheMs !== undefined) {
     reply.header('server-timing', `cache;${tier === undefined ? '' : `desc=${tier};`}dur=${cacheMs.toFixed(2)}`)
   }
-  if (matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) return reply.code(304).send()
+  // RFC 9110 §13.2.1: a precondition is evaluated only where the answer would be a 2xx; a 404 stays one.
+  if (response.status < 300 && matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) {
+    // A 304 has no body. Fastify's HEAD route would say `Content-Length: 0` of no payload; given the
+    // body it says the 200's length, the one value RFC 9110 §8.6 allows in a 304.
+    return reply.code(304).send(request.method === 'HEAD' ? response.body : undefined)
+  }
   if (response.encoding !== 'identity') reply.header('content-encoding', response.encoding)
   return reply.code(response.status).header('content-type', JSON_CONTENT_TYPE).send(response.body)
 }

@@ -11,7 +11,7 @@ import {
   updateEvent
 } from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
-import { ErrorResponses } from '../schemas/common.ts'
+import { ErrorResponses, pageOf } from '../schemas/common.ts'
 import {
   CreateEventSchema,
   EventListQuerySchema,
@@ -40,7 +40,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: EventListSchema, ...ErrorResponses }
     }
   }, (request, reply) => {
-    const page = request.query
+    const page = pageOf(request.query)
     serveFromCache(request, reply, views.events(page), async (db) =>
       toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
   })
@@ -129,7 +129,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     }
   }, (request, reply) => {
     const { id } = request.params
-    const page = request.query
+    const page = pageOf(request.query)
     serveFromCache(request, reply, views.eventGuests(id, page), async (db) => {
       const found = await listEventGuests(db, id, page, QUERY_MODE)
       if (!found) throw notFound('event', id)

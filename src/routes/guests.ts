@@ -10,7 +10,7 @@ import {
   listGuests,
   updateGuest
 } from '../repositories/guests.ts'
-import { ErrorResponses } from '../schemas/common.ts'
+import { ErrorResponses, pageOf } from '../schemas/common.ts'
 import {
   CreateGuestSchema,
   GuestListQuerySchema,
@@ -37,7 +37,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       response: { 200: GuestListSchema, ...ErrorResponses }
     }
   }, (request, reply) => {
-    const page = request.query
+    const page = pageOf(request.query)
     serveFromCache(request, reply, views.guests(page), async (db) =>
       toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
   })

@@ -1,9 +1,16 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, IdParamsSchema, Name, PageSchema, PaginationQuerySchema, Timestamp } from './common.ts'
+import { Id, IdParamsSchema, Name, PageSchema, PaginationQuerySchema, STORABLE_TEXT, Timestamp } from './common.ts'
 
-/** The article posts `"date": "2020-07-15"`; both that and a full RFC 3339 date-time are accepted. */
-export const EventDate = Type.Union([Type.String({ format: 'date-time' }), Type.String({ format: 'date' })], {
-  description: 'RFC 3339 date-time, or a YYYY-MM-DD date meaning midnight UTC'
+/**
+ * The article posts `"date": "2020-07-15"`; both that and a full RFC 3339 date-time are accepted,
+ * within what PostgreSQL stores and the API can answer as RFC 3339 (src/storable-dates.ts).
+ */
+export const EventDate = Type.Union([
+  Type.String({ format: 'date-time', maxLength: 64 }),
+  Type.String({ format: 'date' })
+], {
+  description: 'RFC 3339 date-time, or a YYYY-MM-DD date meaning midnight UTC; from 0001-01-01T00:00:00Z to ' +
+    '9999-12-31T23:59:59Z, with a UTC offset from -15:59 to +15:59'
 })
 
 export const EventSchema = Type.Object({
@@ -16,7 +23,7 @@ export const EventSchema = Type.Object({
   updated_at: Timestamp
 })
 
-const DESCRIPTION_LIMIT = { maxLength: 10_000 }
+const DESCRIPTION_LIMIT = { maxLength: 10_000, pattern: STORABLE_TEXT }
 
 /** POST and PUT (a full replacement): a missing description is empty. */
 export const CreateEventSchema = Type.Object({

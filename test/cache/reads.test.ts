@@ -64,6 +64,24 @@ for (const mode of CACHE_TEST_MODES) {
     const changed = await app.inject({ url: '/events', headers: { 'if-none-match': etag } })
     t.equal(changed.statusCode, 200, 'after a write the old ETag no longer matches')
     t.not(changed.headers.etag, etag)
+
+    const head = await app.inject({ method: 'HEAD', url: '/events' })
+    const ifNoneMatchChanged = { 'if-none-match': changed.headers.etag as string }
+    const headRevalidated = await app.inject({ method: 'HEAD', url: '/events', headers: ifNoneMatchChanged })
+    t.equal(headRevalidated.statusCode, 304, 'HEAD with the ETag: 304')
+    t.equal(headRevalidated.body, '')
+    t.equal(headRevalidated.headers['content-length'], head.headers['content-length'],
+      'saying the length a 200 would have, never 0')
+    t.ok(Number(head.headers['content-length']) > 0)
+
+    // RFC 9110 §13.2.1: evaluated only where the answer would be a 2xx.
+    const missing = await app.inject('/events/4242')
+    t.equal(missing.statusCode, 404)
+    for (const value of [missing.headers.etag as string, '*']) {
+      const again = await app.inject({ url: '/events/4242', headers: { 'if-none-match': value } })
+      t.equal(again.statusCode, 404, `a missing resource with If-None-Match: ${value} stays a 404`)
+      t.equal(again.json().code, 'EC_NOT_FOUND')
+    }
   })
 
   t.test(`${mode}: a 404 is cached briefly, and creating the id drops it`, async (t) => {
