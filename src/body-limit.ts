@@ -14,8 +14,8 @@ export const WHITESPACE_ALLOWANCE = 1024
 /**
  * The most bytes a compact JSON text valid against `schema` can take, every string character
  * written as its longest escape (a `date` is ten characters). A schema with no bound (a string
- * without `maxLength`, an array without `maxItems`, an object open to other properties) has none:
- * that is a throw.
+ * without `maxLength`, a number without `minimum` and `maximum`, an object open to other
+ * properties, an array: no body has one) is a throw.
  */
 export function longestJson (schema: TSchema): number {
   if (Array.isArray(schema.anyOf)) return Math.max(...(schema.anyOf as TSchema[]).map(longestJson))
