@@ -75,6 +75,28 @@ t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', 
       [name, required === true, schema.default]), [['limit', false, 100], ['offset', false, 0]],
     `${path}: limit and offset are optional, with their defaults`)
   }
+
+  // Every status an operation answers, and the headers it sends with each.
+  const statuses = (path: string, method: string) => Object.keys(spec.paths[path][method].responses).sort()
+  const headers = (path: string, method: string, status: string) =>
+    Object.keys(spec.paths[path][method].responses[status].headers ?? {}).sort()
+  t.same(statuses('/events', 'get'), ['200', '304', '400', '408', '500', '503'])
+  t.same(statuses('/events/{id}', 'get'), ['200', '304', '400', '404', '408', '500', '503'])
+  t.same(statuses('/events', 'post'), ['201', '400', '401', '408', '413', '415', '429', '500', '503'])
+  t.same(statuses('/guests/{id}', 'patch'), ['200', '400', '401', '404', '408', '413', '415', '429', '500', '503'])
+  t.same(statuses('/guests/{id}', 'delete'), ['204', '400', '401', '404', '408', '413', '415', '429', '500', '503'])
+  t.same(headers('/events/{id}', 'get', '200'),
+    ['age', 'cache-control', 'etag', 'server-timing', 'vary', 'x-cache', 'x-db-queries'])
+  t.same(headers('/events/{id}', 'get', '304'), ['cache-control', 'etag', 'server-timing', 'vary', 'x-cache',
+    'x-db-queries'])
+  t.same(headers('/events', 'post', '201'),
+    ['location', 'server-timing', 'x-db-queries', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headers('/events', 'post', '429'),
+    ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headers('/events/{id}', 'get', '503'), ['retry-after', 'server-timing', 'x-db-queries'])
+  t.equal(spec.paths['/events/{id}'].get.responses['304'].content, undefined, 'a 304 has no body')
+  t.match(spec.paths['/events'].post.responses['413'].content['application/json'].schema,
+    { required: ['statusCode', 'error', 'message'] })
 })
 
 t.test('documentation is off in production unless DOCS=true', async (t) => {

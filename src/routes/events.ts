@@ -1,4 +1,4 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
@@ -11,7 +11,8 @@ import {
   updateEvent
 } from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
-import { ErrorResponses, pageOf } from '../schemas/common.ts'
+import { pageOf } from '../schemas/common.ts'
+import { cachedRead, created, deleted, readAnswers, updated, writeAnswers } from '../schemas/responses.ts'
 import {
   CreateEventSchema,
   EventListQuerySchema,
@@ -37,7 +38,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'List events by id',
       querystring: EventListQuerySchema,
-      response: { 200: EventListSchema, ...ErrorResponses }
+      response: { 200: cachedRead(EventListSchema), ...readAnswers({ oneResource: false }) }
     }
   }, (request, reply) => {
     const page = pageOf(request.query)
@@ -50,7 +51,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Create an event',
       body: CreateEventSchema,
-      response: { 201: EventSchema, ...ErrorResponses }
+      response: { 201: created(EventSchema), ...writeAnswers({ oneResource: false }) }
     }
   }, async (request, reply) => {
     const event = await createEvent(request.db, request.body)
@@ -64,7 +65,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Get an event',
       params: EventParamsSchema,
-      response: { 200: EventSchema, ...ErrorResponses }
+      response: { 200: cachedRead(EventSchema), ...readAnswers({ oneResource: true }) }
     }
   }, (request, reply) => {
     const { id } = request.params
@@ -89,7 +90,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Replace an event',
       params: EventParamsSchema,
       body: CreateEventSchema,
-      response: { 200: EventSchema, ...ErrorResponses }
+      response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
@@ -99,7 +100,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change some fields of an event',
       params: EventParamsSchema,
       body: UpdateEventSchema,
-      response: { 200: EventSchema, ...ErrorResponses }
+      response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
@@ -108,7 +109,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Delete an event and its guests',
       params: EventParamsSchema,
-      response: { 204: Type.Null(), ...ErrorResponses }
+      response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request, reply) => {
     const { id } = request.params
@@ -125,7 +126,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       summary: "List an event's guests by id",
       params: EventParamsSchema,
       querystring: GuestListQuerySchema,
-      response: { 200: GuestListSchema, ...ErrorResponses }
+      response: { 200: cachedRead(GuestListSchema), ...readAnswers({ oneResource: true }) }
     }
   }, (request, reply) => {
     const { id } = request.params

@@ -1,4 +1,4 @@
-import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
 import { notFound } from '../errors.ts'
@@ -10,7 +10,8 @@ import {
   listGuests,
   updateGuest
 } from '../repositories/guests.ts'
-import { ErrorResponses, pageOf } from '../schemas/common.ts'
+import { pageOf } from '../schemas/common.ts'
+import { cachedRead, created, deleted, readAnswers, updated, writeAnswers } from '../schemas/responses.ts'
 import {
   CreateGuestSchema,
   GuestListQuerySchema,
@@ -34,7 +35,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'List guests by id, each with its event',
       querystring: GuestListQuerySchema,
-      response: { 200: GuestListSchema, ...ErrorResponses }
+      response: { 200: cachedRead(GuestListSchema), ...readAnswers({ oneResource: false }) }
     }
   }, (request, reply) => {
     const page = pageOf(request.query)
@@ -47,7 +48,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Add a guest to an event',
       body: CreateGuestSchema,
-      response: { 201: GuestSchema, ...ErrorResponses }
+      response: { 201: created(GuestSchema), ...writeAnswers({ oneResource: false }) }
     }
   }, async (request, reply) => {
     const guest = await createGuest(request.db, request.body)
@@ -61,7 +62,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Get a guest with its event',
       params: GuestParamsSchema,
-      response: { 200: GuestSchema, ...ErrorResponses }
+      response: { 200: cachedRead(GuestSchema), ...readAnswers({ oneResource: true }) }
     }
   }, (request, reply) => {
     const { id } = request.params
@@ -88,7 +89,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Replace a guest',
       params: GuestParamsSchema,
       body: CreateGuestSchema,
-      response: { 200: GuestSchema, ...ErrorResponses }
+      response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
@@ -98,7 +99,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Change some fields of a guest (event_id moves it)',
       params: GuestParamsSchema,
       body: UpdateGuestSchema,
-      response: { 200: GuestSchema, ...ErrorResponses }
+      response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request) => updateOr404(request, request.params.id, request.body))
 
@@ -107,7 +108,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       tags,
       summary: 'Delete a guest',
       params: GuestParamsSchema,
-      response: { 204: Type.Null(), ...ErrorResponses }
+      response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request, reply) => {
     const { id } = request.params

@@ -56,9 +56,3 @@ export const ErrorSchema = Type.Object({
   error: Type.String(),
   message: Type.String()
 })
-
-export const ErrorResponses = {
-  400: ErrorSchema,
-  404: ErrorSchema,
-  '5xx': ErrorSchema
-}
