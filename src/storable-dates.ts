@@ -8,7 +8,7 @@ const { fullFormats } = ajvFormats
 const rfc3339DateTime = fullFormats['date-time'] as { validate: (value: string) => boolean }
 const rfc3339Date = fullFormats.date as { validate: (value: string) => boolean }
 
-export const MAX_OFFSET_MINUTES = 15 * 60 + 59
+const MAX_OFFSET_MINUTES = 15 * 60 + 59
 /** 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z, in milliseconds since the epoch. */
 const EARLIEST = utcMillis(1, 1, 1, 0, 0, 0)
 const END = utcMillis(10_000, 1, 1, 0, 0, 0)
@@ -24,8 +24,10 @@ export const DATE_RULES = {
 
 /** An RFC 3339 date-time whose offset and instant PostgreSQL stores, and the API answers as RFC 3339. */
 export function storableDateTime (value: string): boolean {
-  if (!rfc3339DateTime.validate(value)) return false
-  const [, year, month, day, hour, minute, second, sign, offsetHours, offsetMinutes] = DATE_TIME.exec(value)!
+  // ajv-formats also takes any whitespace between date and time; RFC 3339 only T or a space (DATE_TIME).
+  const match = rfc3339DateTime.validate(value) ? DATE_TIME.exec(value) : null
+  if (match === null) return false
+  const [, year, month, day, hour, minute, second, sign, offsetHours, offsetMinutes] = match
   const offsetMagnitude = Number(offsetHours ?? 0) * 60 + Number(offsetMinutes ?? 0)
   const offset = sign === '-' ? -offsetMagnitude : offsetMagnitude
   if (Math.abs(offset) > MAX_OFFSET_MINUTES) return false

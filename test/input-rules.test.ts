@@ -46,7 +46,8 @@ t.test('dates: RFC 3339 within what PostgreSQL stores and the API answers is sto
     '0001-01-01': '0001-01-01T00:00:00.000Z',
     '0001-01-01T01:00:00+01:00': '0001-01-01T00:00:00.000Z',
     '9999-12-31T23:59:59Z': '9999-12-31T23:59:59.000Z',
-    '2016-12-31T23:59:60Z': '2017-01-01T00:00:00.000Z'
+    '2016-12-31T23:59:60Z': '2017-01-01T00:00:00.000Z',
+    '2030-01-01 12:00:00z': '2030-01-01T12:00:00.000Z'
   }
   for (const [date, instant] of Object.entries(stored)) {
     const created = await app.inject({ method: 'POST', url: '/events', payload: eventInput({ date }) })
@@ -66,7 +67,9 @@ t.test('dates PostgreSQL cannot store, or the API cannot answer in RFC 3339, are
     '0000-01-01', // there is no year 0
     '0000-12-31T23:00:00Z',
     '0001-01-01T00:00:00+01:00', // 0000-12-31T23:00Z
-    '9999-12-31T23:00:00-05:00' // 10000-01-01T04:00Z: no room in RFC 3339
+    '9999-12-31T23:00:00-05:00', // 10000-01-01T04:00Z: no room in RFC 3339
+    '2030-01-01\t00:00:00Z', // ajv-formats takes any whitespace as the separator, RFC 3339 a T or a space
+    '2030-01-01\n00:00:00Z'
   ]
   for (const date of refused) {
     for (const [method, url, payload] of [
