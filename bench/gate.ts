@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Encoding } from './product.ts'
 import type { InstructionMetric } from './instructions/results.ts'
-import type { RatioMetric } from './results.ts'
+import { rowName, type RatioMetric } from './results.ts'
 import { BASELINE_MODE, CEILING, MODES, type ModeName } from './scenarios.ts'
 
 /** A row a threshold names; `encoding` absent: identity. */
@@ -36,8 +36,6 @@ export interface GatedRun {
   steps: string[]
 }
 
-const keyOf = ({ mode, endpoint, encoding = 'identity' }: RowKey) => `${mode} ${endpoint} ${encoding}`
-
 /**
  * The rows each ratio threshold reads (its own, and the row its ratio divides by: the baseline's,
  * the ceiling's, the one-instance mode's or the mode the peer is compared with), the mix's and
@@ -58,7 +56,7 @@ export function gatedRun (thresholds: Thresholds): GatedRun {
     }[metric]
     for (const name of [row.mode, divisor]) {
       if (name === undefined) continue
-      rows.add(keyOf({ ...row, mode: name }))
+      rows.add(rowName({ ...row, mode: name }))
       modes.add(name)
     }
   }
@@ -69,7 +67,7 @@ export function gatedRun (thresholds: Thresholds): GatedRun {
   ]
   return {
     modes: MODES.map((mode) => mode.name).filter((name) => modes.has(name)),
-    measuresRow: (row) => rows.has(keyOf(row)),
+    measuresRow: (row) => rows.has(rowName(row)),
     steps
   }
 }
