@@ -22,8 +22,9 @@ declare module 'fastify' {
  * (src/cache/http-cache.ts): every other response is `Cache-Control: no-store` and
  * `Vary: accept-encoding` (writes, the panel, `/metrics`, `/health`, errors), and compressed per
  * request by @fastify/compress, with the levels and the size threshold the cache's own
- * representations use, so a miss compares like with like.
- * With CACHE_PRECOMPRESS=false it compresses cached reads too, on every hit.
+ * representations use, so a miss compares like with like. (A write's answer is coded by the route,
+ * as the representation a GET answers.)
+ * With CACHE_PRECOMPRESS=false it compresses cached reads and writes' answers too, on every request.
  * Register before the routes: the header is attached to each route as it is declared.
  */
 export default fp(async function httpCaching (app) {
@@ -41,12 +42,10 @@ export default fp(async function httpCaching (app) {
     done()
   }
   app.addHook('onRoute', (route) => {
-    if (!route.config?.cachedRead) {
-      appendRouteHook(route, 'onRequest', noStore)
-    } else if (!app.config.CACHE_PRECOMPRESS) {
-      // Only identity is stored: @fastify/compress (its hook runs after this one) compresses every hit.
-      delete route.compress
-    }
+    if (!route.config?.cachedRead) appendRouteHook(route, 'onRequest', noStore)
+    // Only identity is stored and written: @fastify/compress (its hook runs after this one) compresses
+    // every hit, and every write's answer.
+    if (!app.config.CACHE_PRECOMPRESS) delete route.compress
   })
   await app.register(compress, {
     encodings: ['br', 'gzip'],

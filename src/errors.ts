@@ -86,10 +86,12 @@ export class CommitOutcomeUnknownError extends DatabaseUnavailableError {
 /**
  * Whether an error raised by a query means the connection itself is gone: a network error or
  * client-side timeout (no `severity`: the server never answered), or the server ending the
- * session (57P01..57P03 shutdowns, 08xxx connection exceptions).
+ * session (57P01..57P03 shutdowns, 08xxx connection exceptions). The app's own refusals (an
+ * HttpError, such as a failed precondition thrown inside a transaction) say nothing of it.
  */
 export function isConnectionLost (error: unknown): boolean {
-  const { code, severity } = error as { code?: string, severity?: string }
+  const { code, severity, statusCode } = error as { code?: string, severity?: string, statusCode?: number }
+  if (statusCode !== undefined) return false
   if (severity === undefined) return true
   return code !== undefined && (/^57P0[1-3]$/.test(code) || code.startsWith('08'))
 }

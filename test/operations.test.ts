@@ -83,14 +83,22 @@ t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', 
   t.same(statuses('/events', 'get'), ['200', '304', '400', '408', '500', '503'])
   t.same(statuses('/events/{id}', 'get'), ['200', '304', '400', '404', '408', '500', '503'])
   t.same(statuses('/events', 'post'), ['201', '400', '401', '408', '413', '415', '429', '500', '503'])
-  t.same(statuses('/guests/{id}', 'patch'), ['200', '400', '401', '404', '408', '413', '415', '429', '500', '503'])
-  t.same(statuses('/guests/{id}', 'delete'), ['204', '400', '401', '404', '408', '413', '415', '429', '500', '503'])
+  t.same(statuses('/guests/{id}', 'patch'),
+    ['200', '400', '401', '404', '408', '412', '413', '415', '429', '500', '503'])
+  t.same(statuses('/guests/{id}', 'delete'),
+    ['204', '400', '401', '404', '408', '412', '413', '415', '429', '500', '503'])
   t.same(headers('/events/{id}', 'get', '200'),
     ['age', 'cache-control', 'etag', 'server-timing', 'vary', 'x-cache', 'x-db-queries'])
   t.same(headers('/events/{id}', 'get', '304'), ['cache-control', 'etag', 'server-timing', 'vary', 'x-cache',
     'x-db-queries'])
-  t.same(headers('/events', 'post', '201'),
-    ['location', 'server-timing', 'x-db-queries', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headers('/events', 'post', '201'), ['content-encoding', 'etag', 'location', 'server-timing', 'vary',
+    'x-db-queries', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  t.same(headers('/events/{id}', 'patch', '200'), ['content-encoding', 'etag', 'server-timing', 'vary',
+    'x-db-queries', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
+  const preconditions = spec.paths['/events/{id}'].put.parameters.filter(({ in: where }: { in: string }) =>
+    where === 'header')
+  t.same(preconditions.map(({ name, required }: { name: string, required: boolean }) => [name, required]),
+    [['if-match', false], ['if-none-match', false]], 'If-Match and If-None-Match, optional')
   t.same(headers('/events', 'post', '429'),
     ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
   t.same(headers('/events/{id}', 'get', '503'), ['retry-after', 'server-timing', 'x-db-queries'])

@@ -3,6 +3,7 @@ import type { Queryable } from '../db/queryable.ts'
 import { errorBody, type HttpError } from '../errors.ts'
 import { preferredEncoding } from './encodings.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
+import { representationsOf } from './representations.ts'
 import type { Served } from './response-cache.ts'
 import type { CachedResponse } from './store.ts'
 import type { View } from './views.ts'
@@ -59,9 +60,36 @@ async function produce (request: FastifyRequest, reply: FastifyReply, load: Load
     status = 404
     payload = errorBody(404, message, code)
   }
+  return serialized(reply.code(status), payload)
+}
+
+/** The identity representation of `payload`, from the route's response schema for the reply's status. */
+function serialized (reply: FastifyReply, payload: unknown): CachedResponse {
   // Fastify's serializers for JSON schemas produce strings.
-  const body = Buffer.from(reply.code(status).serialize(payload) as string)
-  return { status, encoding: 'identity', etag: etagOf(body), body }
+  const body = Buffer.from(reply.serialize(payload) as string)
+  return { status: reply.statusCode, encoding: 'identity', etag: etagOf(body), body }
+}
+
+/** The options of a write route that answers with sendWritten, which codes the resource itself. */
+export const WRITTEN = { compress: false } as const
+
+/**
+ * A write's answer: the resource written, as the representation a following GET of it answers for
+ * the request's `Accept-Encoding`: the same bytes in the same coding, under the same `ETag`, which a
+ * client sends back in `If-Match` to make its next write conditional on nobody else's.
+ */
+export async function sendWritten (
+  request: FastifyRequest,
+  reply: FastifyReply,
+  resource: unknown
+): Promise<FastifyReply> {
+  const identity = serialized(reply, resource)
+  const encoding = request.server.config.CACHE_PRECOMPRESS
+    ? preferredEncoding(request.headers['accept-encoding'])
+    : 'identity'
+  const response = encoding === 'identity' ? identity : (await representationsOf(identity, [encoding]))[encoding]
+  if (response.encoding !== 'identity') reply.header('content-encoding', response.encoding)
+  return reply.header('etag', response.etag).header('content-type', JSON_CONTENT_TYPE).send(response.body)
 }
 
 function send (

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util'
 import { brotliCompress, constants, gzip } from 'node:zlib'
 import { COMPRESSED_ENCODINGS, type Encoding } from './encodings.ts'
-import { etagOf } from './http.ts'
+import { codedEtag } from './http.ts'
 import type { CachedResponse } from './store.ts'
 import { BROTLI_QUALITY, GZIP_LEVEL, MIN_COMPRESSED_BYTES } from './tuning.ts'
 
@@ -36,7 +36,8 @@ export async function representationsOf (
   await Promise.all(COMPRESSED_ENCODINGS.filter((encoding) => encodings.includes(encoding)).map(async (encoding) => {
     const body = await compressors[encoding](identity.body)
     if (body.length < identity.body.length) {
-      representations[encoding] = { status: identity.status, encoding, etag: etagOf(body), body }
+      const etag = codedEtag(identity.etag, encoding)
+      representations[encoding] = { status: identity.status, encoding, etag, body }
     }
   }))
   return representations

@@ -3,6 +3,9 @@ import type { Queryable } from '../db/queryable.ts'
 import { isoTimestamp, type PageParams, type PageRow } from '../db/sql.ts'
 import type { CreateEvent, Event, UpdateEvent } from '../schemas/events.ts'
 
+/** Checks the event as it is before a write, under its lock; it throws to refuse the write. */
+type Precondition = (current: Event) => void
+
 const EVENT = `events.id, events.name, ${isoTimestamp('events.date')} AS date, events.location, events.description, ` +
   `${isoTimestamp('events.created_at')} AS created_at, ${isoTimestamp('events.updated_at')} AS updated_at`
 
@@ -45,14 +48,26 @@ export async function createEvent (db: Queryable, event: CreateEvent): Promise<E
  * joins the event until this transaction ends, and every guest that joined before is visible to
  * the next statement (READ COMMITTED: each statement reads a snapshot of its own, taken after the
  * wait). So the guests read in that statement are all the guests whose cached views embed the event.
+ * With a precondition, the event is read under the lock and checked: the check and the write it
+ * guards are one step, and of two writes holding the same ETag only the first passes.
  */
-async function lockEvent (tx: Queryable, id: number): Promise<boolean> {
-  const { rows } = await tx.query({
-    name: 'events-lock',
-    text: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE',
+async function lockEvent (tx: Queryable, id: number, precondition?: Precondition): Promise<boolean> {
+  if (precondition === undefined) {
+    const { rows } = await tx.query({
+      name: 'events-lock',
+      text: 'SELECT 1 FROM events WHERE id = $1 FOR UPDATE',
+      values: [id]
+    })
+    return rows.length > 0
+  }
+  const { rows: [current] } = await tx.query<Event>({
+    name: 'events-lock-read',
+    text: `SELECT ${EVENT} FROM events WHERE id = $1 FOR UPDATE`,
     values: [id]
   })
-  return rows.length > 0
+  if (current === undefined) return false
+  precondition(current)
+  return true
 }
 
 export interface UpdatedEvent {
@@ -61,14 +76,18 @@ export interface UpdatedEvent {
   guestIds: number[]
 }
 
-/** Changes the fields given (PATCH), or all of them (PUT passes a whole event). */
+/**
+ * Changes the fields given (PATCH), or all of them (PUT passes a whole event).
+ * @param precondition checked against the event as it is before the change (a 412 throws, writing nothing)
+ */
 export async function updateEvent (
   db: Transactional,
   id: number,
-  changes: UpdateEvent
+  changes: UpdateEvent,
+  precondition?: Precondition
 ): Promise<UpdatedEvent | undefined> {
   return db.transaction(async (tx) => {
-    if (!await lockEvent(tx, id)) return undefined
+    if (!await lockEvent(tx, id, precondition)) return undefined
     // No column is nullable, so NULL can stand for "not given" in a single static statement.
     const { rows } = await tx.query<Event & { guest_ids: number[] }>({
       name: 'events-update',
@@ -92,11 +111,16 @@ export async function updateEvent (
 
 /**
  * Deletes the event and its guests.
+ * @param precondition checked against the event as it is before the delete (a 412 throws, deleting nothing)
  * @returns the ids of the guests deleted with it, or `undefined` when there was no such event
  */
-export async function deleteEvent (db: Transactional, id: number): Promise<{ guestIds: number[] } | undefined> {
+export async function deleteEvent (
+  db: Transactional,
+  id: number,
+  precondition?: Precondition
+): Promise<{ guestIds: number[] } | undefined> {
   return db.transaction(async (tx) => {
-    if (!await lockEvent(tx, id)) return undefined
+    if (!await lockEvent(tx, id, precondition)) return undefined
     // The guests are deleted here rather than by the cascade, so their ids are those of the rows deleted.
     const { rows } = await tx.query<{ id: number }>({
       name: 'events-delete-guests',

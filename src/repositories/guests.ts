@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts'
+import type { Transactional } from '../db/counting-queryable.ts'
 import type { Queryable } from '../db/queryable.ts'
 import { isoTimestamp, type PageParams, type PageRow } from '../db/sql.ts'
 import type { Event } from '../schemas/events.ts'
@@ -35,6 +36,9 @@ export class UnknownEventError extends Error {
 }
 
 export interface GuestPage { count: number, results: Guest[] }
+
+/** Checks the guest as it is before a write, under its lock; it throws to refuse the write. */
+type Precondition = (current: Guest) => void
 
 /**
  * Guest lists and details load the nested event one of two ways (`QUERY_MODE`):
@@ -128,8 +132,23 @@ export interface UpdatedGuest {
   previousEventId: number
 }
 
-/** Changes the fields given (PATCH), or all of them (PUT passes a whole guest). */
-export async function updateGuest (db: Queryable, id: number, changes: UpdateGuest): Promise<UpdatedGuest | undefined> {
+/**
+ * Changes the fields given (PATCH), or all of them (PUT passes a whole guest).
+ * @param precondition checked against the guest as it is before the change (a 412 throws, writing nothing)
+ */
+export async function updateGuest (
+  db: Transactional,
+  id: number,
+  changes: UpdateGuest,
+  precondition?: Precondition
+): Promise<UpdatedGuest | undefined> {
+  if (precondition === undefined) return updateGuestRow(db, id, changes)
+  return db.transaction(async (tx) => {
+    return await lockGuest(tx, id, precondition) ? updateGuestRow(tx, id, changes) : undefined
+  })
+}
+
+async function updateGuestRow (db: Queryable, id: number, changes: UpdateGuest): Promise<UpdatedGuest | undefined> {
   // `before` reads the row under the UPDATE's own lock, so previous_event_id is the value replaced.
   const { rows } = await db.query<JoinedRow & { previous_event_id: number }>({
     name: 'guests-update',
@@ -150,8 +169,21 @@ export async function updateGuest (db: Queryable, id: number, changes: UpdateGue
   return { guest: joinedToGuest(row), previousEventId: row.previous_event_id }
 }
 
-/** @returns the deleted guest's event id, or `undefined` when there was no such guest */
-export async function deleteGuest (db: Queryable, id: number): Promise<{ eventId: number } | undefined> {
+/**
+ * Deletes the guest.
+ * @param precondition checked against the guest as it is before the delete (a 412 throws, deleting nothing)
+ * @returns the deleted guest's event id, or `undefined` when there was no such guest
+ */
+export async function deleteGuest (
+  db: Transactional,
+  id: number,
+  precondition?: Precondition
+): Promise<{ eventId: number } | undefined> {
+  if (precondition === undefined) return deleteGuestRow(db, id)
+  return db.transaction(async (tx) => await lockGuest(tx, id, precondition) ? deleteGuestRow(tx, id) : undefined)
+}
+
+async function deleteGuestRow (db: Queryable, id: number): Promise<{ eventId: number } | undefined> {
   const { rows } = await db.query<{ event_id: number }>({
     name: 'guests-delete',
     text: 'DELETE FROM guests WHERE id = $1 RETURNING event_id',
@@ -159,6 +191,23 @@ export async function deleteGuest (db: Queryable, id: number): Promise<{ eventId
   })
   const row = rows[0]
   return row && { eventId: row.event_id }
+}
+
+/**
+ * Locks the guest's row and checks it as a GET reads it, its event included: the check and the write
+ * it guards are one step, and of two writes holding the same ETag only the first passes. (The event is
+ * not locked: a guest's write changes the guest, whatever its event says meanwhile.)
+ */
+async function lockGuest (tx: Queryable, id: number, precondition: Precondition): Promise<boolean> {
+  const { rows: [current] } = await tx.query<JoinedRow>({
+    name: 'guests-lock-read',
+    text: `SELECT ${GUEST}, ${JOINED_EVENT} FROM guests g JOIN events e ON e.id = g.event_id
+      WHERE g.id = $1 FOR UPDATE OF g`,
+    values: [id]
+  })
+  if (current === undefined) return false
+  precondition(joinedToGuest(current))
+  return true
 }
 
 /** Ids of the guests of `eventIds` (whose views embed those events). */

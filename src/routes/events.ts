@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
-import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { CACHED_READ, sendWritten, serveFromCache, WRITTEN } from '../cache/http-cache.ts'
+import { writePrecondition } from '../cache/write-preconditions.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import {
@@ -11,7 +12,7 @@ import {
   updateEvent
 } from '../repositories/events.ts'
 import { listEventGuests } from '../repositories/guests.ts'
-import { pageOf } from '../schemas/common.ts'
+import { pageOf, PreconditionHeadersSchema } from '../schemas/common.ts'
 import { cachedRead, created, deleted, readAnswers, updated, writeAnswers } from '../schemas/responses.ts'
 import {
   CreateEventSchema,
@@ -20,6 +21,7 @@ import {
   EventParamsSchema,
   EventSchema,
   UpdateEventSchema,
+  type Event,
   type UpdateEvent
 } from '../schemas/events.ts'
 import { GuestListQuerySchema, GuestListSchema } from '../schemas/guests.ts'
@@ -47,6 +49,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/', {
+    ...WRITTEN,
     schema: {
       tags,
       summary: 'Create an event',
@@ -56,7 +59,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const event = await createEvent(request.db, request.body)
     await cache.invalidate(invalidations.eventCreated(event.id), request)
-    return reply.code(201).header('location', `/events/${event.id}`).send(event)
+    return sendWritten(request, reply.code(201).header('location', `/events/${event.id}`), event)
   })
 
   app.get('/:id', {
@@ -77,43 +80,50 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   // PUT passes the whole event, PATCH only the fields to change: the same update either way.
-  async function updateOr404 (request: FastifyRequest, id: number, changes: UpdateEvent) {
-    const updated = await invalidatingWrite(request, updateEvent(request.db, id, changes),
+  async function updateOr404 (request: FastifyRequest, reply: FastifyReply, id: number, changes: UpdateEvent) {
+    const precondition = writePrecondition<Event>(request, reply, EventSchema)
+    const updated = await invalidatingWrite(request, updateEvent(request.db, id, changes, precondition),
       (result) => result && invalidations.eventChanged(id, result.guestIds))
     if (!updated) throw notFound('event', id)
-    return updated.event
+    return sendWritten(request, reply, updated.event)
   }
 
   app.put('/:id', {
+    ...WRITTEN,
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Replace an event',
       params: EventParamsSchema,
       body: CreateEventSchema,
       response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request) => updateOr404(request, request.params.id, request.body))
+  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
 
   app.patch('/:id', {
+    ...WRITTEN,
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Change some fields of an event',
       params: EventParamsSchema,
       body: UpdateEventSchema,
       response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request) => updateOr404(request, request.params.id, request.body))
+  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
 
   app.delete('/:id', {
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Delete an event and its guests',
       params: EventParamsSchema,
       response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request, reply) => {
     const { id } = request.params
-    const deleted = await invalidatingWrite(request, deleteEvent(request.db, id),
+    const precondition = writePrecondition<Event>(request, reply, EventSchema)
+    const deleted = await invalidatingWrite(request, deleteEvent(request.db, id, precondition),
       (result) => result && invalidations.eventChanged(id, result.guestIds))
     if (!deleted) throw notFound('event', id)
     return reply.code(204).send(null)

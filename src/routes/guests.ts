@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
-import { CACHED_READ, serveFromCache } from '../cache/http-cache.ts'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { CACHED_READ, sendWritten, serveFromCache, WRITTEN } from '../cache/http-cache.ts'
+import { writePrecondition } from '../cache/write-preconditions.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import {
@@ -10,7 +11,7 @@ import {
   listGuests,
   updateGuest
 } from '../repositories/guests.ts'
-import { pageOf } from '../schemas/common.ts'
+import { pageOf, PreconditionHeadersSchema } from '../schemas/common.ts'
 import { cachedRead, created, deleted, readAnswers, updated, writeAnswers } from '../schemas/responses.ts'
 import {
   CreateGuestSchema,
@@ -19,6 +20,7 @@ import {
   GuestParamsSchema,
   GuestSchema,
   UpdateGuestSchema,
+  type Guest,
   type UpdateGuest
 } from '../schemas/guests.ts'
 
@@ -44,6 +46,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   app.post('/', {
+    ...WRITTEN,
     schema: {
       tags,
       summary: 'Add a guest to an event',
@@ -53,7 +56,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   }, async (request, reply) => {
     const guest = await createGuest(request.db, request.body)
     await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id), request)
-    return reply.code(201).header('location', `/guests/${guest.id}`).send(guest)
+    return sendWritten(request, reply.code(201).header('location', `/guests/${guest.id}`), guest)
   })
 
   app.get('/:id', {
@@ -74,45 +77,51 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
   })
 
   // PUT passes the whole guest, PATCH only the fields to change: the same update either way.
-  async function updateOr404 (request: FastifyRequest, id: number, changes: UpdateGuest) {
-    const updated = await updateGuest(request.db, id, changes)
+  async function updateOr404 (request: FastifyRequest, reply: FastifyReply, id: number, changes: UpdateGuest) {
+    const precondition = writePrecondition<Guest>(request, reply, GuestSchema)
+    const updated = await updateGuest(request.db, id, changes, precondition)
     if (!updated) throw notFound('guest', id)
     // A move changes two events' guest lists.
     const eventIds = [updated.previousEventId, updated.guest.event.id]
     await cache.invalidate(invalidations.guestChanged(id, eventIds), request)
-    return updated.guest
+    return sendWritten(request, reply, updated.guest)
   }
 
   app.put('/:id', {
+    ...WRITTEN,
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Replace a guest',
       params: GuestParamsSchema,
       body: CreateGuestSchema,
       response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request) => updateOr404(request, request.params.id, request.body))
+  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
 
   app.patch('/:id', {
+    ...WRITTEN,
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Change some fields of a guest (event_id moves it)',
       params: GuestParamsSchema,
       body: UpdateGuestSchema,
       response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request) => updateOr404(request, request.params.id, request.body))
+  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
 
   app.delete('/:id', {
     schema: {
       tags,
+      headers: PreconditionHeadersSchema,
       summary: 'Delete a guest',
       params: GuestParamsSchema,
       response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
   }, async (request, reply) => {
     const { id } = request.params
-    const deleted = await deleteGuest(request.db, id)
+    const deleted = await deleteGuest(request.db, id, writePrecondition<Guest>(request, reply, GuestSchema))
     if (!deleted) throw notFound('guest', id)
     await cache.invalidate(invalidations.guestChanged(id, [deleted.eventId]), request)
     return reply.code(204).send(null)

@@ -56,3 +56,14 @@ export const ErrorSchema = Type.Object({
   error: Type.String(),
   message: Type.String()
 })
+
+/** The preconditions a PUT, PATCH or DELETE may send (src/cache/write-preconditions.ts), for the OpenAPI document. */
+export const PreconditionHeadersSchema = Type.Object({
+  'if-match': Type.Optional(Type.String({
+    description: 'write only if the resource\'s current ETag (from a GET, or a write\'s answer) is one of these, ' +
+      'or the resource exists (`*`); else 412 and nothing is written'
+  })),
+  'if-none-match': Type.Optional(Type.String({
+    description: 'write only if the resource\'s current ETag is none of these; `*` always refuses (412)'
+  }))
+})

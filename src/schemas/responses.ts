@@ -59,18 +59,33 @@ export function readAnswers ({ oneResource }: { oneResource: boolean }) {
   }
 }
 
+/** What a write that answers with the resource sends (src/cache/http-cache.ts, sendWritten). */
+const WRITTEN = {
+  etag: text('the ETag a GET of the resource now answers for the same Accept-Encoding: send it in If-Match'),
+  'content-encoding': text('br or gzip when Accept-Encoding asks for it and the body gains by it'),
+  vary: text('accept-encoding'),
+  ...RATE_LIMIT,
+  ...WORK
+}
+
 /** A write's success: 201 with Location, 200 with the resource, 204 for a delete. */
 export const created = <Ok extends TSchema> (ok: Ok) =>
-  answer(ok, 'Created', { location: text('the path of the resource created'), ...RATE_LIMIT, ...WORK })
-export const updated = <Ok extends TSchema> (ok: Ok) => answer(ok, 'OK', { ...RATE_LIMIT, ...WORK })
+  answer(ok, 'Created', { location: text('the path of the resource created'), ...WRITTEN })
+export const updated = <Ok extends TSchema> (ok: Ok) => answer(ok, 'OK', WRITTEN)
 export const deleted = () => answer(Type.Null(), 'Deleted', { ...RATE_LIMIT, ...WORK })
 
-/** A write's other answers, 404 where it names one resource. */
+/** A write's other answers; 404, and 412 to its preconditions, where it names one resource. */
 export function writeAnswers ({ oneResource }: { oneResource: boolean }) {
   return {
     400: error('the body or a parameter is invalid (the message names the field)', RATE_LIMIT),
     401: error('API_KEYS is set and the request has no valid key'),
-    ...(oneResource ? { 404: error('no such resource', RATE_LIMIT) } : {}),
+    ...(oneResource
+      ? {
+          404: error('no such resource', RATE_LIMIT),
+          412: error('If-Match names no current ETag of the resource, or If-None-Match names one: nothing written',
+            RATE_LIMIT)
+        }
+      : {}),
     413: error('the body is longer than any valid one'),
     415: error('the body is not JSON'),
     429: error('too many writes from this client in the window', { ...RATE_LIMIT, ...RETRY_AFTER }),

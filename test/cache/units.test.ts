@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { CircuitBreaker, type BreakerState } from '../../src/cache/circuit-breaker.ts'
 import { ShardBreakers } from '../../src/cache/shard-breakers.ts'
-import { etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
+import { codedEtag, etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { FreshFlight, SingleFlight } from '../../src/cache/single-flight.ts'
 import { keyspace, leaseKey } from '../../src/cache/views.ts'
@@ -213,4 +213,8 @@ t.test('ETag and If-None-Match', async (t) => {
   t.ok(matchesIfNoneMatch('*', etag))
   t.notOk(matchesIfNoneMatch('"x"', etag))
   t.notOk(matchesIfNoneMatch(undefined, etag))
+  t.equal(codedEtag(etag, 'identity'), etag)
+  t.equal(codedEtag(etag, 'br'), `${etag.slice(0, -1)}.br"`, 'a coding\'s tag: the content\'s, the coding named')
+  t.not(codedEtag(etag, 'gzip'), codedEtag(etag, 'br'))
+  t.notOk(matchesIfNoneMatch(codedEtag(etag, 'br'), etag), 'each coding is a representation of its own')
 })
