@@ -201,3 +201,16 @@ t.test('CACHE_PRECOMPRESS=false: a write\'s ETag is still the one the GET after 
   const patched = await app.inject({ method: 'PATCH', url, payload: { name: 'y' }, headers: ifMatch })
   t.equal(patched.statusCode, 200, 'and If-Match accepts it')
 })
+
+t.test('a conditional write refused for its body is a 400, not a 503 for a connection it did not lose', async (t) => {
+  const app = await buildTestApp(t)
+  const { guest } = await resources(app)
+  const url = `/guests/${guest.id}`
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const moved = await app.inject({ method: 'PATCH', url, payload: { event_id: 4242 }, headers: { 'if-match': '*' } })
+    t.equal(moved.statusCode, 400, 'an unknown event inside the precondition\'s transaction: 400, not 503')
+    t.equal(moved.json().code, 'EC_UNKNOWN_EVENT')
+  }
+  t.equal(app.pg.pool.totalCount - app.pg.pool.idleCount, 0, 'no connection left checked out')
+  t.equal((await get(app, url)).json().event.id, guest.event.id, 'nothing written')
+})
