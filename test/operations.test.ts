@@ -99,6 +99,9 @@ t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', 
     where === 'header')
   t.same(preconditions.map(({ name, required }: { name: string, required: boolean }) => [name, required]),
     [['if-match', false], ['if-none-match', false]], 'If-Match and If-None-Match, optional')
+  const readHeaders = spec.paths['/events/{id}'].get.parameters.filter(({ in: where }: { in: string }) =>
+    where === 'header')
+  t.same(readHeaders.map(({ name }: { name: string }) => name), ['if-none-match'], 'a read: If-None-Match')
   t.same(headers('/events', 'post', '429'),
     ['retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'])
   t.same(headers('/events/{id}', 'get', '503'), ['retry-after', 'server-timing', 'x-db-queries'])

@@ -67,3 +67,10 @@ export const PreconditionHeadersSchema = Type.Object({
     description: 'write only if the resource\'s current ETag is none of these; `*` always refuses (412)'
   }))
 })
+
+/** The precondition a cached read may send (src/cache/http-cache.ts), for the OpenAPI document only. */
+export const ReadPreconditionHeadersSchema = Type.Object({
+  'if-none-match': Type.Optional(Type.String({
+    description: 'answer 304 with no body if one of these is the ETag of the representation selected (or `*`)'
+  }))
+})
