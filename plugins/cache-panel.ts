@@ -16,7 +16,7 @@ export default fp(async function cachePanel (app) {
   if (NODE_ENV === 'production' && CACHE_PANEL_TOKEN === undefined) return
 
   const recorder = new RequestRecorder(100)
-  app.cache.observe(recorder.observer)
+  app.cache.events.observe(recorder.observer)
   app.addHook('onResponse', (request, reply, done) => {
     if (!UNRECORDED.test(routeOf(request))) recorder.record(request, reply, databaseWork(request))
     done()

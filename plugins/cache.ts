@@ -54,12 +54,12 @@ export default fp(async function cache (app) {
     precompress: config.CACHE_PRECOMPRESS,
     graceSeconds: config.CACHE_GRACE,
     refreshAhead: config.CACHE_REFRESH_AHEAD,
-    ...(config.FAULT_LOAD_DELAY_MS !== undefined && { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) }),
+    ...(config.FAULT_LOAD_DELAY_MS !== undefined && { faults: { loadDelayMs: delayFrom(config.FAULT_LOAD_DELAY_MS) } }),
     ...(config.CACHE_LEASE_MS !== undefined && { leaseMs: config.CACHE_LEASE_MS })
   })
   app.decorate('cache', responseCache)
 
-  await tiered?.start((generations, lagMs) => responseCache.remoteInvalidated(generations, lagMs))
+  await tiered?.start((generations, lagMs) => responseCache.events.emit('remoteInvalidated', generations, lagMs))
   // Takes over what stopped instances still owed: their views are BYPASS until it is replayed.
   await ledger?.restore()
   // The last replay needs Redis and the journal needs the pool: both close after this plugin's hook.

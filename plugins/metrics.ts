@@ -72,7 +72,7 @@ export default fp(async function metrics (app) {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1]
   })
 
-  cache.observe({
+  cache.events.observe({
     served: (_request, view, outcome) => {
       reads.series(`${view.route} ${outcome}`, () => ({ route: view.route, outcome })).inc()
     },

@@ -9,6 +9,7 @@ import {
   type DatabaseChange
 } from './database-changes.ts'
 import type { CacheLog } from './guarded-store.ts'
+import type { EpochReason } from './events.ts'
 import { OwedAnnouncement, type SendMessages } from './owed-announcement.ts'
 import type { ResponseCache } from './response-cache.ts'
 import { DATABASE_CHANGES } from './tuning.ts'
@@ -46,7 +47,7 @@ export interface DatabaseInvalidationOptions<Context extends object> {
  * every instance owes it too, and says it heard. An instance that cannot hear the channel cannot
  * hear those either, so from the moment its connection is lost until it is back (and the views
  * have a new epoch) it does not trust shared entries: reads go to PostgreSQL, and fall back on
- * what is stored only when PostgreSQL does not answer them (ResponseCache.distrustShared).
+ * what is stored only when PostgreSQL does not answer them (ReadTrust.sharedDistrusted).
  */
 export class DatabaseInvalidation<Context extends object> {
   readonly #options: DatabaseInvalidationOptions<Context>
@@ -64,7 +65,7 @@ export class DatabaseInvalidation<Context extends object> {
         connected: () => this.#connected(),
         message: (payload) => this.#message(payload),
         lost: (error) => {
-          if (options.shared) options.cache.distrustShared(true)
+          if (options.shared) options.cache.trust.sharedDistrusted = true
           options.log.warn({ err: error },
             'lost the database-change connection: reconnecting; writes made meanwhile are invalidated on reconnect')
         }
@@ -79,7 +80,7 @@ export class DatabaseInvalidation<Context extends object> {
 
   /** Listens; reads are BYPASS until that succeeds (it keeps trying when the first attempt fails). */
   async start (): Promise<void> {
-    this.#options.cache.bypassReads(true)
+    this.#options.cache.trust.readsBypassed = true
     await this.#listener.start()
   }
 
@@ -90,9 +91,9 @@ export class DatabaseInvalidation<Context extends object> {
   async #connected (): Promise<void> {
     const { cache, log, shared } = this.#options
     const epoch = `d${randomBytes(6).toString('base64url')}`
-    cache.changeEpoch(epoch, 'connected')
-    cache.bypassReads(false)
-    cache.distrustShared(false)
+    this.#changeEpoch(epoch, 'connected')
+    cache.trust.readsBypassed = false
+    cache.trust.sharedDistrusted = false
     log.info({ epoch }, 'listening for database changes: every view has a new epoch (changes may have been missed)')
     if (!shared) return
     try {
@@ -104,14 +105,14 @@ export class DatabaseInvalidation<Context extends object> {
   }
 
   async #message (payload: string): Promise<void> {
-    const { cache, log, shared } = this.#options
+    const { log, shared } = this.#options
     const message = parseChangeMessage(payload)
     if (message === undefined) {
       log.warn({ payload: payload.slice(0, 100) }, `ignored a message on ${CHANGES_CHANNEL} it does not understand`)
       return
     }
     if (message.kind === 'epoch') {
-      if (shared) cache.changeEpoch(message.epoch, 'adopted')
+      if (shared) this.#changeEpoch(message.epoch, 'adopted')
       return
     }
     if (message.kind === 'owed') {
@@ -147,12 +148,21 @@ export class DatabaseInvalidation<Context extends object> {
     const applied = { id: change.id, table: change.table, op: change.op }
     if (generations === 'all') {
       // Named after the change: every instance that hears it moves to the same epoch.
-      cache.changeEpoch(`c${change.id}`, 'change')
-      cache.databaseChanged({ ...applied, rows: 'all', generations: 0, ms: performance.now() - started })
+      this.#changeEpoch(`c${change.id}`, 'change')
+      cache.events.emit('databaseChanged', { ...applied, rows: 'all', generations: 0, ms: performance.now() - started })
       return
     }
     await cache.invalidate(generations, undefined, change.id)
     const rows = change.rows === 'all' ? 0 : change.rows.length
-    cache.databaseChanged({ ...applied, rows, generations: generations.length, ms: performance.now() - started })
+    cache.events.emit('databaseChanged',
+      { ...applied, rows, generations: generations.length, ms: performance.now() - started })
+  }
+
+  /** Gives every view a new epoch: every response stored so far is unreachable, on this instance. */
+  #changeEpoch (epoch: string, reason: EpochReason): void {
+    const { keys, events } = this.#options.cache
+    if (keys.epoch === epoch) return
+    keys.epoch = epoch
+    events.emit('epochChanged', epoch, reason)
   }
 }

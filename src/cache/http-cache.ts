@@ -4,7 +4,7 @@ import { errorBody, type HttpError } from '../errors.ts'
 import { preferredEncoding } from './encodings.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
 import { representationsOf } from './representations.ts'
-import type { Served } from './response-cache.ts'
+import type { Served } from './served.ts'
 import type { CachedResponse } from './store.ts'
 import type { View } from './views.ts'
 

@@ -1,92 +1,35 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheMode } from '../config.ts'
+import { CacheEvents } from './events.ts'
+import { lifeOf, waitForLeaseHolder, type LifeSettings } from './fill-policy.ts'
 import type { FillResult, GuardedStore } from './guarded-store.ts'
 import { ENCODINGS, encodedKey, type Encoding } from './encodings.ts'
 import type { OwedLedger } from './owed-ledger.ts'
 import { FreshFlight, SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
-import type { CachedResponse, CacheStore, EntryLife, Lookup } from './store.ts'
-import { LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
+import { ReadTrust } from './read-trust.ts'
+import type { CacheOutcome, Produce, Served } from './served.ts'
+import type { CachedResponse, CacheStore, Lookup } from './store.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
-
-/**
- * What happened to a response, as `X-Cache` says it. STALE: its load failed, and a stored response
- * that had only expired (nothing invalidated it) was served instead, in its grace (CACHE_GRACE).
- */
-export type CacheOutcome = 'HIT' | 'MISS' | 'BYPASS' | 'STALE' | 'OFF'
-
-/** A read's answer: the response, how the cache came by it, and how long the cache step took. */
-export interface Served {
-  /** In the coding asked for, or `identity` where that coding would not make it smaller. */
-  response: CachedResponse
-  outcome: CacheOutcome
-  /** Lookup, and the fill on a miss; absent when the cache is off. */
-  cacheMs?: number
-  /** Set when the response came from the tiered store's in-process L1 (no I/O). */
-  tier?: 'l1' | undefined
-  /** STALE: seconds since the response was stored (the `Age` header), and the load's failure it stands in for. */
-  stale?: { ageSeconds: number | undefined, error: unknown }
-}
-
-/** Loads a view's response from PostgreSQL, as the bytes to cache (`identity`: the serializer's own). */
-export type Produce = () => Promise<CachedResponse>
 
 /** What a miss's load makes: every representation when it was stored, only `identity` when another instance's was. */
 type Loaded = Partial<Record<Encoding, CachedResponse>> & { identity: CachedResponse }
 
-/**
- * Watches what the cache does, for the panel and the metrics, with the context of the read or
- * write (the HTTP request). Every method is optional and called synchronously: keep them cheap,
- * they run on the hot path.
- */
-export interface CacheObserver<Context> {
-  /** The outcome of a read, with the time the cache step took (lookup, and the fill on a miss). */
-  served?: (context: Context, view: View, outcome: CacheOutcome, cacheMs: number) => void
-  filled?: (context: Context, view: View, result: FillResult, ms: number) => void
-  /** A miss that waited for another request's load instead of querying. */
-  joinedFlight?: (context: Context, view: View) => void
-  /** Refresh-ahead: a hit near its entry's expiry loaded the view again in the background. */
-  refreshed?: (view: View, result: FillResult | 'failed') => void
-  invalidated?: (
-    context: Context | undefined,
-    generations: readonly string[],
-    result: 'done' | 'owed',
-    ms: number
-  ) => void
-  /** Tiered mode: another instance's invalidation reached this one, `lagMs` after it was published. */
-  remoteInvalidated?: (generations: readonly string[], lagMs: number) => void
-  /** A write made in the database, not through this API, was invalidated here (CACHE_DB_INVALIDATION). */
-  databaseChanged?: (change: AppliedDatabaseChange) => void
-  /** Every view was given a new epoch (Keyspace.epoch): everything stored before is unreachable. */
-  epochChanged?: (epoch: string, reason: EpochReason) => void
+/** Test seams: faults a test injects into the read path (never set in production). */
+export interface CacheFaults {
+  /** Milliseconds every load waits after reading (widens the race window). */
+  loadDelayMs?: (() => number) | undefined
+  /** Runs after a miss has loaded and before it stores (to force the race). */
+  beforeFill?: ((view: View) => Promise<void>) | undefined
 }
 
-/** Why the views got a new epoch: (re)connected to the changes' channel, another instance's, or a large change. */
-export type EpochReason = 'connected' | 'adopted' | 'change'
-
-/** A database change as this instance applied it. */
-export interface AppliedDatabaseChange {
-  /** The change's id (migration 003's sequence): the same on every instance. */
-  id: string
-  table: string
-  op: string
-  /** Rows the change listed, or 'all' (it changed too many to list: a new epoch). */
-  rows: number | 'all'
-  /** Generations it gave a new value (0 for 'all'). */
-  generations: number
-  /** Receipt to invalidation done, in ms. */
-  ms: number
-}
-
-export interface ResponseCacheOptions {
+export interface ResponseCacheOptions<Context> extends LifeSettings {
   mode: CacheMode
   /** No store: the cache is off and every read goes to PostgreSQL. */
   store: GuardedStore | undefined
   /** Present when the store can fail (Redis): what it may have missed, replayed until it has it. */
   ledger?: OwedLedger
   prefix: string
-  ttlSeconds: number
-  negativeTtlSeconds: number
   invalidate: boolean
   fence: boolean
   /**
@@ -94,14 +37,11 @@ export interface ResponseCacheOptions {
    * looked up and stored whatever the request accepts; whoever sends it compresses it.
    */
   precompress: boolean
-  /** Test-only fault injection: milliseconds every load waits after reading (widens the race window). */
-  loadDelayMs?: () => number
   /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
   leaseMs?: number
-  /** CACHE_GRACE: seconds an entry is kept past its TTL, served only when its load fails. */
-  graceSeconds?: number
-  /** CACHE_REFRESH_AHEAD: a hit near its entry's expiry loads it again in the background. */
-  refreshAhead?: boolean
+  /** Where what the cache does is told; a cache of its own when not given. */
+  events?: CacheEvents<Context>
+  faults?: CacheFaults
 }
 
 /**
@@ -114,39 +54,32 @@ export interface ResponseCacheOptions {
  * `Context` is what observers are told a read or a write belongs to (the HTTP request).
  */
 export class ResponseCache<Context extends object = object> {
+  /** The views' keys and generations; its epoch is the database-change listener's to change. */
   readonly keys: Keyspace
-  /** Test seam: runs after a miss has loaded and before it stores (to force the race). */
-  beforeFill: ((view: View) => Promise<void>) | undefined
+  readonly events: CacheEvents<Context>
+  /** Set by the database-change listener, read by every read. */
+  readonly trust = new ReadTrust()
+  readonly faults: CacheFaults
 
   readonly #store: GuardedStore | undefined
   readonly #ledger: OwedLedger | undefined
-  readonly #options: ResponseCacheOptions
+  readonly #options: ResponseCacheOptions<Context>
   readonly #flights = new SingleFlight<Loaded>()
   readonly #bypassFlights = new FreshFlight<CachedResponse>()
   readonly #refreshes = new SingleFlight<void>()
-  readonly #observers: Array<CacheObserver<Context>> = []
   /** The codings a fill stores: all of them, or identity alone without `precompress`. */
   readonly #stored: readonly Encoding[]
-  /** Every read is BYPASS while set: nothing is known yet of what the database changed. */
-  #readsBypassed = false
-  /**
-   * Set while this instance cannot hear the others (distrustShared): reads go to PostgreSQL, and
-   * what is stored is served only when PostgreSQL does not answer.
-   */
-  #sharedDistrusted = false
   /** Tells the other instances what this one owes (owed-announcement.ts), where they can be told. */
   #announceOwed: ((generations: readonly string[]) => Promise<void>) | undefined
 
-  constructor (options: ResponseCacheOptions) {
+  constructor (options: ResponseCacheOptions<Context>) {
     this.#options = options
     this.#stored = options.precompress ? ENCODINGS : ['identity']
     this.#store = options.store
     this.#ledger = options.ledger
     this.keys = keyspace(options.prefix)
-  }
-
-  observe (observer: CacheObserver<Context>): void {
-    this.#observers.push(observer)
+    this.events = options.events ?? new CacheEvents()
+    this.faults = options.faults ?? {}
   }
 
   get mode (): CacheMode {
@@ -185,7 +118,8 @@ export class ResponseCache<Context extends object = object> {
 
     const started = performance.now()
     const key = encodedKey(view.key, encoding)
-    const pending = this.#readsBypassed || this.#sharedDistrusted || this.#ledger?.unsettled(view.dependsOn)
+    const trust = this.trust
+    const pending = trust.readsBypassed || trust.sharedDistrusted || this.#ledger?.unsettled(view.dependsOn)
       ? undefined
       : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
@@ -219,26 +153,7 @@ export class ResponseCache<Context extends object = object> {
     // Other instances may reach Redis (now, or before this one does): they owe it too before the
     // write answers. A database change needs no telling: every instance applies it itself.
     if (owed.size > 0 && changeId === undefined) await this.#announceOwed?.([...owed])
-    for (const observer of this.#observers) {
-      observer.invalidated?.(context, generations, result, performance.now() - started)
-    }
-  }
-
-  /**
-   * Reads are BYPASS from `bypassReads(true)` until `bypassReads(false)`: the database-change
-   * listener holds them so until it hears the database, at boot.
-   */
-  bypassReads (bypassed: boolean): void {
-    this.#readsBypassed = bypassed
-  }
-
-  /**
-   * While set, this instance does not trust shared entries: it cannot hear what the other instances
-   * owe (its database-change connection is lost). Reads load from PostgreSQL (BYPASS); one whose
-   * load fails is served what is stored, as STALE, since a write needs the PostgreSQL it cannot reach.
-   */
-  distrustShared (distrusted: boolean): void {
-    this.#sharedDistrusted = distrusted
+    this.events.emit('invalidated', context, generations, result, performance.now() - started)
   }
 
   /** Where this instance's owed invalidations are told to the others (the database-change channel). */
@@ -259,26 +174,9 @@ export class ResponseCache<Context extends object = object> {
     ledger.adopt(ours)
   }
 
-  /** Gives every view a new epoch: every response stored so far is unreachable, on this instance. */
-  changeEpoch (epoch: string, reason: EpochReason): void {
-    if (this.keys.epoch === epoch) return
-    this.keys.epoch = epoch
-    for (const observer of this.#observers) observer.epochChanged?.(epoch, reason)
-  }
-
-  /** A database change was applied (by `invalidate` or `changeEpoch`): for the observers. */
-  databaseChanged (change: AppliedDatabaseChange): void {
-    for (const observer of this.#observers) observer.databaseChanged?.(change)
-  }
-
-  /** Tiered mode: the invalidation bus delivered another instance's invalidation (already applied to L1). */
-  remoteInvalidated (generations: readonly string[], lagMs: number): void {
-    for (const observer of this.#observers) observer.remoteInvalidated?.(generations, lagMs)
-  }
-
   async #readUncached (view: View, encoding: Encoding, produce: Produce, context: Context): Promise<Served> {
     const response = await this.#encoded(await this.#load(produce), encoding)
-    for (const observer of this.#observers) observer.served?.(context, view, 'OFF', 0)
+    this.events.emit('served', context, view, 'OFF', 0)
     return { response, outcome: 'OFF' }
   }
 
@@ -301,16 +199,13 @@ export class ResponseCache<Context extends object = object> {
    */
   #refreshAhead (store: GuardedStore, view: View, lookup: Lookup, produce: Produce, context: Context): void {
     this.#refreshes.run(view.key, async () => {
-      const leaseMs = this.#options.leaseMs
+      const { leaseMs } = this.#options
       const stamp = lookup.sharedStamp ?? lookup.stamp
       const leased = leaseMs === undefined ? undefined : store.lease(leaseKey(view), stamp, leaseMs)
       if (leased !== undefined && !await leased) return
       const representations = await representationsOf(await this.#load(produce), this.#stored)
-      const result = await this.#fill(context, store, view, lookup.stamp, representations)
-      for (const observer of this.#observers) observer.refreshed?.(view, result)
-    }).catch(() => {
-      for (const observer of this.#observers) observer.refreshed?.(view, 'failed')
-    })
+      this.events.emit('refreshed', view, await this.#fill(context, store, view, lookup.stamp, representations))
+    }).catch(() => this.events.emit('refreshed', view, 'failed'))
   }
 
   /** `lookup` is undefined when the store cannot be asked: BYPASS. */
@@ -331,20 +226,21 @@ export class ResponseCache<Context extends object = object> {
       try {
         bypassed = await this.#bypassFlights.run(view.key, () => this.#load(produce))
       } catch (error) {
-        if (!this.#sharedDistrusted) throw error
+        if (!this.trust.sharedDistrusted) throw error
         return this.#servedStale(store, view, encoding, error, lookupMs, context)
       }
       const { value, shared } = bypassed
-      if (shared) this.#notifyJoined(context, view)
+      if (shared) this.events.emit('joinedFlight', context, view)
       return this.#served(context, view, await this.#encoded(value, encoding), 'BYPASS', lookupMs)
     }
     // Reads that observed the same generations share one load; a read that observed newer ones
     // (it came after a write) starts its own.
     const flight = this.#flights.run(`${view.key}|${lookup.stamp}`, async () => {
-      const filledElsewhere = await this.#waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp)
+      const filledElsewhere = await waitForLeaseHolder(store, view, lookup.sharedStamp ?? lookup.stamp,
+        this.#options.leaseMs)
       if (filledElsewhere) return { identity: filledElsewhere }
       const representations = await representationsOf(await this.#load(produce), this.#stored)
-      await this.beforeFill?.(view)
+      await this.faults.beforeFill?.(view)
       await this.#fill(context, store, view, lookup.stamp, representations)
       return representations
     })
@@ -356,7 +252,7 @@ export class ResponseCache<Context extends object = object> {
       return this.#servedStale(store, view, encoding, error, lookupMs, context)
     }
     const { value, shared } = loaded
-    if (shared) this.#notifyJoined(context, view)
+    if (shared) this.events.emit('joinedFlight', context, view)
     // Only another instance's fill, read back from Redis, comes without the other codings: the
     // requested one is then made here, as for a bypass, so a waiter gets the coding it asked for.
     const response = value[encoding] ?? await this.#encoded(value.identity, encoding)
@@ -379,8 +275,8 @@ export class ResponseCache<Context extends object = object> {
     context: Context
   ): Promise<Served> {
     const again = await store.lookup(view, encodedKey(view.key, encoding))
-    if (this.#readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
-    if (again?.response && !this.#sharedDistrusted) {
+    if (this.trust.readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
+    if (again?.response && !this.trust.sharedDistrusted) {
       return this.#served(context, view, again.response, 'HIT', lookupMs, again.tier)
     }
     const stored = again?.response ?? again?.expired
@@ -400,41 +296,15 @@ export class ResponseCache<Context extends object = object> {
     cacheMs: number,
     tier?: 'l1'
   ): Served {
-    for (const observer of this.#observers) observer.served?.(context, view, outcome, cacheMs)
+    this.events.emit('served', context, view, outcome, cacheMs)
     return { response, outcome, cacheMs, tier }
   }
 
   async #load (produce: Produce): Promise<CachedResponse> {
     const response = await produce()
-    if (this.#options.loadDelayMs) await sleep(this.#options.loadDelayMs())
+    const { loadDelayMs } = this.faults
+    if (loadDelayMs) await sleep(loadDelayMs())
     return response
-  }
-
-  /**
-   * Cross-instance single-flight (opt-in): the first instance to miss a key takes a short Redis
-   * lease and loads; the others poll for its fill, and load themselves if none lands within the
-   * lease (the holder died). A lease is for one view under one stamp: a reader that saw a write's
-   * new generations takes a lease of its own, and a waiter that sees them stops waiting (the
-   * holder's fill will be refused) and loads. Any Redis trouble means loading now: the lease only
-   * ever saves work, it never fails a request.
-   */
-  async #waitForLeaseHolder (store: GuardedStore, view: View, stamp: string): Promise<CachedResponse | undefined> {
-    const leaseMs = this.#options.leaseMs
-    if (leaseMs === undefined) return undefined
-    try {
-      const leased = store.lease(leaseKey(view), stamp, leaseMs)
-      if (leased === undefined || await leased) return undefined
-      const deadline = performance.now() + leaseMs
-      while (performance.now() < deadline) {
-        await sleep(LEASE_POLL_MS)
-        // Straight to the store: the wait is an optimisation, so its failures end it (below) and
-        // are not the breaker's business.
-        const lookup = await store.store.lookup(view.key, view.dependsOn)
-        if (lookup.response) return lookup.response
-        if ((lookup.sharedStamp ?? lookup.stamp) !== stamp) break
-      }
-    } catch {}
-    return undefined
   }
 
   /**
@@ -458,26 +328,9 @@ export class ResponseCache<Context extends object = object> {
       response: representations[encoding]
     }))
     const started = performance.now()
-    const result = await store.fill(view, stamp, entries, this.#lifeOf(representations.identity), this.#options.fence)
-    for (const observer of this.#observers) observer.filled?.(context, view, result, performance.now() - started)
+    const result = await store.fill(view, stamp, entries, lifeOf(representations.identity, this.#options),
+      this.#options.fence)
+    this.events.emit('filled', context, view, result, performance.now() - started)
     return result
-  }
-
-  /**
-   * The TTL, jittered; refresh-ahead's point, the last REFRESH_AHEAD_SHARE of it; and the grace.
-   * A 404 gets the negative TTL and no grace: what does not exist is not worth serving stale.
-   */
-  #lifeOf (response: CachedResponse): EntryLife {
-    const notFound = response.status === 404
-    const ttlSeconds = notFound ? this.#options.negativeTtlSeconds : this.#options.ttlSeconds
-    const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000 * (1 - Math.random() * TTL_JITTER)))
-    const life: EntryLife = { ttlMs }
-    if (this.#options.refreshAhead) life.refreshMs = Math.round(ttlMs * (1 - REFRESH_AHEAD_SHARE))
-    if (!notFound && this.#options.graceSeconds) life.graceMs = this.#options.graceSeconds * 1000
-    return life
-  }
-
-  #notifyJoined (context: Context, view: View): void {
-    for (const observer of this.#observers) observer.joinedFlight?.(context, view)
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AppliedDatabaseChange, CacheObserver, EpochReason } from '../cache/response-cache.ts'
+import type { AppliedDatabaseChange, CacheObserver, EpochReason } from '../cache/events.ts'
 
 export type CacheOperation =
   | { op: 'lookup', key: string, result: string, ms: number }

@@ -75,7 +75,7 @@ async function failoverLosingTheWrite (t: Test, invalidationReplicas: number) {
   const env = { CACHE_INVALIDATION_REPLICAS: String(invalidationReplicas) }
   const { cluster, app, event, key, master, replica } = await cachedEventOnCluster(t, env)
   const invalidations: string[] = []
-  app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+  app.cache.events.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   const admin = new Redis(master, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null })
   admin.on('error', () => {})
   // The entry must be on the replica before it is cut off, or the failover has nothing old to serve.

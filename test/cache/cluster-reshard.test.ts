@@ -27,7 +27,7 @@ async function appOnCluster (t: Test, mode: (typeof MODES)[number]) {
     RATE_LIMIT_WRITES: '1000000000'
   })
   const invalidations: string[] = []
-  app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+  app.cache.events.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   return { cluster, app, invalidations }
 }
 

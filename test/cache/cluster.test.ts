@@ -230,7 +230,7 @@ t.test('a master killed: only its keys turn to BYPASS (a breaker per master), th
   }
   const app = await buildTestApp(t, env, { logStream: logs.stream })
   const invalidations: string[] = []
-  app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+  app.cache.events.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
   const ids: number[] = []
   for (let i = 0; i < 12; i++) ids.push((await postEvent(app, { name: `event ${i}` })).id)
   for (const id of ids) t.ok(await waitForHit(app, `/events/${id}`, 5_000) < 5_000, `event ${id} cached`)

@@ -18,7 +18,7 @@ async function raceOnEventDetail (t: Test, env: Record<string, string>) {
   const app = await buildTestApp(t, env)
   const event = await postEvent(app, { name: 'old' })
   let writes = 0
-  app.cache.beforeFill = async () => {
+  app.cache.faults.beforeFill = async () => {
     if (writes++ > 0) return
     const patched = await app.inject({ method: 'PATCH', url: `/events/${event.id}`, payload: { name: 'new' } })
     t.equal(patched.statusCode, 200, 'the write lands while the miss is between load and store')
@@ -26,7 +26,7 @@ async function raceOnEventDetail (t: Test, env: Record<string, string>) {
   const racing = await app.inject(`/events/${event.id}`)
   t.equal(racing.json().name, 'old', 'the racing read loaded before the write')
   t.equal(writes, 1)
-  app.cache.beforeFill = undefined
+  app.cache.faults.beforeFill = undefined
   return await app.inject(`/events/${event.id}`)
 }
 
@@ -49,11 +49,11 @@ for (const mode of CACHE_TEST_MODES) {
     const app = await buildTestApp(t, await cacheEnv(t, mode))
     await postEvent(app, { name: 'first' })
     let writes = 0
-    app.cache.beforeFill = async () => {
+    app.cache.faults.beforeFill = async () => {
       if (writes++ === 0) await postEvent(app, { name: 'second' })
     }
     t.equal((await app.inject('/events')).json().count, 1, 'the racing read loaded one event')
-    app.cache.beforeFill = undefined
+    app.cache.faults.beforeFill = undefined
     const next = await app.inject('/events')
     t.equal(next.json().count, 2)
     t.equal(next.headers['x-cache'], 'MISS')
@@ -63,7 +63,7 @@ for (const mode of CACHE_TEST_MODES) {
     const app = await buildTestApp(t, await cacheEnv(t, mode))
     await postEvent(app)
     let loads = 0
-    app.cache.beforeFill = async () => {
+    app.cache.faults.beforeFill = async () => {
       loads++
       await sleep(100) // a slow load: everyone else arrives while it runs
     }
@@ -110,7 +110,7 @@ for (const mode of CACHE_TEST_MODES) {
     let release: () => void = () => {}
     const gate = new Promise<void>((resolve) => { release = resolve })
     let fills = 0
-    app.cache.beforeFill = async () => {
+    app.cache.faults.beforeFill = async () => {
       if (fills++ === 0) await gate
     }
     const early = app.inject(`/events/${event.id}`) // loads 'old', then waits at the gate

@@ -1,6 +1,6 @@
 import pg from 'pg'
 import t, { type Test } from 'tap'
-import type { AppliedDatabaseChange, EpochReason } from '../../src/cache/response-cache.ts'
+import type { AppliedDatabaseChange, EpochReason } from '../../src/cache/events.ts'
 import { buildTestApp, type TestApp } from '../support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'
 import { createTestDatabase, serverUrl, withClient } from '../support/database.ts'
@@ -34,7 +34,7 @@ async function fixture (app: TestApp): Promise<Fixture> {
 function heard (app: TestApp) {
   const changes: AppliedDatabaseChange[] = []
   const epochs: EpochReason[] = []
-  app.cache.observe({
+  app.cache.events.observe({
     databaseChanged: (change) => changes.push(change),
     epochChanged: (_, reason) => epochs.push(reason)
   })
@@ -205,7 +205,7 @@ for (const mode of CACHE_TEST_MODES) {
     const { A, B, a1 } = await fixture(app)
     const { changes, applied } = heard(app)
     const invalidations: number[] = []
-    app.cache.observe({ invalidated: (_, generations) => invalidations.push(generations.length) })
+    app.cache.events.observe({ invalidated: (_, generations) => invalidations.push(generations.length) })
     const writes = [
       await app.inject({ method: 'PATCH', url: `/events/${A}`, payload: { name: 'via the API' } }),
       await app.inject({ method: 'PATCH', url: `/guests/${a1}`, payload: { event_id: B } }),

@@ -126,7 +126,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     let calls = 0
     let secondWrite: Promise<{ statusCode: number }> | undefined
     const invalidations: string[] = []
-    app.cache.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
+    app.cache.events.observe({ invalidated: (_request, _generations, result) => invalidations.push(result) })
     store.invalidate = async (generations) => {
       // Call 1 is the first write's own invalidation, call 2 the replay.
       if (++calls === 2) {

@@ -27,7 +27,7 @@ async function apps (t: Parameters<typeof buildTestApp>[0], env: Record<string, 
   const built: TestApp[] = []
   for (let i = 0; i < count; i++) built.push(await buildTestApp(t, shared))
   const refreshes: string[] = []
-  for (const app of built) app.cache.observe({ refreshed: (_view, result) => refreshes.push(result) })
+  for (const app of built) app.cache.events.observe({ refreshed: (_view, result) => refreshes.push(result) })
   return { apps: built, refreshes }
 }
 

@@ -6,7 +6,8 @@ import { GuardedStore, type CacheLog } from '../../src/cache/guarded-store.ts'
 import { etagOf } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { OwedLedger } from '../../src/cache/owed-ledger.ts'
-import { ResponseCache, type CacheOutcome, type Served } from '../../src/cache/response-cache.ts'
+import { ResponseCache } from '../../src/cache/response-cache.ts'
+import type { CacheOutcome, Served } from '../../src/cache/served.ts'
 import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from '../../src/cache/store.ts'
 import { keyspace, type View } from '../../src/cache/views.ts'
 import { until } from '../support/waiting.ts'
@@ -95,7 +96,7 @@ function failingCache () {
 t.test('memory: a miss loads and stores, the next read is a hit with the same bytes and no load', async (t) => {
   const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
   const outcomes: CacheOutcome[] = []
-  cache.observe({ served: (_context, _view, outcome) => outcomes.push(outcome) })
+  cache.events.observe({ served: (_context, _view, outcome) => outcomes.push(outcome) })
   const { state, produce } = source('first')
   const view = views.event(1)
 
@@ -131,7 +132,7 @@ t.test('memory: concurrent misses share one load; a write makes the next read lo
 t.test('the fence: a load that a write overtook is not stored', async (t) => {
   const cache = new ResponseCache({ ...OPTIONS, mode: 'memory', store: new GuardedStore(memory()) })
   const fills: string[] = []
-  cache.observe({ filled: (_context, _view, result) => fills.push(result) })
+  cache.events.observe({ filled: (_context, _view, result) => fills.push(result) })
   const { state, produce } = source('old')
   const view = views.event(3)
 
@@ -226,7 +227,7 @@ t.test('a failing store: an invalidation is owed, its views bypass the cache unt
   await cache.read(owedView, 'identity', produce, {})
   await cache.read(otherView, 'identity', produce, {})
   const results: string[] = []
-  cache.observe({ invalidated: (_context, _generations, result) => results.push(result) })
+  cache.events.observe({ invalidated: (_context, _generations, result) => results.push(result) })
 
   failing.down = true
   state.value = 'v2'
@@ -316,7 +317,7 @@ t.test('refresh-ahead: hits near the expiry refresh once, in the background, and
   const ttlMs = 300
   const cache = shortLived(ttlMs, { refreshAhead: true })
   const refreshed: string[] = []
-  cache.observe({ refreshed: (_view, result) => refreshed.push(result) })
+  cache.events.observe({ refreshed: (_view, result) => refreshed.push(result) })
   const { state, produce } = source('v1')
   const view = views.event(21)
   await cache.read(view, 'identity', produce, {})
@@ -342,7 +343,7 @@ t.test('refresh-ahead: hits near the expiry refresh once, in the background, and
 t.test('refresh-ahead: a write during the refresh refuses it, and a failed one changes nothing', async (t) => {
   const cache = shortLived(200, { refreshAhead: true })
   const refreshed: string[] = []
-  cache.observe({ refreshed: (_view, result) => refreshed.push(result) })
+  cache.events.observe({ refreshed: (_view, result) => refreshed.push(result) })
   /** The first load fills; the second is the refresh, and does `onRefresh`; any later one loads v2. */
   const loads = (onRefresh: () => Promise<CachedResponse>) => {
     let count = 0

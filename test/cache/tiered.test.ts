@@ -192,7 +192,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     const held = new Promise<void>((resolve) => { release = resolve })
     let loaded = () => {}
     const holderLoaded = new Promise<void>((resolve) => { loaded = resolve })
-    a.cache.beforeFill = async () => {
+    a.cache.faults.beforeFill = async () => {
       loaded()
       await held
     }
@@ -214,7 +214,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     t.ok(waiterMs < 5_000, `the waiter stops waiting once it sees the write (${waiterMs.toFixed(0)} ms after it)`)
     release()
     t.equal((await holder).statusCode, 200, 'the holder answers; its fill is refused')
-    a.cache.beforeFill = undefined
+    a.cache.faults.beforeFill = undefined
     t.equal((await a.inject(url)).json().name, 'after', 'and never lands')
   })
 }

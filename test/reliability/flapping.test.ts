@@ -90,7 +90,7 @@ async function flap (t: Test, mode: 'redis' | 'tiered') {
   const owed: number[][] = [[], []]
   /** Tiered: each message one instance heard from the other, when it was published and how late. */
   const messages: Array<{ publishedAt: number, lagMs: number }> = []
-  servers.forEach(({ app }, i) => app.cache.observe({
+  servers.forEach(({ app }, i) => app.cache.events.observe({
     invalidated: (_request, _generations, result) => { if (result === 'owed') owed[i]!.push(performance.now()) },
     remoteInvalidated: (_generations, lagMs) => messages.push({ publishedAt: performance.now() - lagMs, lagMs })
   }))

@@ -100,7 +100,7 @@ export async function check (t: Test, run: Run): Promise<Figures> {
   /** When each instance applied each database change, by change id. */
   const applied = new Map<string, number[]>()
   for (const { app } of servers) {
-    app.cache.observe({
+    app.cache.events.observe({
       remoteInvalidated: (_generations, lagMs) => figures.lagsMs.push(lagMs),
       invalidated: (_request, _generations, result) => { if (result === 'owed') figures.owed++ },
       databaseChanged: ({ id }) => applied.set(id, [...applied.get(id) ?? [], performance.now()])
