@@ -54,7 +54,7 @@ export async function waitForLeaseHolder (
       // Straight to the store: the wait is an optimisation, so its failures end it (below) and
       // are not the breaker's business.
       const lookup = await store.store.lookup(view.key, view.dependsOn)
-      if (lookup.response) return lookup.response
+      if (lookup.state === 'hit') return lookup.response
       if ((lookup.sharedStamp ?? lookup.stamp) !== stamp) break
     }
   } catch {}

@@ -1,6 +1,6 @@
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import { ShardBreakers } from './shard-breakers.ts'
-import { InvalidationError, type CacheStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
+import { InvalidationError, type AppStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
 import { BREAKER } from './tuning.ts'
 import type { View } from './views.ts'
 
@@ -37,13 +37,13 @@ export interface ShardBatch {
  * success closes the count again.
  */
 export class GuardedStore {
-  readonly store: CacheStore
+  readonly store: AppStore
   /** Present only when the store can fail. */
   readonly #breakers: ShardBreakers | undefined
   readonly #log: CacheLog | undefined
   readonly #shardClosedListeners: Array<() => void> = []
 
-  constructor (store: CacheStore, guard?: ShardGuard) {
+  constructor (store: AppStore, guard?: ShardGuard) {
     this.store = store
     if (guard === undefined) return
     const { log } = guard

@@ -1,5 +1,5 @@
 import { LocalGenerations } from './local-generations.ts'
-import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from './store.ts'
+import type { CachedResponse, CacheStore, EntryLife, InspectableStore, Lookup, StoredEntry } from './store.ts'
 
 interface MemoryEntry {
   response: CachedResponse
@@ -19,7 +19,7 @@ const ENTRY_OVERHEAD = 200
  * Responses in this process: no I/O at all on a hit. A least-recently-used map bounded both in
  * entries and in bytes, with per-entry expiry.
  */
-export class MemoryStore implements CacheStore {
+export class MemoryStore implements CacheStore, InspectableStore {
   readonly #entries = new Map<string, MemoryEntry>()
   readonly #generations: LocalGenerations
   readonly #maxBytes: number
@@ -46,18 +46,18 @@ export class MemoryStore implements CacheStore {
   lookup (key: string, generations: readonly string[]): Lookup {
     const stamp = this.#generations.stamp(generations)
     const entry = this.#entries.get(key)
-    if (entry === undefined) return { stamp }
+    if (entry === undefined) return { state: 'miss', stamp }
     const now = Date.now()
     if (entry.stamp !== stamp || entry.keptUntil <= now) {
       this.#delete(key, entry)
-      return { stamp }
+      return { state: 'miss', stamp }
     }
     const { response, storedAt, expiresAt, refreshAt } = entry
-    if (expiresAt <= now) return { expired: response, stamp, storedAt, expiresAt }
+    if (expiresAt <= now) return { state: 'expired', response, stamp, storedAt, expiresAt }
     // Refresh recency: Map iteration order is insertion order, so the first key is the LRU one.
     this.#entries.delete(key)
     this.#entries.set(key, entry)
-    return { response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
+    return { state: 'hit', response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
   }
 
   fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,

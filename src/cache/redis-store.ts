@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { assertClusterReady, groupByHashTag, isCluster, masters } from '../redis-cluster.ts'
 import type { Encoding } from './encodings.ts'
-import { InvalidationError, type CacheStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
+import {
+  InvalidationError,
+  type CacheStore,
+  type EntryLife,
+  type InspectableStore,
+  type Lookup,
+  type StoredEntry
+} from './store.ts'
 
 const NEWLINE = 0x0a
 
@@ -89,7 +96,7 @@ export interface InvalidationDurability {
  * so they run as they do on one server. What touches several views' keys (an invalidation, the
  * panel's generation values, a flush) is split by slot, or by node for SCAN.
  */
-export class RedisStore implements CacheStore {
+export class RedisStore implements CacheStore, InspectableStore {
   readonly #redis: Redis | Cluster
   readonly #fencedFill: FencedFill
   readonly #generationTtlMs: number
@@ -113,13 +120,13 @@ export class RedisStore implements CacheStore {
   async lookup (key: string, generations: readonly string[]): Promise<Lookup> {
     const [entry, ...values] = await this.#redis.mgetBuffer(key, ...generations)
     const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
-    if (!entry) return { stamp }
+    if (!entry) return { state: 'miss', stamp }
     const headerEnd = entry.indexOf(NEWLINE)
     const [status, etag, storedStamp, expiry, encoding, stored, refresh] = entry.toString('latin1', 0, headerEnd)
       .split(' ')
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
-    if (storedStamp !== stamp) return { stamp }
+    if (storedStamp !== stamp) return { state: 'miss', stamp }
     const response = {
       status: Number(status),
       encoding: encoding as Encoding,
@@ -129,11 +136,11 @@ export class RedisStore implements CacheStore {
     const expiresAt = Number(expiry)
     const storedAt = Number(stored)
     const now = Date.now()
-    if (expiresAt <= now) return { expired: response, stamp, storedAt, expiresAt }
+    if (expiresAt <= now) return { state: 'expired', response, stamp, storedAt, expiresAt }
     // Refresh-ahead off (or an older header): no refresh point, never due.
-    if (refresh === undefined || refresh === '-') return { response, stamp, storedAt, expiresAt }
+    if (refresh === undefined || refresh === '-') return { state: 'hit', response, stamp, storedAt, expiresAt }
     const refreshAt = Number(refresh)
-    return { response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
+    return { state: 'hit', response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
   }
 
   async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,

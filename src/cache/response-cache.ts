@@ -9,7 +9,7 @@ import { FreshFlight, SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
 import { ReadTrust } from './read-trust.ts'
 import type { CacheOutcome, Produce, Served } from './served.ts'
-import type { CachedResponse, CacheStore, Lookup } from './store.ts'
+import type { CachedResponse, Hit, InspectableStore, Lookup } from './store.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
 
 /** What a miss's load makes: every representation when it was stored, only `identity` when another instance's was. */
@@ -87,7 +87,7 @@ export class ResponseCache<Context extends object = object> {
   }
 
   /** The store, for the panel's metadata and flushes (never its values). */
-  get store (): CacheStore | undefined {
+  get store (): InspectableStore | undefined {
     return this.#store?.store
   }
 
@@ -123,12 +123,13 @@ export class ResponseCache<Context extends object = object> {
       ? undefined
       : store.lookup(view, key)
     if (!(pending instanceof Promise)) {
-      if (pending?.response) return this.#hit(store, view, pending, performance.now() - started, produce, context)
-      return this.#miss(store, view, encoding, pending, performance.now() - started, produce, context)
+      const lookupMs = performance.now() - started
+      if (pending?.state === 'hit') return this.#hit(store, view, pending, lookupMs, produce, context)
+      return this.#miss(store, view, encoding, pending, lookupMs, produce, context)
     }
     return pending.then((lookup) => {
       const lookupMs = performance.now() - started
-      if (lookup?.response) return this.#hit(store, view, lookup, lookupMs, produce, context)
+      if (lookup?.state === 'hit') return this.#hit(store, view, lookup, lookupMs, produce, context)
       return this.#miss(store, view, encoding, lookup, lookupMs, produce, context)
     })
   }
@@ -185,9 +186,9 @@ export class ResponseCache<Context extends object = object> {
     return encoding === 'identity' ? identity : (await representationsOf(identity, [encoding]))[encoding]
   }
 
-  #hit (store: GuardedStore, view: View, lookup: Lookup, lookupMs: number, produce: Produce, context: Context): Served {
+  #hit (store: GuardedStore, view: View, lookup: Hit, lookupMs: number, produce: Produce, context: Context): Served {
     if (lookup.refreshDue && this.#options.refreshAhead) this.#refreshAhead(store, view, lookup, produce, context)
-    return this.#served(context, view, lookup.response!, 'HIT', lookupMs, lookup.tier)
+    return this.#served(context, view, lookup.response, 'HIT', lookupMs, lookup.tier)
   }
 
   /**
@@ -197,7 +198,7 @@ export class ResponseCache<Context extends object = object> {
    * fenced under the hit's stamp like any other: a write meanwhile refuses it. A failed refresh
    * changes nothing: the entry serves until it expires, and its next hit tries again.
    */
-  #refreshAhead (store: GuardedStore, view: View, lookup: Lookup, produce: Produce, context: Context): void {
+  #refreshAhead (store: GuardedStore, view: View, lookup: Hit, produce: Produce, context: Context): void {
     this.#refreshes.run(view.key, async () => {
       const { leaseMs } = this.#options
       const stamp = lookup.sharedStamp ?? lookup.stamp
@@ -248,7 +249,7 @@ export class ResponseCache<Context extends object = object> {
     try {
       loaded = await flight
     } catch (error) {
-      if (lookup.expired === undefined) throw error
+      if (lookup.state !== 'expired') throw error
       return this.#servedStale(store, view, encoding, error, lookupMs, context)
     }
     const { value, shared } = loaded
@@ -276,12 +277,11 @@ export class ResponseCache<Context extends object = object> {
   ): Promise<Served> {
     const again = await store.lookup(view, encodedKey(view.key, encoding))
     if (this.trust.readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
-    if (again?.response && !this.trust.sharedDistrusted) {
+    if (again === undefined || again.state === 'miss') throw error
+    if (again.state === 'hit' && !this.trust.sharedDistrusted) {
       return this.#served(context, view, again.response, 'HIT', lookupMs, again.tier)
     }
-    const stored = again?.response ?? again?.expired
-    if (stored === undefined) throw error
-    const { storedAt } = again!
+    const { response: stored, storedAt } = again
     const ageSeconds = storedAt === undefined || Number.isNaN(storedAt)
       ? undefined
       : Math.max(0, Math.floor((Date.now() - storedAt) / 1000))

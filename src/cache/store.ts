@@ -24,24 +24,14 @@ export interface EntryLife {
   ttlMs: number
   /** From this many ms after the fill, a hit on the entry is `refreshDue` (refresh-ahead). Unset: never. */
   refreshMs?: number
-  /** Kept this much longer than `ttlMs`, as `expired` (CACHE_GRACE). */
+  /** Kept this much longer than `ttlMs`, as an Expired lookup (CACHE_GRACE). */
   graceMs?: number
 }
 
-export interface Lookup {
-  /** The stored response, present only when it is still valid. */
-  response?: CachedResponse
-  /**
-   * A stored response every generation of which is still current but whose TTL has run out, in
-   * its grace (EntryLife.graceMs): for when a load fails, never in place of one.
-   */
-  expired?: CachedResponse
-  /** A hit past its entry's refresh point (`refreshAt`): worth loading again before it expires. */
-  refreshDue?: boolean
-  /** When the stored response is due for a refresh (ms since the epoch), where it has a refresh point. */
-  refreshAt?: number
-  /** When the stored response (or the expired one) was filled, ms since the epoch, where the store records it. */
-  storedAt?: number
+/** What a lookup found: a valid response, one in its grace, or nothing; with the generations' values. */
+export type Lookup = Hit | Expired | Miss
+
+interface Stamped {
   /**
    * The current values of the view's generations, read in the same step as the entry. A fill
    * passes it back: it is what the response about to be loaded will be valid for.
@@ -52,10 +42,36 @@ export interface Lookup {
    * part of its own (the tiered store's L1 generations): what a lease is taken under.
    */
   sharedStamp?: string
-  /** Set when the response came from the tiered store's in-process L1 (no I/O). */
-  tier?: 'l1'
+  /** When the stored response was filled, ms since the epoch, where the store records it. */
+  storedAt?: number
   /** When the stored response expires (ms since the epoch), where the store records it. */
   expiresAt?: number
+}
+
+/** A stored response that is still valid. */
+export interface Hit extends Stamped {
+  state: 'hit'
+  response: CachedResponse
+  /** Past its entry's refresh point (`refreshAt`): worth loading again before it expires. */
+  refreshDue?: boolean
+  /** When the stored response is due for a refresh (ms since the epoch), where it has a refresh point. */
+  refreshAt?: number
+  /** Set when the response came from the tiered store's in-process L1 (no I/O). */
+  tier?: 'l1'
+}
+
+/**
+ * A stored response every generation of which is still current but whose TTL has run out, in its
+ * grace (EntryLife.graceMs): for when a load fails, never in place of one.
+ */
+export interface Expired extends Stamped {
+  state: 'expired'
+  response: CachedResponse
+}
+
+/** Nothing valid is stored. */
+export interface Miss extends Stamped {
+  state: 'miss'
 }
 
 /**
@@ -85,16 +101,21 @@ export interface CacheStore {
    */
   lease?: (key: string, stamp: string, ms: number) => Promise<boolean>
 
-  // For the cache panel (off the request path): metadata only, never a stored response's bytes.
+  close: () => Promise<void>
+}
+
+/** What the cache panel reads and does, off the request path: metadata only, never a stored response's bytes. */
+export interface InspectableStore {
   /** A key's remaining life and size, or `undefined` when nothing is stored under it. */
   inspect: (key: string) => Promise<{ ttlMs: number, bytes: number } | undefined>
   /** Current values of generations ('' when a generation does not exist yet). */
   generationValues: (generations: readonly string[]) => Promise<string[]>
   /** Deletes every entry whose key matches `pattern` (a Redis glob: `*` is the only wildcard used). */
   flush: (pattern: string) => Promise<number>
-
-  close: () => Promise<void>
 }
+
+/** A store the app runs on: the request path's, and the panel's. */
+export type AppStore = CacheStore & InspectableStore
 
 /** Some generations did not get their new value (their Redis node failed or was too slow). */
 export class InvalidationError extends Error {

@@ -2,7 +2,7 @@ import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
 import { SingleFlight } from './single-flight.ts'
-import type { CacheStore, EntryLife, Lookup, StoredEntry } from './store.ts'
+import type { CacheStore, EntryLife, InspectableStore, Lookup, StoredEntry } from './store.ts'
 import { BUS_START_WAIT_MS } from './tuning.ts'
 
 /** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
@@ -26,7 +26,7 @@ const TIERS = '#'
  * one Redis read (keyed by the L1 stamp, so a read that began before an invalidation is never
  * shared with one that began after it).
  */
-export class TieredStore implements CacheStore {
+export class TieredStore implements CacheStore, InspectableStore {
   readonly #l1: MemoryStore
   readonly #l2: RedisStore
   readonly #bus: InvalidationBus
@@ -57,7 +57,7 @@ export class TieredStore implements CacheStore {
   lookup (key: string, generations: readonly string[]): Lookup | Promise<Lookup> {
     if (!this.#bus.listening) return this.#lookupL2(key, generations, '')
     const local = this.#l1.lookup(key, generations)
-    if (local.response) return { response: local.response, stamp: '', tier: 'l1' }
+    if (local.state === 'hit') return { state: 'hit', response: local.response, stamp: '', tier: 'l1' }
     const l1Stamp = `${this.#bus.epoch}:${local.stamp}`
     return this.#refreshes.run(`${key}${TIERS}${l1Stamp}`, () => this.#lookupL2(key, generations, l1Stamp))
       .then(({ value }) => value)
@@ -109,7 +109,7 @@ export class TieredStore implements CacheStore {
     return this.#l2.lookup(key, generations).then((lookup) => {
       // Entries written before expiries were recorded (NaN) get the L1 TTL alone. A copy of an entry
       // due for a refresh lives until its expiry: the refresh this hit starts replaces it.
-      if (lookup.response) {
+      if (lookup.state === 'hit') {
         const entries = [{ key, response: lookup.response }]
         const until = lookup.refreshDue ? lookup.expiresAt : lookup.refreshAt ?? lookup.expiresAt
         this.#copyToL1(entries, generations, l1Stamp, true, (until ?? NaN) - Date.now())

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyRequest } from 'fastify'
 import { ENCODINGS, encodedKey } from '../cache/encodings.ts'
-import type { CacheStore } from '../cache/store.ts'
+import type { InspectableStore } from '../cache/store.ts'
 import { httpError } from '../errors.ts'
 import type { RequestRecorder } from '../panel/recorder.ts'
 import { ErrorSchema } from '../schemas/common.ts'
@@ -117,7 +117,7 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
 }
 
 /** Flushes a namespace in every coding; counts responses (their identity entries), not representations. */
-async function flushRepresentations (store: CacheStore, pattern: string): Promise<number> {
+async function flushRepresentations (store: InspectableStore, pattern: string): Promise<number> {
   const [responses] = await Promise.all(ENCODINGS.toReversed().map((encoding) => {
     return store.flush(encodedKey(pattern, encoding))
   }))

@@ -4,6 +4,7 @@ import { CircuitBreaker, type BreakerState } from '../../src/cache/circuit-break
 import { ShardBreakers } from '../../src/cache/shard-breakers.ts'
 import { codedEtag, etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
+import type { CachedResponse, Lookup } from '../../src/cache/store.ts'
 import { FreshFlight, SingleFlight } from '../../src/cache/single-flight.ts'
 import { keyspace, leaseKey } from '../../src/cache/views.ts'
 
@@ -57,23 +58,28 @@ t.test('keys: a flush pattern matches its own entries, never a lease or a genera
   }
 })
 
+/** The response of a hit, or undefined. */
+function hitOf (lookup: Lookup): CachedResponse | undefined {
+  return lookup.state === 'hit' ? lookup.response : undefined
+}
+
 t.test('memory store: generations, fence, expiry', async (t) => {
   const store = new MemoryStore({ maxBytes: 1_000_000, maxEntries: 100 })
   const first = store.lookup('k', ['g'])
-  t.same(first, { stamp: '0' })
+  t.same(first, { state: 'miss', stamp: '0' })
   t.equal(store.fill(entry('k', 'a'), ['g'], first.stamp, { ttlMs: 60_000 }, true), true)
-  t.equal(store.lookup('k', ['g']).response?.body.toString(), 'a')
+  t.equal(hitOf(store.lookup('k', ['g']))?.body.toString(), 'a')
 
   store.invalidate(['g'])
-  t.same(store.lookup('k', ['g']), { stamp: '1' }, 'a new generation kills the entry')
+  t.same(store.lookup('k', ['g']), { state: 'miss', stamp: '1' }, 'a new generation kills the entry')
   t.equal(store.fill(entry('k', 'stale'), ['g'], '0', { ttlMs: 60_000 }, true), false,
     'fenced: a fill stamped before the bump is refused')
   t.equal(store.fill(entry('k', 'stale'), ['g'], '0', { ttlMs: 60_000 }, false), true, 'unfenced it lands…')
-  t.equal(store.lookup('k', ['g']).response?.body.toString(), 'stale', '…as current (the race the fence closes)')
+  t.equal(hitOf(store.lookup('k', ['g']))?.body.toString(), 'stale', '…as current (the race the fence closes)')
 
   t.equal(store.fill(entry('short', 'x'), ['h'], '0', { ttlMs: 20 }, true), true)
   await sleep(40)
-  t.equal(store.lookup('short', ['h']).response, undefined, 'expired')
+  t.equal(hitOf(store.lookup('short', ['h'])), undefined, 'expired')
 })
 
 t.test('memory store: bounded in entries and bytes, least recently used goes first', async (t) => {
@@ -81,7 +87,7 @@ t.test('memory store: bounded in entries and bytes, least recently used goes fir
   for (const key of ['a', 'b', 'c']) store.fill(entry(key, key), ['g'], '0', { ttlMs: 60_000 }, true)
   store.lookup('a', ['g']) // a is now the most recently used
   store.fill(entry('d', 'd'), ['g'], '0', { ttlMs: 60_000 }, true)
-  t.same(['a', 'b', 'c', 'd'].map((key) => store.lookup(key, ['g']).response !== undefined), [true, false, true, true])
+  t.same(['a', 'b', 'c', 'd'].map((key) => hitOf(store.lookup(key, ['g'])) !== undefined), [true, false, true, true])
   t.equal(store.size.entries, 3)
 
   const small = new MemoryStore({ maxBytes: 2_000, maxEntries: 100 })
@@ -89,8 +95,8 @@ t.test('memory store: bounded in entries and bytes, least recently used goes fir
   t.equal(small.size.entries, 0, 'an entry larger than the whole cache is not stored')
   for (let i = 0; i < 10; i++) small.fill(entry(`k${i}`, 'x'.repeat(500)), ['g'], '0', { ttlMs: 60_000 }, true)
   t.ok(small.size.bytes <= 2_000, `bytes stay under the bound (${small.size.bytes})`)
-  t.ok(small.lookup('k9', ['g']).response, 'the newest survives')
-  t.notOk(small.lookup('k0', ['g']).response, 'the oldest went')
+  t.ok(hitOf(small.lookup('k9', ['g'])), 'the newest survives')
+  t.notOk(hitOf(small.lookup('k0', ['g'])), 'the oldest went')
 })
 
 t.test('single-flight: one execution per key at a time; failures are shared and forgotten', async (t) => {
