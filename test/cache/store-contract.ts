@@ -129,7 +129,7 @@ async function filled (store: ContractStore, view: View, text: string, life: Ent
 }
 
 export function storeContract (t: Test, name: string, site: SiteMaker): void {
-  t.test(`${name} store`, async (t) => {
+  t.test(name, async (t) => {
     t.test('a miss, a fill under its stamp, then a hit with the same bytes in each representation', async (t) => {
       const { prefix, open, shared } = await site(t)
       const store = await open()

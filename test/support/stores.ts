@@ -39,12 +39,12 @@ export type SiteMaker = (t: Test) => Promise<StoreSite>
 
 /** The stores each CACHE_TEST_MODES entry runs the contract against. */
 export const STORE_SITES: Record<CacheTestMode, Array<{ name: string, site: SiteMaker }>> = {
-  memory: [{ name: 'memory', site: memorySite }],
-  redis: [{ name: 'redis', site: (t) => redisSite(t, 'redis') }],
-  tiered: [{ name: 'tiered', site: (t) => tieredSite(t, 'tiered') }],
+  memory: [{ name: 'the memory store', site: memorySite }],
+  redis: [{ name: 'the Redis store', site: (t) => redisSite(t, 'redis') }],
+  tiered: [{ name: 'the tiered store', site: (t) => tieredSite(t, 'tiered') }],
   cluster: [
-    { name: 'redis on a cluster', site: (t) => redisSite(t, 'cluster') },
-    { name: 'tiered on a cluster', site: (t) => tieredSite(t, 'cluster') }
+    { name: 'the Redis store on a Redis Cluster', site: (t) => redisSite(t, 'cluster') },
+    { name: 'the tiered store on a Redis Cluster', site: (t) => tieredSite(t, 'cluster') }
   ]
 }
 
