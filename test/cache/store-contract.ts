@@ -306,7 +306,7 @@ export function storeContract (t: Test, name: string, site: SiteMaker): void {
       }
       const view = keyspace(prefix).views.event(1)
       const key = leaseKey(view)
-      const ms = 100
+      const ms = 200
       const before = Date.now()
       t.equal(await a.lease!(key, 's1', ms), true, 'the first caller gets it')
       t.equal(await b.lease!(key, 's1', ms), false, 'another instance does not')

@@ -148,7 +148,10 @@ for (const mode of CACHE_TEST_MODES.filter((mode) => mode === 'tiered' || mode =
       const address = `127.0.0.1:${a.subscriber.stream.localPort}`
       t.equal(await redisCommand(port!, host!, 'CLIENT', 'KILL', 'ADDR', address), 1, 'its subscriber cut off')
       await until('the bus noticing', async () => !a.bus.listening)
-      t.equal(await tierAndHit(a.store, kept), 'redis hit', 'not listening: Redis is asked')
+      // A lookup begun while the bus is not listening asks Redis and keeps no copy, however soon it listens again.
+      for (let asked = 0; asked < 3 && !a.bus.listening; asked++) {
+        t.equal(await tierAndHit(a.store, kept), 'redis hit', 'not listening: Redis is asked, no copy kept')
+      }
       await until('the bus listening again', async () => a.bus.listening, { withinMs: 5_000 })
       t.equal(await tierAndHit(a.store, kept), 'redis hit', 'L1 was emptied')
       t.equal(await tierAndHit(a.store, kept), 'l1 hit', 'and fills again')
