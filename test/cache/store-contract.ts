@@ -59,6 +59,8 @@ export function timesOf (lookup: Lookup): { storedAt: number | undefined, expire
   return { storedAt: lookup.storedAt, expiresAt: lookup.expiresAt }
 }
 
+// The panel's members (off the request path).
+
 export function inspect (store: ContractStore, key: string): Promise<{ ttlMs: number, bytes: number } | undefined> {
   return store.inspect(key)
 }
@@ -110,7 +112,7 @@ export function assertSameResponse (t: Test, found: CachedResponse | undefined, 
   t.ok(Buffer.isBuffer(found.body) && found.body.equals(stored.body), `${what}: the same ${stored.body.length} bytes`)
 }
 
-/** Every view of a keyspace with two events and a guest, each in its own slot, or two slots' worth of generations. */
+/** One view of each route: five hash tags, so five slots on a cluster. */
 function viewsOf (keys: Keyspace): View[] {
   const { views } = keys
   return [views.events(PAGE), views.event(1), views.eventGuests(1, PAGE), views.guests(PAGE), views.guest(2)]
