@@ -1,0 +1,52 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import t from 'tap'
+import { etagOf } from '../../src/cache/http.ts'
+import { MemoryStore } from '../../src/cache/memory-store.ts'
+import type { CachedResponse, Lookup } from '../../src/cache/store.ts'
+
+/** One identity entry: what a fill of a response too small to compress stores. */
+const entry = (key: string, text: string) => [{ key, response: response(text) }]
+const response = (text: string, status = 200) => {
+  return { status, encoding: 'identity' as const, etag: etagOf(Buffer.from(text)), body: Buffer.from(text) }
+}
+
+/** The response of a hit, or undefined. */
+function hitOf (lookup: Lookup): CachedResponse | undefined {
+  return lookup.state === 'hit' ? lookup.response : undefined
+}
+
+t.test('memory store: generations, fence, expiry', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000, maxEntries: 100 })
+  const first = store.lookup('k', ['g'])
+  t.same(first, { state: 'miss', stamp: '0' })
+  t.equal(store.fill(entry('k', 'a'), ['g'], first.stamp, { ttlMs: 60_000 }, true), true)
+  t.equal(hitOf(store.lookup('k', ['g']))?.body.toString(), 'a')
+
+  store.invalidate(['g'])
+  t.same(store.lookup('k', ['g']), { state: 'miss', stamp: '1' }, 'a new generation kills the entry')
+  t.equal(store.fill(entry('k', 'stale'), ['g'], '0', { ttlMs: 60_000 }, true), false,
+    'fenced: a fill stamped before the bump is refused')
+  t.equal(store.fill(entry('k', 'stale'), ['g'], '0', { ttlMs: 60_000 }, false), true, 'unfenced it lands…')
+  t.equal(hitOf(store.lookup('k', ['g']))?.body.toString(), 'stale', '…as current (the race the fence closes)')
+
+  t.equal(store.fill(entry('short', 'x'), ['h'], '0', { ttlMs: 20 }, true), true)
+  await sleep(40)
+  t.equal(hitOf(store.lookup('short', ['h'])), undefined, 'expired')
+})
+
+t.test('memory store: bounded in entries and bytes, least recently used goes first', async (t) => {
+  const store = new MemoryStore({ maxBytes: 1_000_000, maxEntries: 3 })
+  for (const key of ['a', 'b', 'c']) store.fill(entry(key, key), ['g'], '0', { ttlMs: 60_000 }, true)
+  store.lookup('a', ['g']) // a is now the most recently used
+  store.fill(entry('d', 'd'), ['g'], '0', { ttlMs: 60_000 }, true)
+  t.same(['a', 'b', 'c', 'd'].map((key) => hitOf(store.lookup(key, ['g'])) !== undefined), [true, false, true, true])
+  t.equal(store.size.entries, 3)
+
+  const small = new MemoryStore({ maxBytes: 2_000, maxEntries: 100 })
+  small.fill(entry('big', 'x'.repeat(5_000)), ['g'], '0', { ttlMs: 60_000 }, true)
+  t.equal(small.size.entries, 0, 'an entry larger than the whole cache is not stored')
+  for (let i = 0; i < 10; i++) small.fill(entry(`k${i}`, 'x'.repeat(500)), ['g'], '0', { ttlMs: 60_000 }, true)
+  t.ok(small.size.bytes <= 2_000, `bytes stay under the bound (${small.size.bytes})`)
+  t.ok(hitOf(small.lookup('k9', ['g'])), 'the newest survives')
+  t.notOk(hitOf(small.lookup('k0', ['g'])), 'the oldest went')
+})
