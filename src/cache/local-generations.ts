@@ -36,6 +36,11 @@ export class LocalGenerations {
     return this.#counters.get(generation) ?? this.#floor
   }
 
+  /** Whether the generation has a counter of its own: bumped, and not dropped since. */
+  has (generation: string): boolean {
+    return this.#counters.has(generation)
+  }
+
   bump (generations: readonly string[]): void {
     for (const generation of generations) this.#counters.set(generation, ++this.#lastValue)
     if (this.#counters.size > this.#maxCounters) this.#drop()

@@ -95,8 +95,10 @@ export class MemoryStore implements CacheStore, InspectableStore {
     return { ttlMs: entry.expiresAt - Date.now(), bytes: entry.response.body.length }
   }
 
+  /** A generation never bumped (or whose counter was dropped) has no value of its own: ''. */
   async generationValues (generations: readonly string[]): Promise<string[]> {
-    return generations.map((generation) => String(this.#generations.value(generation)))
+    const counters = this.#generations
+    return generations.map((generation) => counters.has(generation) ? String(counters.value(generation)) : '')
   }
 
   async flush (pattern: string): Promise<number> {

@@ -81,8 +81,10 @@ export interface InvalidationDurability {
 /**
  * Responses and generations in Redis (one server or a Redis Cluster), shared by every instance.
  *
- * An entry is one string: a header line `status etag stamp expires-at-ms encoding stored-at-ms refresh-at-ms`
- * and the response bytes, in one coding, kept past expires-at for its grace (CACHE_GRACE). Each
+ * An entry is one string: a header line
+ * `status etag stamp expires-at-ms encoding stored-at-ms refresh-at-ms kept-until-ms` and the response bytes,
+ * in one coding, kept past expires-at until kept-until for its grace (CACHE_GRACE). The times are the
+ * filling instance's clock: Redis's own expiry, counted from when the fill ran, only frees the memory. Each
  * representation of a response is an entry of its own (encodedKey), so a hit moves only the bytes
  * it sends. A lookup is a single MGET of the entry and its generations (one round trip, one cluster
  * slot thanks to the hash tags), and a hit is the stored bytes sliced past the header: nothing else
@@ -122,8 +124,8 @@ export class RedisStore implements CacheStore, InspectableStore {
     const stamp = values.map((value) => value?.toString('latin1') ?? '').join(',')
     if (!entry) return { state: 'miss', stamp }
     const headerEnd = entry.indexOf(NEWLINE)
-    const [status, etag, storedStamp, expiry, encoding, stored, refresh] = entry.toString('latin1', 0, headerEnd)
-      .split(' ')
+    const [status, etag, storedStamp, expiry, encoding, stored, refresh, kept] = entry
+      .toString('latin1', 0, headerEnd).split(' ')
     // A stored stamp never has an empty part (fills create missing generations), so an entry
     // can only match generations that all exist.
     if (storedStamp !== stamp) return { state: 'miss', stamp }
@@ -136,7 +138,12 @@ export class RedisStore implements CacheStore, InspectableStore {
     const expiresAt = Number(expiry)
     const storedAt = Number(stored)
     const now = Date.now()
-    if (expiresAt <= now) return { state: 'expired', response, stamp, storedAt, expiresAt }
+    if (expiresAt <= now) {
+      // Without a grace (or from a header that predates it) an entry is over at its expiry.
+      const keptUntil = Number(kept)
+      if (!(keptUntil > now)) return { state: 'miss', stamp }
+      return { state: 'expired', response, stamp, storedAt, expiresAt }
+    }
     // Refresh-ahead off (or an older header): no refresh point, never due.
     if (refresh === undefined || refresh === '-') return { state: 'hit', response, stamp, storedAt, expiresAt }
     const refreshAt = Number(refresh)
@@ -153,8 +160,11 @@ export class RedisStore implements CacheStore, InspectableStore {
     const storedAt = Date.now()
     const expiresAt = storedAt + life.ttlMs
     const refreshAt = life.refreshMs === undefined ? '-' : storedAt + life.refreshMs
+    const keptUntil = expiresAt + (life.graceMs ?? 0)
+    const header = `${finalStamp} ${expiresAt} `
+    const times = ` ${storedAt} ${refreshAt} ${keptUntil}\n`
     const payloads = entries.map(({ response: { status, etag, encoding, body } }) => Buffer.concat([
-      Buffer.from(`${status} ${etag} ${finalStamp} ${expiresAt} ${encoding} ${storedAt} ${refreshAt}\n`, 'latin1'),
+      Buffer.from(`${status} ${etag} ${header}${encoding}${times}`, 'latin1'),
       body
     ]))
     const stored = await this.#fencedFill(

@@ -66,8 +66,13 @@ export class TieredStore implements CacheStore, InspectableStore {
   async fill (entries: readonly StoredEntry[], generations: readonly string[], stamp: string,
     life: EntryLife, fenced: boolean): Promise<boolean> {
     const split = stamp.lastIndexOf(TIERS)
+    // Redis counts the entry's life from before its answer came back: so does the copy's.
+    const sent = Date.now()
     const stored = await this.#l2.fill(entries, generations, stamp.slice(0, split), life, fenced)
-    if (stored) this.#copyToL1(entries, generations, stamp.slice(split + 1), fenced, life.refreshMs ?? life.ttlMs)
+    if (stored) {
+      const remainingMs = (life.refreshMs ?? life.ttlMs) - (Date.now() - sent)
+      this.#copyToL1(entries, generations, stamp.slice(split + 1), fenced, remainingMs)
+    }
     return stored
   }
 

@@ -200,7 +200,7 @@ export function storeContract (t: Test, name: string, site: SiteMaker): void {
     })
 
     t.test('an expired entry is kept for its grace, as expired with its bytes; then nothing', async (t) => {
-      const { prefix, open, shared } = await site(t)
+      const { prefix, open } = await site(t)
       const store = await open()
       const { views } = keyspace(prefix)
       const view = views.event(1)
@@ -231,8 +231,7 @@ export function storeContract (t: Test, name: string, site: SiteMaker): void {
       t.equal((await filled(store, graceless, 'graceless', { ttlMs: 30 })).stored, true)
       await until('the graceless entry past its TTL', async () => !hitOf(await lookup(store, graceless.key, graceless)))
       // Redis keeps an entry until its PX, counted from when Redis ran the fill: see redis-store.test.ts.
-      const late = shared ? { todo: 'a Redis entry lingers as expired past its TTL for the fill\'s latency' } : {}
-      t.ok(isMiss(await lookup(store, graceless.key, graceless)), 'without graceMs, nothing past the TTL', late)
+      t.ok(isMiss(await lookup(store, graceless.key, graceless)), 'without graceMs, nothing past the TTL')
     })
 
     t.test('a hit past refreshMs is refreshDue, with refreshAt; one without refreshMs never is', async (t) => {
@@ -365,7 +364,7 @@ export function storeContract (t: Test, name: string, site: SiteMaker): void {
     })
 
     t.test('generation values come back in the order asked, \'\' for a generation that does not exist', async (t) => {
-      const { prefix, open, shared } = await site(t)
+      const { prefix, open } = await site(t)
       const store = await open()
       const keys = keyspace(prefix)
       // Three slots on a cluster, so the answers are put back together from several nodes.
@@ -383,7 +382,7 @@ export function storeContract (t: Test, name: string, site: SiteMaker): void {
       const [a, missing, b, c] = await generationValues(store, [three, unknown, one, two])
       t.same([a, b, c], [v3, v1, v2], 'in the order asked')
       // MemoryStore answers its floor (String(0) in a fresh store): a counter it never had, or dropped.
-      t.equal(missing, '', 'a generation that does not exist', shared ? {} : { todo: 'the memory store answers \'0\'' })
+      t.equal(missing, '', 'a generation that does not exist')
     })
 
     t.test('inspect: a stored key\'s remaining life and size; undefined for a key with nothing stored', async (t) => {
