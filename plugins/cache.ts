@@ -11,8 +11,8 @@ import { ResponseCache } from '../src/cache/response-cache.ts'
 import { TieredStore } from '../src/cache/tiered-store.ts'
 import { CACHE_FORMAT_VERSION } from '../src/cache/views.ts'
 import { owedInvalidations } from '../src/repositories/owed-invalidations.ts'
-import { assertClusterReady, isCluster, masterFor } from '../src/redis-cluster.ts'
-import { invalidationSubscriber } from './redis.ts'
+import { assertClusterReady, isCluster, masterFor } from '../src/redis/cluster.ts'
+import { invalidationSubscriber } from '../src/redis/subscriber.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
