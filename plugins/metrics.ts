@@ -2,8 +2,8 @@ import type { onResponseHookHandler } from 'fastify'
 import metricsModule from 'fastify-metrics'
 import fp from 'fastify-plugin'
 import { SeriesCounter, SeriesHistogram } from '../src/metrics/series.ts'
-import { databaseWork } from './request-db.ts'
-import { appendRouteHook } from './route-hooks.ts'
+import { databaseWork } from '../src/request-db.ts'
+import { appendRouteHook } from '../src/route-hooks.ts'
 
 // A CommonJS module with `exports.default`: from ESM the plugin is the default's default.
 const fastifyMetrics = metricsModule.default

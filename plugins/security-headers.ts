@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import helmet from 'helmet'
-import { appendRouteHook } from './route-hooks.ts'
+import { appendRouteHook } from '../src/route-hooks.ts'
 
 /**
  * What every API response carries: the headers OWASP's REST Security Cheat Sheet names for API
