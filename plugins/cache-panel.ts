@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { RequestRecorder } from '../src/panel/recorder.ts'
 import cachePanelRoutes from '../src/routes/cache-panel.ts'
-import { databaseWork } from './request-db.ts'
+import { databaseWork } from '../src/request-db.ts'
 
 /** Requests the panel leaves out of its log: its own, and tooling (docs, metrics, health checks). */
 const UNRECORDED = /^\/(_cache|docs|metrics|health)(\/|\.|$)/

@@ -4,7 +4,7 @@ import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { cacheControlPolicy, NO_STORE, type CacheControlPolicy } from '../src/cache/cache-control.ts'
 import { BROTLI_QUALITY, GZIP_LEVEL, MIN_COMPRESSED_BYTES } from '../src/cache/tuning.ts'
-import { appendRouteHook } from './route-hooks.ts'
+import { appendRouteHook } from '../src/route-hooks.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

@@ -1,20 +1,13 @@
-import type { onResponseHookHandler } from 'fastify'
 import metricsModule from 'fastify-metrics'
 import fp from 'fastify-plugin'
-import { SeriesCounter, SeriesHistogram } from '../src/metrics/series.ts'
-import { databaseWork } from './request-db.ts'
-import { appendRouteHook } from './route-hooks.ts'
+import { appMetrics } from '../src/metrics/app-metrics.ts'
 
 // A CommonJS module with `exports.default`: from ESM the plugin is the default's default.
 const fastifyMetrics = metricsModule.default
 
-/** Tooling routes: measured by nobody (their own traffic would only blur the API's figures). */
-const TOOLING = [/^\/metrics$/, /^\/_cache/, /^\/docs/]
-
 /**
  * Prometheus metrics at /metrics (fastify-metrics over prom-client): request durations by route
- * pattern, and what the cache and the database did, by route pattern. Labels are bounded: a route
- * pattern, an outcome, never a key, an id or a URL.
+ * pattern, and what the cache and the database did, by route pattern (src/metrics/app-metrics.ts).
  */
 export default fp(async function metrics (app) {
   await app.register(fastifyMetrics, {
@@ -22,92 +15,10 @@ export default fp(async function metrics (app) {
     // The app can be built more than once per process (tests): start from an empty registry.
     clearRegisterOnInit: true,
     defaultMetrics: { enabled: true },
-    // Request durations are observed below, from the time Fastify keeps anyway: the plugin's own
+    // Request durations are observed by appMetrics, from the time Fastify keeps anyway: the plugin's own
     // per-request timer (a hook, a WeakMap entry and a closure per request) cost a cached hit CPU.
     routeMetrics: { enabled: false }
   })
-  const client = app.metrics.client
-  const counter = (name: string, labelNames: string[], help: string) => new client.Counter({ name, help, labelNames })
-
-  // Counted on every read: label sets resolved once (src/metrics/series.ts).
-  const reads = new SeriesCounter(client.register, 'eventcache_cache_reads_total',
-    'Cached reads by route and X-Cache outcome')
-  const fills = counter('eventcache_cache_fills_total', ['route', 'result'],
-    'Stores after a miss: stored, refused by the fence, or failed')
-  const refreshes = counter('eventcache_cache_refreshes_total', ['route', 'result'],
-    'Refresh-ahead loads, started by hits near their entry\'s expiry: stored, refused by the fence, or failed')
-  const waits = counter('eventcache_cache_flight_waits_total', ['route'],
-    'Misses that waited for another request\'s load (single-flight)')
-  const invalidations = counter('eventcache_cache_invalidations_total', ['result'],
-    'Invalidations after writes: done, or owed to an unreachable Redis')
-  const generations = counter('eventcache_cache_invalidated_generations_total', [],
-    'Generations given a new value by invalidations')
-  const databaseChanges = counter('eventcache_cache_db_changes_total', ['table', 'scope'],
-    'Writes made outside the API, heard from PostgreSQL (CACHE_DB_INVALIDATION): listing their rows, or all')
-  const epochs = counter('eventcache_cache_epochs_total', ['reason'],
-    'New epochs for every view: on (re)connecting to PostgreSQL\'s changes, adopted from another instance, ' +
-    'or for a change too large to list')
-  const { cache } = app
-  new client.Gauge({ // eslint-disable-line no-new -- registered on creation, read on scrape
-    name: 'eventcache_cache_breaker_open',
-    help: '1 while a Redis shard\'s circuit breaker is open or an invalidation is owed ' +
-      '(part of the cache served from PostgreSQL), else 0',
-    collect () { this.set(cache.partlyBypassed === true ? 1 : 0) }
-  })
-  const durations = new SeriesHistogram(client.register, 'http_request_duration_seconds',
-    'request duration in seconds')
-  const queries = counter('eventcache_db_queries_total', ['route'],
-    'PostgreSQL queries by route')
-  const databaseTime = new client.Histogram({
-    name: 'eventcache_db_request_duration_seconds',
-    help: 'Time a request spent in PostgreSQL queries, for requests that queried',
-    labelNames: ['route'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
-  })
-
-  // Tiered mode: publish on one instance → L1 copies dropped on this one (the stale window).
-  const invalidationLag = new client.Histogram({
-    name: 'eventcache_cache_invalidation_lag_seconds',
-    help: "Tiered mode: from another instance's publish to this instance dropping its L1 copies",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1]
-  })
-
-  cache.events.observe({
-    served: (_request, view, outcome) => {
-      reads.series(`${view.route} ${outcome}`, () => ({ route: view.route, outcome })).inc()
-    },
-    remoteInvalidated: (_generations, lagMs) => invalidationLag.observe(lagMs / 1000),
-    filled: (_request, view, result) => fills.inc({ route: view.route, result }),
-    joinedFlight: (_request, view) => waits.inc({ route: view.route }),
-    refreshed: (view, result) => refreshes.inc({ route: view.route, result }),
-    invalidated: (_request, touched, result) => {
-      invalidations.inc({ result })
-      generations.inc(touched.length)
-    },
-    databaseChanged: ({ table, rows }) => databaseChanges.inc({ table, scope: rows === 'all' ? 'all' : 'rows' }),
-    epochChanged: (_epoch, reason) => epochs.inc({ reason })
-  })
-
-  // Each route's own hook knows its pattern: no route lookup per response. A URL no route matches
-  // (a 404) is not measured; tooling is counted in the database figures only.
-  app.addHook('onRoute', (route) => {
-    const pattern = route.url
-    const measures = !TOOLING.some((tooling) => tooling.test(pattern))
-    const measure: onResponseHookHandler = (request, reply, done) => {
-      const { method } = request
-      const status = reply.statusCode
-      if (measures) {
-        durations.series(`${method} ${status} ${pattern}`, () => ({ method, route: pattern, status_code: status }))
-          .observe(reply.elapsedTime / 1000)
-      }
-      const work = databaseWork(request)
-      if (work.queries > 0) {
-        const label = { route: `${method} ${pattern}` }
-        queries.inc(label, work.queries)
-        databaseTime.observe(label, work.ms / 1000)
-      }
-      done()
-    }
-    appendRouteHook(route, 'onResponse', measure)
-  })
+  const { measureRoute } = appMetrics(app.metrics.client, app.cache)
+  app.addHook('onRoute', measureRoute)
 }, { name: 'metrics', dependencies: ['cache', 'request-db'] })

@@ -22,15 +22,9 @@ export default fp(async function postgres (app) {
 
   await app.register(fastifyPostgres, appPoolConfig(database.url, config))
   closer.follow(app.pg.pool)
-  // @fastify/postgres adds no 'error' listener: without one, an idle client losing its connection
-  // (a PostgreSQL restart) emits an unhandled 'error' and crashes the process.
+  // Every client has an 'error' listener all its life, or one lost connection ends the process:
+  // docs/operations.md#postgresql-connections.
   app.pg.pool.on('error', (error) => app.log.warn({ err: error }, 'idle PostgreSQL client lost its connection'))
-  // The pool listens only while a client is idle, and the query wrapper while it runs a query. In
-  // between there is a gap: pg parses a whole network read at once, so a session killed just as it
-  // became ready delivers its FATAL in the same read as ReadyForQuery, after the pool has handed
-  // the client out and before the wrapper's listener is attached; the unheard 'error' crashed the
-  // process once in CI. A listener for the client's whole life closes that gap and any other; what
-  // the error means is still handled by the pool (idle clients) and the wrapper (a failed query).
   app.pg.pool.on('connect', (client) => {
     client.on('error', (error) => app.log.debug({ err: error }, 'PostgreSQL client error'))
   })

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox'
-import { CLUSTER_NODES_PATTERN } from './redis-cluster.ts'
+import { CLUSTER_NODES_PATTERN } from './redis/cluster.ts'
 
 /** Where cached responses live; the meaning of each is in CACHE_MODE's description. */
 export const CACHE_MODES = ['off', 'memory', 'redis', 'tiered'] as const

@@ -1,7 +1,7 @@
 import type { Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { ConfigSchema, type CacheMode } from './config-schema.ts'
-import { parseClusterNodes } from './redis-cluster.ts'
+import { parseClusterNodes } from './redis/cluster.ts'
 
 export { CACHE_MODES, ConfigSchema, type CacheMode } from './config-schema.ts'
 

@@ -76,19 +76,19 @@ t.test('npm run db:migrate and db:seed work from the command line', async (t) =>
   const env = { ...process.env, DATABASE_URL: url }
   const tsx = ['--import', 'tsx']
 
-  const migrated = await execFileAsync(process.execPath, [...tsx, 'src/db/migrate-cli.ts'], { env })
+  const migrated = await execFileAsync(process.execPath, [...tsx, 'src/cli/migrate.ts'], { env })
   t.match(migrated.stdout, /applied migration\(s\) 1/)
-  const again = await execFileAsync(process.execPath, [...tsx, 'src/db/migrate-cli.ts'], { env })
+  const again = await execFileAsync(process.execPath, [...tsx, 'src/cli/migrate.ts'], { env })
   t.match(again.stdout, /schema already up to date/)
 
   const seedArgs = ['--events', '50', '--guests-per-event', '4', '--truncate']
-  const seeded = await execFileAsync(process.execPath, [...tsx, 'src/db/seed-cli.ts', ...seedArgs], { env })
+  const seeded = await execFileAsync(process.execPath, [...tsx, 'src/cli/seed.ts', ...seedArgs], { env })
   t.match(seeded.stdout, /emptied the tables, then added 50 events and 200 guests in \d+\.\d s/)
   const guests = await withClient(url, async (client) =>
     (await client.query('SELECT count(*)::int AS n FROM guests')).rows[0].n)
   t.equal(guests, 200)
 
-  await t.rejects(execFileAsync(process.execPath, [...tsx, 'src/db/seed-cli.ts', '--events', 'many'], { env }),
+  await t.rejects(execFileAsync(process.execPath, [...tsx, 'src/cli/seed.ts', '--events', 'many'], { env }),
     { code: 2, stderr: /--events must be a whole number, got "many"/ })
 })
 

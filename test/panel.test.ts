@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises'
 import t from 'tap'
+import { keyspace } from '../src/cache/views.ts'
 import { buildTestApp } from './support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from './support/cache-modes.ts'
 import { postEvent } from './support/fixtures.ts'
@@ -132,4 +134,10 @@ t.test('development with a token set: the token is required there too', async (t
   const app = await buildTestApp(t, { CACHE_PANEL_TOKEN: TOKEN })
   t.equal((await app.inject('/_cache.json')).statusCode, 401)
   t.equal((await app.inject({ url: '/_cache.json', headers: { 'x-cache-panel-token': TOKEN } })).statusCode, 200)
+})
+
+t.test("the key inspector's placeholder is a key as the cache names it today", async (t) => {
+  const page = await readFile(new URL('../src/panel/page.html', import.meta.url), 'utf8')
+  const placeholder = /id="key"[^>]*placeholder="([^"]+)"/.exec(page)?.[1]
+  t.equal(placeholder, keyspace('ec').views.event(1).key, 'GET /events/1 under the default CACHE_PREFIX')
 })

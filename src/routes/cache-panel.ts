@@ -62,11 +62,13 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
       querystring: PanelPageQuerySchema,
       response: { 200: Type.String(), ...Unauthorized }
     }
-  }, async (_request, reply) => reply
-    .type('text/html; charset=utf-8')
-    .header('cache-control', 'no-store')
-    .header('content-security-policy', pageCsp)
-    .send(page))
+  }, async function panelPage (_request, reply) {
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header('content-security-policy', pageCsp)
+      .send(page)
+  })
 
   app.get('/_cache.json', {
     schema: {
@@ -75,7 +77,7 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
       querystring: PanelStateQuerySchema,
       response: { 200: PanelStateSchema, ...Unauthorized }
     }
-  }, async (request, reply) => {
+  }, async function panelState (request, reply) {
     const store = cache.store
     const generationKeys = [
       ...new Set([...cache.keys.collectionGenerations, ...recorder.touchedGenerations])
@@ -104,7 +106,7 @@ const cachePanel: FastifyPluginAsyncTypebox<CachePanelOptions> = async (app, { r
       body: FlushBodySchema,
       response: { 200: FlushResultSchema, 400: ErrorSchema, ...Unauthorized }
     }
-  }, async (request) => {
+  }, async function flushNamespace (request) {
     const namespace = cache.keys.namespaces.find((candidate) => candidate.route === request.body.route)
     if (!namespace) {
       const routes = cache.keys.namespaces.map((n) => `"${n.route}"`).join(', ')

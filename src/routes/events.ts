@@ -42,7 +42,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       querystring: EventListQuerySchema,
       response: { 200: cachedRead(EventListSchema), ...readAnswers({ oneResource: false }) }
     }
-  }, (request, reply) => {
+  }, function serveEvents (request, reply) {
     const page = pageOf(request.query)
     serveFromCache(request, reply, views.events(page), async (db) =>
       toPage(PUBLIC_URL, '/events', page, await listEvents(db, page)))
@@ -56,7 +56,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateEventSchema,
       response: { 201: created(EventSchema), ...writeAnswers({ oneResource: false }) }
     }
-  }, async (request, reply) => {
+  }, async function addEvent (request, reply) {
     const event = await createEvent(request.db, request.body)
     await cache.invalidate(invalidations.eventCreated(event.id), request)
     return sendWritten(request, reply.code(201).header('location', `/events/${event.id}`), event)
@@ -70,7 +70,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       params: EventParamsSchema,
       response: { 200: cachedRead(EventSchema), ...readAnswers({ oneResource: true }) }
     }
-  }, (request, reply) => {
+  }, function serveEvent (request, reply) {
     const { id } = request.params
     serveFromCache(request, reply, views.event(id), async (db) => {
       const event = await findEvent(db, id)
@@ -98,7 +98,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateEventSchema,
       response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
+  }, async function replaceEvent (request, reply) {
+    return updateOr404(request, reply, request.params.id, request.body)
+  })
 
   app.patch('/:id', {
     ...WRITTEN,
@@ -110,7 +112,9 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       body: UpdateEventSchema,
       response: { 200: updated(EventSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
+  }, async function changeEvent (request, reply) {
+    return updateOr404(request, reply, request.params.id, request.body)
+  })
 
   app.delete('/:id', {
     schema: {
@@ -120,7 +124,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       params: EventParamsSchema,
       response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => {
+  }, async function removeEvent (request, reply) {
     const { id } = request.params
     const precondition = writePrecondition<Event>(request, reply, EventSchema)
     const deleted = await invalidatingWrite(request, deleteEvent(request.db, id, precondition),
@@ -138,7 +142,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       querystring: GuestListQuerySchema,
       response: { 200: cachedRead(GuestListSchema), ...readAnswers({ oneResource: true }) }
     }
-  }, (request, reply) => {
+  }, function serveEventGuests (request, reply) {
     const { id } = request.params
     const page = pageOf(request.query)
     serveFromCache(request, reply, views.eventGuests(id, page), async (db) => {

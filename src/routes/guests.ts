@@ -39,7 +39,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       querystring: GuestListQuerySchema,
       response: { 200: cachedRead(GuestListSchema), ...readAnswers({ oneResource: false }) }
     }
-  }, (request, reply) => {
+  }, function serveGuests (request, reply) {
     const page = pageOf(request.query)
     serveFromCache(request, reply, views.guests(page), async (db) =>
       toPage(PUBLIC_URL, '/guests', page, await listGuests(db, page, QUERY_MODE)))
@@ -53,7 +53,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateGuestSchema,
       response: { 201: created(GuestSchema), ...writeAnswers({ oneResource: false }) }
     }
-  }, async (request, reply) => {
+  }, async function addGuest (request, reply) {
     const guest = await createGuest(request.db, request.body)
     await cache.invalidate(invalidations.guestCreated(guest.id, guest.event.id), request)
     return sendWritten(request, reply.code(201).header('location', `/guests/${guest.id}`), guest)
@@ -67,7 +67,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       params: GuestParamsSchema,
       response: { 200: cachedRead(GuestSchema), ...readAnswers({ oneResource: true }) }
     }
-  }, (request, reply) => {
+  }, function serveGuest (request, reply) {
     const { id } = request.params
     serveFromCache(request, reply, views.guest(id), async (db) => {
       const guest = await findGuest(db, id, QUERY_MODE)
@@ -97,7 +97,9 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       body: CreateGuestSchema,
       response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
+  }, async function replaceGuest (request, reply) {
+    return updateOr404(request, reply, request.params.id, request.body)
+  })
 
   app.patch('/:id', {
     ...WRITTEN,
@@ -109,7 +111,9 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       body: UpdateGuestSchema,
       response: { 200: updated(GuestSchema), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => updateOr404(request, reply, request.params.id, request.body))
+  }, async function changeGuest (request, reply) {
+    return updateOr404(request, reply, request.params.id, request.body)
+  })
 
   app.delete('/:id', {
     schema: {
@@ -119,7 +123,7 @@ const guests: FastifyPluginAsyncTypebox = async (app) => {
       params: GuestParamsSchema,
       response: { 204: deleted(), ...writeAnswers({ oneResource: true }) }
     }
-  }, async (request, reply) => {
+  }, async function removeGuest (request, reply) {
     const { id } = request.params
     const deleted = await deleteGuest(request.db, id, writePrecondition<Guest>(request, reply, GuestSchema))
     if (!deleted) throw notFound('guest', id)

@@ -18,7 +18,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Liveness',
       response: { 200: HealthSchema }
     }
-  }, async () => {
+  }, async function liveness () {
     return { status: 'ok' as const }
   })
 
@@ -28,7 +28,7 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Readiness: PostgreSQL answers',
       response: { 200: HealthSchema, 503: HealthSchema }
     }
-  }, async (request, reply) => {
+  }, async function readiness (request, reply) {
     try {
       await request.db.query({ text: 'SELECT 1' })
       return { status: 'ok' as const, postgres: 'up' as const }

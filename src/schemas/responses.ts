@@ -5,7 +5,7 @@ import { ErrorSchema } from './common.ts'
 
 const text = (description: string) => Type.String({ description })
 
-/** What every API response says of the work behind it (plugins/request-db.ts). */
+/** What every API response says of the work behind it (src/request-db.ts). */
 const WORK = {
   'x-db-queries': text('PostgreSQL queries this request made (0 on a hit)'),
   'server-timing': text('cache and db durations in milliseconds, e.g. `cache;dur=0.21, db;dur=0.00`')

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { createRedisClient, usable } from '../../plugins/redis.ts'
+import { createRedisClient } from '../../src/redis/client.ts'
+import { usable } from '../../src/redis/usable.ts'
 import { loadConfig } from '../../src/config.ts'
 import { CACHE_FORMAT_VERSION, keyspace } from '../../src/cache/views.ts'
-import { groupByHashTag, hashedPart, parseClusterNodes, slotOf } from '../../src/redis-cluster.ts'
+import { groupByHashTag, hashedPart, parseClusterNodes, slotOf } from '../../src/redis/cluster.ts'
 import { buildTestApp, logCollector, type TestApp } from '../support/app.ts'
 import { cacheEnv } from '../support/cache-modes.ts'
 import { readLog, waitForHit } from '../support/cache-reads.ts'
@@ -174,7 +175,7 @@ t.test('the write rate limit is shared by two instances on the cluster', async (
 t.test('fresh clients on a healthy cluster are usable without a reconnect (no ready-check race)', async (t) => {
   // ioredis' own ready check could be refused by a node connection still opening, and a refused
   // check drops every connection and starts over: about one fresh client in five (see
-  // plugins/redis.ts). Each such restart shows as 'reconnecting'.
+  // docs/redis-cluster.md). Each such restart shows as 'reconnecting'.
   const config = loadConfig({
     DATABASE_URL: 'postgres://unused',
     CACHE_MODE: 'redis',

@@ -283,3 +283,16 @@ for (const mode of CACHE_TEST_MODES.filter((mode) => mode !== 'memory')) {
     for (const app of [two, one]) t.equal((await app.inject(path)).headers['x-cache'], 'HIT', 'then every read hits')
   })
 }
+
+t.test('the listening connection is named in pg_stat_activity (eventcache-changes), apart from the pool', async (t) => {
+  const url = await createTestDatabase(t)
+  const app = await buildTestApp(t, { ...await cacheEnv(t, 'memory'), DATABASE_URL: url })
+  t.equal((await app.inject('/events')).statusCode, 200)
+  const psql = await sql(t, url)
+  const { rows } = await psql.query<{ name: string, connections: number }>(`SELECT application_name AS name,
+      count(*)::int AS connections FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name LIKE 'eventcache%' GROUP BY application_name`)
+  t.same(rows.find(({ name }) => name === 'eventcache-changes'), { name: 'eventcache-changes', connections: 1 },
+    'one listening connection, under its own name')
+  t.ok(rows.some(({ name }) => name === 'eventcache'), "the pool's connections under the app's name")
+})

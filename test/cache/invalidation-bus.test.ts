@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { pino } from 'pino'
 import t, { type Test } from 'tap'
-import { invalidationSubscriber } from '../../plugins/redis.ts'
+import { invalidationSubscriber } from '../../src/redis/subscriber.ts'
 import { InvalidationBus } from '../../src/cache/invalidation-bus.ts'
 import { loadConfig } from '../../src/config.ts'
 import { logCollector } from '../support/app.ts'

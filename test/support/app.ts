@@ -3,7 +3,7 @@ import type { Cluster, Redis } from 'ioredis'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, type BuildOptions } from '../../src/app.ts'
 import { loadConfig } from '../../src/config.ts'
-import { usable } from '../../plugins/redis.ts'
+import { usable } from '../../src/redis/usable.ts'
 import { createTestDatabase } from './database.ts'
 
 export type TestApp = Awaited<ReturnType<typeof buildApp>>

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import { freePort } from '../../src/free-port.ts'
-import { parseClusterNodes } from '../../src/redis-cluster.ts'
+import { parseClusterNodes } from '../../src/redis/cluster.ts'
 import { redisCommand } from './redis-server.ts'
 
 /** A throw-away Redis Cluster of three masters (with no replicas unless asked) that a test owns. */

@@ -1,7 +1,9 @@
 import type { Cluster, Redis } from 'ioredis'
 import { pino } from 'pino'
 import type { Test } from 'tap'
-import { createRedisClient, invalidationSubscriber, usable } from '../../plugins/redis.ts'
+import { createRedisClient } from '../../src/redis/client.ts'
+import { invalidationSubscriber } from '../../src/redis/subscriber.ts'
+import { usable } from '../../src/redis/usable.ts'
 import { InvalidationBus } from '../../src/cache/invalidation-bus.ts'
 import { MemoryStore } from '../../src/cache/memory-store.ts'
 import { RedisStore } from '../../src/cache/redis-store.ts'
@@ -76,7 +78,7 @@ export interface Heard {
 }
 
 /**
- * A tiered store as plugins/cache.ts makes it (its own client, subscriber and bus), started: its
+ * A tiered store as src/cache/create-response-cache.ts makes it (its own client, subscriber and bus), started: its
  * bus listening. `heard` collects what the bus brings from other instances.
  */
 export async function openTiered (t: Test, config: Config): Promise<{

@@ -1,8 +1,8 @@
 // npm run db:migrate: applies pending migrations to DATABASE_URL (or the embedded database).
 import { loadConfig } from '../config.ts'
 import { exitIfExplained } from '../explained-errors.ts'
-import { withDatabase } from './connection.ts'
-import { migrate } from './migrate.ts'
+import { withDatabase } from '../db/connection.ts'
+import { migrate } from '../db/migrate.ts'
 
 try {
   await withDatabase(loadConfig(), async (pool) => {

@@ -2,9 +2,9 @@
 import { mkdir, writeFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { GENERATED_FILES } from './config-reference.ts'
+import { GENERATED_FILES } from '../config-reference.ts'
 
-const root = new URL('../', import.meta.url)
+const root = new URL('../../', import.meta.url)
 for (const file of GENERATED_FILES) {
   const path = fileURLToPath(new URL(file.path, root))
   await mkdir(dirname(path), { recursive: true })

@@ -2,9 +2,9 @@
 import { parseArgs } from 'node:util'
 import { loadConfig } from '../config.ts'
 import { exitIfExplained } from '../explained-errors.ts'
-import { withDatabase } from './connection.ts'
-import { migrate } from './migrate.ts'
-import { seed } from './seed.ts'
+import { withDatabase } from '../db/connection.ts'
+import { migrate } from '../db/migrate.ts'
+import { seed } from '../db/seed.ts'
 
 const { values } = parseArgs({
   options: {
