@@ -1,9 +1,7 @@
 // The product as the bench uses it: the only module in bench/ that imports from ../src. The bench is
 // a package of its own (bench/tsconfig.json) and sees the product through this list alone, so what it
 // depends on is written down here, and the product's build never compiles the bench.
-export { COMPRESSED_ENCODINGS, type Encoding } from '../src/cache/encodings.ts'
-export { etagOf } from '../src/cache/http.ts'
-export { representationsOf } from '../src/cache/representations.ts'
+export { COMPRESSED_ENCODINGS, etagOf, representationsOf, type Encoding } from '../src/cache/index.ts'
 export { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
 export { migrate } from '../src/db/migrate.ts'
 export { seed } from '../src/db/seed.ts'

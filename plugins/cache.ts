@@ -1,7 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { createResponseCache } from '../src/cache/create-response-cache.ts'
-import type { ResponseCache } from '../src/cache/response-cache.ts'
+import { createResponseCache, type ResponseCache } from '../src/cache/index.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {

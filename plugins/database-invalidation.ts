@@ -1,12 +1,11 @@
 import fp from 'fastify-plugin'
-import { DatabaseInvalidation } from '../src/cache/database-invalidation.ts'
-import { CHANGES_CHANNEL, LISTENER_NAME } from '../src/cache/database-changes.ts'
+import { CHANGES_CHANNEL, DatabaseInvalidation, LISTENER_NAME } from '../src/cache/index.ts'
 import { notifyListeners } from '../src/repositories/change-channel.ts'
 import { guestIdsOfEvents } from '../src/repositories/guests.ts'
 
 /**
- * CACHE_DB_INVALIDATION: invalidates what writes made outside the API change (src/cache/database-invalidation.ts),
- * on a PostgreSQL connection of its own, for as long as the app runs.
+ * CACHE_DB_INVALIDATION: invalidates what writes made outside the API change
+ * (src/cache/database/database-invalidation.ts), on a PostgreSQL connection of its own, for as long as the app runs.
  */
 export default fp(async function databaseInvalidation (app) {
   const { config, cache } = app

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AllowedMethods } from './allowed-methods.ts'
-import { NO_STORE } from './cache/cache-control.ts'
+import { NO_STORE } from './cache/index.ts'
 import { DatabaseUnavailableError, errorBody, refusedInput, type HttpError } from './errors.ts'
 
 /**

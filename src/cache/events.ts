@@ -1,4 +1,4 @@
-import type { FillResult } from './guarded-store.ts'
+import type { FillResult } from './resilience/guarded-store.ts'
 import type { CacheOutcome } from './served.ts'
 import type { View } from './views.ts'
 

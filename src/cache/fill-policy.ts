@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { GuardedStore } from './guarded-store.ts'
-import type { CachedResponse, EntryLife } from './store.ts'
+import type { GuardedStore } from './resilience/guarded-store.ts'
+import type { CachedResponse, EntryLife } from './stores/store.ts'
 import { LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
 import { leaseKey, type View } from './views.ts'
 

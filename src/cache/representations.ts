@@ -1,8 +1,8 @@
 import { promisify } from 'node:util'
 import { brotliCompress, constants, gzip } from 'node:zlib'
 import { COMPRESSED_ENCODINGS, type Encoding } from './encodings.ts'
-import { codedEtag } from './http.ts'
-import type { CachedResponse } from './store.ts'
+import { codedEtag } from './http/etag.ts'
+import type { CachedResponse } from './stores/store.ts'
 import { BROTLI_QUALITY, GZIP_LEVEL, MIN_COMPRESSED_BYTES } from './tuning.ts'
 
 /** A response in every coding it is kept in; a coding that would not gain holds the identity response. */

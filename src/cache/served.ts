@@ -1,4 +1,4 @@
-import type { CachedResponse } from './store.ts'
+import type { CachedResponse } from './stores/store.ts'
 
 /**
  * What happened to a response, as `X-Cache` says it. STALE: its load failed, and a stored response

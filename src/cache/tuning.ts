@@ -7,14 +7,6 @@
 export const BREAKER = { threshold: 3, cooldownMs: 500, maxCooldownMs: 5_000 } as const
 
 /**
- * Redis command deadlines (command-deadline.ts), whose window is REDIS_COMMAND_TIMEOUT_MS: a timer
- * running this share of a window late means the process was not running, and the commands waiting get
- * a fresh window, up to `windows` in all. Half a window is more than a busy event loop is late by, and
- * less than the stops that hold a process up (a CPU quota's throttling, a host short of CPU, a signal).
- */
-export const COMMAND_DEADLINE = { stallShare: 0.5, windows: 3 } as const
-
-/**
  * Owed invalidations: replayed this long after they are owed, the delay doubling after each
  * replay that fails, up to the max; closing spends at most `finalMs` on a last replay.
  */

@@ -1,6 +1,6 @@
 import type { onResponseHookHandler, onRouteHookHandler } from 'fastify'
 import type promClient from 'prom-client'
-import type { ResponseCache } from '../cache/response-cache.ts'
+import type { ResponseCache } from '../cache/index.ts'
 import { databaseWork } from '../request-db.ts'
 import { appendRouteHook } from '../route-hooks.ts'
 import { SeriesCounter, SeriesHistogram } from './series.ts'

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { AppliedDatabaseChange, CacheObserver, EpochReason } from '../cache/events.ts'
+import type { AppliedDatabaseChange, CacheObserver, EpochReason } from '../cache/index.ts'
 
 export type CacheOperation =
   | { op: 'lookup', key: string, result: string, ms: number }

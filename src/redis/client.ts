@@ -1,5 +1,5 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis'
-import { watchCommands } from '../cache/command-deadline.ts'
+import { watchCommands } from './command-deadline.ts'
 import type { Config } from '../config.ts'
 import { parseClusterNodes } from './cluster.ts'
 

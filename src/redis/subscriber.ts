@@ -1,5 +1,5 @@
 import { Redis, type Cluster, type RedisOptions } from 'ioredis'
-import { watchCommands } from '../cache/command-deadline.ts'
+import { watchCommands } from './command-deadline.ts'
 import type { Config } from '../config.ts'
 import { nodeOptions, reconnectDelay } from './client.ts'
 import { isCluster, parseClusterNodes } from './cluster.ts'

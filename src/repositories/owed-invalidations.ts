@@ -1,4 +1,4 @@
-import type { OwedJournal, OwedRow } from '../cache/owed-journal.ts'
+import type { OwedJournal, OwedRow } from '../cache/index.ts'
 import type { Queryable } from '../db/queryable.ts'
 
 /** The owed-invalidation journal in PostgreSQL, for the keyspace whose generations start with `namespace`. */

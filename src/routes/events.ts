@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { CACHED_READ, sendWritten, serveFromCache, WRITTEN } from '../cache/http-cache.ts'
-import { writePrecondition } from '../cache/write-preconditions.ts'
+import { CACHED_READ, sendWritten, serveFromCache, writePrecondition, WRITTEN } from '../cache/index.ts'
 import { notFound } from '../errors.ts'
 import { toPage } from '../pagination.ts'
 import {

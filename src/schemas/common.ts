@@ -57,7 +57,7 @@ export const ErrorSchema = Type.Object({
   message: Type.String()
 })
 
-/** The preconditions a PUT, PATCH or DELETE may send (src/cache/write-preconditions.ts), for the OpenAPI document. */
+/** The preconditions a PUT, PATCH or DELETE may send (src/cache/http/write-preconditions.ts), for OpenAPI. */
 export const PreconditionHeadersSchema = Type.Object({
   'if-match': Type.Optional(Type.String({
     description: 'write only if the resource\'s current ETag (from a GET, or a write\'s answer) is one of these, ' +
@@ -68,7 +68,7 @@ export const PreconditionHeadersSchema = Type.Object({
   }))
 })
 
-/** The precondition a cached read may send (src/cache/http-cache.ts), for the OpenAPI document only. */
+/** The precondition a cached read may send (src/cache/http/http-cache.ts), for the OpenAPI document only. */
 export const ReadPreconditionHeadersSchema = Type.Object({
   'if-none-match': Type.Optional(Type.String({
     description: 'answer 304 with no body if one of these is the ETag of the representation selected (or `*`)'

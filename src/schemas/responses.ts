@@ -11,7 +11,7 @@ const WORK = {
   'server-timing': text('cache and db durations in milliseconds, e.g. `cache;dur=0.21, db;dur=0.00`')
 }
 
-/** What a cached read sends (src/cache/http-cache.ts). */
+/** What a cached read sends (src/cache/http/http-cache.ts). */
 const CACHED = {
   'x-cache': Type.Union(['HIT', 'MISS', 'BYPASS', 'STALE', 'OFF'].map((outcome) => Type.Literal(outcome)), {
     description: 'what the cache did: HIT, MISS, BYPASS (served from PostgreSQL), STALE (grace), OFF'
@@ -59,7 +59,7 @@ export function readAnswers ({ oneResource }: { oneResource: boolean }) {
   }
 }
 
-/** What a write that answers with the resource sends (src/cache/http-cache.ts, sendWritten). */
+/** What a write that answers with the resource sends (src/cache/http/http-cache.ts, sendWritten). */
 const WRITTEN = {
   etag: text('the ETag a GET of the resource now answers for the same Accept-Encoding: send it in If-Match'),
   'content-encoding': text('br or gzip when Accept-Encoding asks for it and the body gains by it'),

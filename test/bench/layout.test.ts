@@ -1,30 +1,14 @@
 // The bench's shape, as bench/README.md's layout states it: a package that reaches the product
 // through bench/product.ts alone, whose modules import one another without a cycle, whose measuring
 // steps hand results to the report rather than import it, and whose files stay small.
-import { readdirSync, readFileSync } from 'node:fs'
-import { dirname, join, relative, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import t from 'tap'
+import { imports, named as name, ROOT, sources as sourcesUnder } from '../support/imports.ts'
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 const BENCH = join(ROOT, 'bench')
-
-/** Every .ts file under `directory`, its results folder left out. */
-function sources (directory: string): string[] {
-  return readdirSync(directory, { withFileTypes: true, recursive: true })
-    .filter((entry) => entry.isFile() && entry.name.endsWith('.ts'))
-    .map((entry) => join(entry.parentPath, entry.name))
-    .filter((file) => !relative(BENCH, file).startsWith('results/'))
-}
-
-/** The relative specifiers a module imports or re-exports, resolved to files. */
-function imports (file: string): string[] {
-  const text = readFileSync(file, 'utf8')
-  const specifiers = [...text.matchAll(/^(?:import|export)\s[^;]*?from\s+'(\.[^']+)'/gms)].map((match) => match[1]!)
-  return specifiers.map((specifier) => resolve(dirname(file), specifier))
-}
-
-const name = (file: string) => relative(ROOT, file)
+/** Every .ts file under `directory`, the bench's results folder left out. */
+const sources = (directory: string) => sourcesUnder(directory, directory === BENCH ? ['results'] : [])
 const benchFiles = sources(BENCH)
 const graph = new Map(benchFiles.map((file) => [file, imports(file)]))
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { CircuitBreaker, type BreakerState } from '../../src/cache/circuit-breaker.ts'
+import { CircuitBreaker, type BreakerState } from '../../src/cache/resilience/circuit-breaker.ts'
 
 t.test('circuit breaker: opens after consecutive failures, probes in the background, closes on success', async (t) => {
   const changes: BreakerState[] = []

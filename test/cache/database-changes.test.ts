@@ -1,5 +1,9 @@
 import t from 'tap'
-import { generationsChanged, parseChangeMessage, type DatabaseChange } from '../../src/cache/database-changes.ts'
+import {
+  generationsChanged,
+  parseChangeMessage,
+  type DatabaseChange
+} from '../../src/cache/database/database-changes.ts'
 import { keyspace } from '../../src/cache/views.ts'
 
 t.test('messages migration 003 sends, and the epochs instances announce, are understood', async (t) => {

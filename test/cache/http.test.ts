@@ -1,5 +1,5 @@
 import t from 'tap'
-import { codedEtag, etagOf, matchesIfNoneMatch } from '../../src/cache/http.ts'
+import { codedEtag, etagOf, matchesIfNoneMatch } from '../../src/cache/http/etag.ts'
 
 t.test('ETag and If-None-Match', async (t) => {
   const etag = etagOf(Buffer.from('{"a":1}'))

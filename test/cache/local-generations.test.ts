@@ -2,7 +2,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
 import t from 'tap'
-import { LocalGenerations } from '../../src/cache/local-generations.ts'
+import { LocalGenerations } from '../../src/cache/stores/local-generations.ts'
 import { buildTestApp } from '../support/app.ts'
 import { postEvent } from '../support/fixtures.ts'
 

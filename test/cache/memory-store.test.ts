@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { etagOf } from '../../src/cache/http.ts'
-import { MemoryStore } from '../../src/cache/memory-store.ts'
-import type { CachedResponse, Lookup } from '../../src/cache/store.ts'
+import { etagOf } from '../../src/cache/http/etag.ts'
+import { MemoryStore } from '../../src/cache/stores/memory-store.ts'
+import type { CachedResponse, Lookup } from '../../src/cache/stores/store.ts'
 
 /** One identity entry: what a fill of a response too small to compress stores. */
 const entry = (key: string, text: string) => [{ key, response: response(text) }]

@@ -1,6 +1,6 @@
 import t from 'tap'
-import { OwedAnnouncement } from '../../src/cache/owed-announcement.ts'
-import { parseChangeMessage } from '../../src/cache/database-changes.ts'
+import { OwedAnnouncement } from '../../src/cache/resilience/owed-announcement.ts'
+import { parseChangeMessage } from '../../src/cache/database/database-changes.ts'
 import { OWED_ANNOUNCEMENT } from '../../src/cache/tuning.ts'
 
 /** An announcement whose messages are kept, heard by `listeners` (as PostgreSQL would count them). */

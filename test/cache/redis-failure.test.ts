@@ -6,7 +6,7 @@ import { postEvent } from '../support/fixtures.ts'
 import { startRedisServer } from '../support/redis-server.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { until } from '../support/waiting.ts'
-import type { AppStore } from '../../src/cache/store.ts'
+import type { AppStore } from '../../src/cache/stores/store.ts'
 
 async function timed (app: TestApp, url: string) {
   const started = performance.now()

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { RedisStore } from '../../src/cache/redis-store.ts'
+import { RedisStore } from '../../src/cache/stores/redis-store.ts'
 import { keyspace } from '../../src/cache/views.ts'
 import { loadConfig } from '../../src/config.ts'
 import { startRedisServer, type RedisServer } from '../support/redis-server.ts'

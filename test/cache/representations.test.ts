@@ -3,7 +3,7 @@
 // Redis in every cache mode.
 import { brotliDecompressSync, gunzipSync } from 'node:zlib'
 import t from 'tap'
-import { cacheControlPolicy } from '../../src/cache/cache-control.ts'
+import { cacheControlPolicy } from '../../src/cache/http/cache-control.ts'
 import { encodedKey, preferredEncoding } from '../../src/cache/encodings.ts'
 import { buildTestApp, type TestApp } from '../support/app.ts'
 import { CACHE_TEST_MODES, cacheEnv } from '../support/cache-modes.ts'

@@ -2,13 +2,13 @@
 // MemoryStore, and against a store that fails on purpose (standing in for a Redis that is down).
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { GuardedStore, type CacheLog } from '../../src/cache/guarded-store.ts'
-import { etagOf } from '../../src/cache/http.ts'
-import { MemoryStore } from '../../src/cache/memory-store.ts'
-import { OwedLedger } from '../../src/cache/owed-ledger.ts'
+import { GuardedStore, type CacheLog } from '../../src/cache/resilience/guarded-store.ts'
+import { etagOf } from '../../src/cache/http/etag.ts'
+import { MemoryStore } from '../../src/cache/stores/memory-store.ts'
+import { OwedLedger } from '../../src/cache/resilience/owed-ledger.ts'
 import { ResponseCache } from '../../src/cache/response-cache.ts'
 import type { CacheOutcome, Served } from '../../src/cache/served.ts'
-import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from '../../src/cache/store.ts'
+import type { CachedResponse, CacheStore, EntryLife, Lookup, StoredEntry } from '../../src/cache/stores/store.ts'
 import { keyspace, type View } from '../../src/cache/views.ts'
 import { until } from '../support/waiting.ts'
 

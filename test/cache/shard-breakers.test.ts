@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
-import { ShardBreakers } from '../../src/cache/shard-breakers.ts'
+import { ShardBreakers } from '../../src/cache/resilience/shard-breakers.ts'
 
 t.test('shard breakers: one per shard, opened and probed on their own', async (t) => {
   const down = new Set(['b'])

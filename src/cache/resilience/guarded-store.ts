@@ -1,8 +1,8 @@
 import type { CircuitBreaker } from './circuit-breaker.ts'
 import { ShardBreakers } from './shard-breakers.ts'
-import { InvalidationError, type AppStore, type EntryLife, type Lookup, type StoredEntry } from './store.ts'
-import { BREAKER } from './tuning.ts'
-import type { View } from './views.ts'
+import { InvalidationError, type AppStore, type EntryLife, type Lookup, type StoredEntry } from '../stores/store.ts'
+import { BREAKER } from '../tuning.ts'
+import type { View } from '../views.ts'
 
 /** What a miss's store did: kept the response, was refused by the fence, or failed. */
 export type FillResult = 'stored' | 'refused' | 'failed'

@@ -1,5 +1,12 @@
 import type { Command, Redis } from 'ioredis'
-import { COMMAND_DEADLINE } from './tuning.ts'
+
+/**
+ * Command deadlines, whose window is REDIS_COMMAND_TIMEOUT_MS: a timer
+ * running this share of a window late means the process was not running, and the commands waiting get
+ * a fresh window, up to `windows` in all. Half a window is more than a busy event loop is late by, and
+ * less than the stops that hold a process up (a CPU quota's throttling, a host short of CPU, a signal).
+ */
+export const COMMAND_DEADLINE = { stallShare: 0.5, windows: 3 } as const
 
 /** What a deadline needs of a command: ioredis' Command, whose `isSettled`, `reject` and `promise` are public. */
 export type PendingCommand = Pick<Command, 'isSettled' | 'reject' | 'promise'>

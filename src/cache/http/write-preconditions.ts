@@ -1,8 +1,8 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { httpError, type HttpError } from '../errors.ts'
-import { COMPRESSED_ENCODINGS } from './encodings.ts'
-import { codedEtag, etagOf } from './http.ts'
+import { httpError, type HttpError } from '../../errors.ts'
+import { COMPRESSED_ENCODINGS } from '../encodings.ts'
+import { codedEtag, etagOf } from './etag.ts'
 
 /**
  * A write's preconditions, checked against the resource's current state read under the write's

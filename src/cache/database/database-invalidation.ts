@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { ChangeListener } from '../db/change-listener.ts'
+import { ChangeListener } from '../../db/change-listener.ts'
 import {
   CHANGES_CHANNEL,
   generationsChanged,
@@ -8,11 +8,11 @@ import {
   type ChangeMessage,
   type DatabaseChange
 } from './database-changes.ts'
-import type { CacheLog } from './guarded-store.ts'
-import type { EpochReason } from './events.ts'
-import { OwedAnnouncement, type SendMessages } from './owed-announcement.ts'
-import type { ResponseCache } from './response-cache.ts'
-import { DATABASE_CHANGES } from './tuning.ts'
+import type { CacheLog } from '../resilience/guarded-store.ts'
+import type { EpochReason } from '../events.ts'
+import { OwedAnnouncement, type SendMessages } from '../resilience/owed-announcement.ts'
+import type { ResponseCache } from '../response-cache.ts'
+import { DATABASE_CHANGES } from '../tuning.ts'
 
 export interface DatabaseInvalidationOptions<Context extends object> {
   cache: ResponseCache<Context>

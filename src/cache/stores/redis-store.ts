@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
-import { assertClusterReady, groupByHashTag, isCluster, masters } from '../redis/cluster.ts'
-import type { Encoding } from './encodings.ts'
+import { assertClusterReady, groupByHashTag, isCluster, masters } from '../../redis/cluster.ts'
+import type { Encoding } from '../encodings.ts'
 import {
   InvalidationError,
   type CacheStore,

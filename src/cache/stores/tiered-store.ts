@@ -1,9 +1,9 @@
 import type { InvalidationBus } from './invalidation-bus.ts'
 import type { MemoryStore } from './memory-store.ts'
 import type { RedisStore } from './redis-store.ts'
-import { SingleFlight } from './single-flight.ts'
+import { SingleFlight } from '../single-flight.ts'
 import type { CacheStore, EntryLife, InspectableStore, Lookup, StoredEntry } from './store.ts'
-import { BUS_START_WAIT_MS } from './tuning.ts'
+import { BUS_START_WAIT_MS } from '../tuning.ts'
 
 /** Separates the Redis stamp from the L1 stamp inside one Lookup stamp (neither contains it). */
 const TIERS = '#'

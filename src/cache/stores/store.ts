@@ -1,4 +1,4 @@
-import type { Encoding } from './encodings.ts'
+import type { Encoding } from '../encodings.ts'
 
 /**
  * A response as the cache keeps it, in one content coding: the exact bytes the route's serializer

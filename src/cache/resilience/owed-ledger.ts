@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheLog, GuardedStore } from './guarded-store.ts'
 import type { OwedJournal } from './owed-journal.ts'
-import { OWED_REPLAY } from './tuning.ts'
+import { OWED_REPLAY } from '../tuning.ts'
 
 /**
  * The generations Redis may not have the new value of: a write's invalidation failed, or was not

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import type { Cluster, Redis } from 'ioredis'
-import { SUBSCRIBE_RETRY } from './tuning.ts'
+import { SUBSCRIBE_RETRY } from '../tuning.ts'
 
 /** What the bus tells the tiered store. */
 export interface BusListener {

@@ -1,4 +1,4 @@
-import type { Keyspace } from './views.ts'
+import type { Keyspace } from '../views.ts'
 
 /**
  * The channel migration 003's triggers notify on, and instances announce their epochs and owed

@@ -1,12 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Queryable } from '../db/queryable.ts'
-import { errorBody, type HttpError } from '../errors.ts'
-import { preferredEncoding } from './encodings.ts'
-import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './http.ts'
-import { representationsOf } from './representations.ts'
-import type { Served } from './served.ts'
-import type { CachedResponse } from './store.ts'
-import type { View } from './views.ts'
+import type { Queryable } from '../../db/queryable.ts'
+import { errorBody, type HttpError } from '../../errors.ts'
+import { preferredEncoding } from '../encodings.ts'
+import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './etag.ts'
+import { representationsOf } from '../representations.ts'
+import type { Served } from '../served.ts'
+import type { CachedResponse } from '../stores/store.ts'
+import type { View } from '../views.ts'
 
 /**
  * The options every route answered by serveFromCache spreads in: it sets its own caching headers

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Encoding } from './encodings.ts'
+import type { Encoding } from '../encodings.ts'
 
 export const JSON_CONTENT_TYPE = 'application/json; charset=utf-8'
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheLog } from './guarded-store.ts'
-import { OWED_ANNOUNCEMENT } from './tuning.ts'
+import { OWED_ANNOUNCEMENT } from '../tuning.ts'
 
 /** Sends messages to every instance's listener; resolves with how many listeners can hear them. */
 export type SendMessages = (payloads: readonly string[]) => Promise<number>
