@@ -67,6 +67,7 @@ t.test('dates PostgreSQL cannot store, or the API cannot answer in RFC 3339, are
     '0000-01-01', // there is no year 0
     '0000-12-31T23:00:00Z',
     '0001-01-01T00:00:00+01:00', // 0000-12-31T23:00Z
+    '0000-12-31T20:00:00-05:00', // 0001-01-01T01:00Z, but PostgreSQL reads the year as written
     '9999-12-31T23:00:00-05:00', // 10000-01-01T04:00Z: no room in RFC 3339
     '2030-01-01\t00:00:00Z', // ajv-formats takes any whitespace as the separator, RFC 3339 a T or a space
     '2030-01-01\n00:00:00Z'

@@ -10,7 +10,7 @@ export const EventDate = Type.Union([
   Type.String({ format: 'date' })
 ], {
   description: 'RFC 3339 date-time, or a YYYY-MM-DD date meaning midnight UTC; from 0001-01-01T00:00:00Z to ' +
-    '9999-12-31T23:59:59Z, with a UTC offset from -15:59 to +15:59'
+    '9999-12-31T23:59:59Z, with a UTC offset from -15:59 to +15:59, its year written from 0001'
 })
 
 export const EventSchema = Type.Object({

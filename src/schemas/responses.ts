@@ -38,6 +38,12 @@ function answer<Schema extends TSchema> (schema: Schema, description: string, he
 
 const error = (description: string, headers: Record<string, TSchema> = {}) => answer(ErrorSchema, description, headers)
 
+/**
+ * Where a path has a parameter: the router (find-my-way's maxParamLength, 100 characters) refuses a
+ * longer one before any route, hook or validation sees the request, with its own body.
+ */
+const TOO_LONG = { 414: error('a path parameter is longer than 100 characters (the router\'s own answer)') }
+
 /** What any request may meet, whatever it asks. */
 const ANY = {
   408: answer(Type.Null(), 'the request did not arrive whole within REQUEST_TIMEOUT_MS (Node\'s own answer, no body)'),
@@ -54,7 +60,9 @@ export function readAnswers ({ oneResource }: { oneResource: boolean }) {
   return {
     304: answer(Type.Null(), 'Not Modified: If-None-Match names the representation\'s ETag', CACHED),
     400: error('a parameter is invalid (the message names it)', WORK),
-    ...(oneResource ? { 404: error('no such resource (kept briefly by the cache, as a 200 is)', CACHED) } : {}),
+    ...(oneResource
+      ? { 404: error('no such resource (kept briefly by the cache, as a 200 is)', CACHED), ...TOO_LONG }
+      : {}),
     ...ANY
   }
 }
@@ -83,7 +91,8 @@ export function writeAnswers ({ oneResource }: { oneResource: boolean }) {
       ? {
           404: error('no such resource', RATE_LIMIT),
           412: error('If-Match names no current ETag of the resource, or If-None-Match names one: nothing written',
-            RATE_LIMIT)
+            RATE_LIMIT),
+          ...TOO_LONG
         }
       : {}),
     413: error('the body is longer than any valid one'),

@@ -85,3 +85,23 @@ export async function storedEvents (url: string, ids: number[]): Promise<number>
     return rows[0]!.n
   })
 }
+
+/** What the database holds: a digest of every row of events and guests, and the ids that exist. */
+export interface DatabaseState {
+  digest: string
+  ids: { events: number[], guests: number[] }
+}
+
+/**
+ * The state of the app's database in one query: a refused write must leave the digest as it was
+ * (every column of every row, in id order, so a changed `updated_at` counts too).
+ */
+export async function databaseState (app: TestApp): Promise<DatabaseState> {
+  const { rows } = await app.pg.pool.query<{ digest: string, events: number[], guests: number[] }>(`
+    SELECT md5(coalesce((SELECT string_agg(e::text, E'\\n' ORDER BY e.id) FROM events e), '') || E'\\f' ||
+               coalesce((SELECT string_agg(g::text, E'\\n' ORDER BY g.id) FROM guests g), '')) AS digest,
+           coalesce((SELECT array_agg(id ORDER BY id) FROM events), '{}') AS events,
+           coalesce((SELECT array_agg(id ORDER BY id) FROM guests), '{}') AS guests`)
+  const { digest, events, guests } = rows[0]!
+  return { digest, ids: { events, guests } }
+}
