@@ -12,8 +12,8 @@ const UNRECORDED = /^\/(_cache|docs|metrics|health)(\/|\.|$)/
  * set (and then every panel request needs it). Off, its routes do not exist (404).
  */
 export default fp(async function cachePanel (app) {
-  const { NODE_ENV, CACHE_PANEL_TOKEN } = app.config
-  if (NODE_ENV === 'production' && CACHE_PANEL_TOKEN === undefined) return
+  const { panel, CACHE_PANEL_TOKEN } = app.config
+  if (!panel) return
 
   const recorder = new RequestRecorder(100)
   app.cache.events.observe(recorder.observer)

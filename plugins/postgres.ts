@@ -4,6 +4,13 @@ import { appPoolConfig, openDatabase } from '../src/db/connection.ts'
 import { migrate } from '../src/db/migrate.ts'
 import { poolCloser } from '../src/db/pool-closer.ts'
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The database in use, for a person (the start-up banner): never its credentials. */
+    database: string
+  }
+}
+
 /**
  * PostgreSQL for the app: `app.pg` (from @fastify/postgres) on `DATABASE_URL`, or on an embedded
  * server started here when it is unset. The schema is migrated before the app serves.
@@ -11,6 +18,7 @@ import { poolCloser } from '../src/db/pool-closer.ts'
 export default fp(async function postgres (app) {
   const { config } = app
   const database = await openDatabase(config, (message) => app.log.info(message))
+  app.decorate('database', database.description)
   const closer = poolCloser()
   // Added before @fastify/postgres's own hook, which ends the pool, so it runs after it (onClose hooks run last
   // added first): the embedded server stops only once every connection of the pool has closed.

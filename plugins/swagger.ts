@@ -2,6 +2,7 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { ReadPreconditionHeadersSchema } from '../src/schemas/common.ts'
+import { cacheDescription } from '../src/start-banner.ts'
 
 /** OpenAPI generated from the route schemas, with Swagger UI at /docs. */
 export default fp(async function swagger (app) {
@@ -10,7 +11,7 @@ export default fp(async function swagger (app) {
       openapi: '3.0.3',
       info: {
         title: 'eventcache',
-        description: 'Events and guests on PostgreSQL, cached in Redis. ' +
+        description: `Events and guests on PostgreSQL; cache: ${cacheDescription(app.config)}. ` +
           'Responses carry X-DB-Queries and Server-Timing.',
         version: '0.1.0'
       },

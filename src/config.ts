@@ -17,6 +17,8 @@ export type Config = Omit<ConfigInput, 'CACHE_MODE' | 'PUBLIC_URL' | 'DOCS'> & {
   DOCS: boolean
   /** CACHE_MODE keeps responses in Redis (`redis`, `tiered`): the app needs a Redis client. */
   usesRedis: boolean
+  /** The cache panel is served: outside production, or with CACHE_PANEL_TOKEN set. */
+  panel: boolean
 }
 
 export class ConfigError extends Error {
@@ -56,6 +58,7 @@ export function loadConfig (env: Record<string, string | undefined> = process.en
     ...input,
     CACHE_MODE: cacheMode,
     usesRedis,
+    panel: input.NODE_ENV !== 'production' || input.CACHE_PANEL_TOKEN !== undefined,
     PUBLIC_URL: input.PUBLIC_URL ?? `http://${publicHost(input.HOST)}:${input.PORT}`,
     // The API documentation is public in development and opt-in in production.
     DOCS: input.DOCS ?? input.NODE_ENV !== 'production'

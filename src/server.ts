@@ -4,6 +4,7 @@ import { buildApp } from './app.ts'
 import { loadConfig, type Config } from './config.ts'
 import { exitIfExplained } from './explained-errors.ts'
 import { closeOnSignal } from './graceful-close.ts'
+import { startBanner } from './start-banner.ts'
 import { runPrimary } from './workers.ts'
 
 // A `.env` file (copied from .env.example) fills in what the real environment does not set.
@@ -38,5 +39,7 @@ async function serve (config: Config): Promise<void> {
     await app.close()
   }, app.log)
 
-  await app.listen({ host: config.HOST, port: config.PORT })
+  const url = await app.listen({ host: config.HOST, port: config.PORT })
+  // Workers all say the same: the first one speaks for them.
+  if ((cluster.worker?.id ?? 1) === 1) app.log.info(startBanner(config, { url, database: app.database }))
 }

@@ -99,8 +99,8 @@ t.test('npm start in a private folder runs the binaries from a copy and keeps th
   const base = await server.listening()
   const where = server.messages().filter((message) => message.startsWith('embedded PostgreSQL runs from'))
   t.same(where, [
-    `embedded PostgreSQL runs from ${copy} and keeps its data in ${checkout.dataDir}: the postgres user it runs as ` +
-    `cannot reach ${checkout.installation} nor ${join(checkout.path, '.data', 'postgres')}`
+    `embedded PostgreSQL runs from ${copy} and keeps its data in ${checkout.dataDir}, where the postgres user it ` +
+    'runs as can reach them'
   ], 'one line says where the binaries run from and where the data is, and why')
 
   const events = await fetch(`${base}/events`)

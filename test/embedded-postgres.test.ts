@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { chmod, chown, mkdir, mkdtemp, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -6,6 +7,7 @@ import t from 'tap'
 import {
   EmbeddedPostgresError,
   relocatedDataDir,
+  removeEmbeddedPostgres,
   startEmbeddedPostgres,
   stopEmbeddedPostgres
 } from '../src/db/embedded-postgres.ts'
@@ -47,6 +49,9 @@ t.test('embedded PostgreSQL initialises, serves, is reused while running, and st
   await stopEmbeddedPostgres(dataDir)
   await t.rejects(withClient(restarted.url, (client) => client.query('SELECT 1')),
     'stopEmbeddedPostgres stops a server by its directory')
+  await removeEmbeddedPostgres(dataDir)
+  t.notOk(existsSync(dataDir), 'removeEmbeddedPostgres deletes the data')
+  t.notOk(existsSync(`${dataDir}.log`), 'and its log')
 })
 
 t.test('from a folder the postgres user cannot reach, the data lives in a folder of its own and is found again', {
@@ -63,11 +68,11 @@ t.test('from a folder the postgres user cannot reach, the data lives in a folder
   const messages: string[] = []
 
   const first = await startEmbeddedPostgres(configured, (message) => messages.push(message))
-  const where = messages.filter((message) => message.includes('cannot reach'))
+  const where = messages.filter((message) => message.includes('can reach them'))
   t.equal(where.length, 1, 'one line says where the data went, and why')
   // From a checkout in a private folder, the binaries are out of reach too: the same line says where they run from.
-  t.match(where[0], new RegExp(`keeps its data in ${escaped(dataDir)}: ` +
-    `the postgres user it runs as cannot reach (\\S+ nor )?${escaped(configured)}$`))
+  t.match(where[0], new RegExp(`^embedded PostgreSQL (runs from \\S+ and )?keeps its data in ${escaped(dataDir)}, ` +
+    'where the postgres user it runs as can reach them$'))
   t.match(dataDir, /^\/var\/tmp\/eventcache-[0-9a-f]{12}\/postgres$/)
   const postgresUid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim())
   const info = await stat(dataDir)
@@ -85,6 +90,12 @@ t.test('from a folder the postgres user cannot reach, the data lives in a folder
   t.same(kept, [{ value: 42 }], 'what was written before the restart is still there')
   await stopEmbeddedPostgres(configured)
   await t.rejects(withClient(again.url, (client) => client.query('SELECT 1')), 'stopped by its configured path')
+
+  const running = await startEmbeddedPostgres(configured)
+  await removeEmbeddedPostgres(configured)
+  await t.rejects(withClient(running.url, (client) => client.query('SELECT 1')), 'removing it stops it')
+  t.notOk(existsSync(dirname(dataDir)), 'and deletes its folder in /var/tmp, data and log')
+  t.notOk(existsSync(configured), 'and the configured folder')
 })
 
 t.test('a folder of that name that another user made is refused, in one line saying what to do', {

@@ -10,6 +10,7 @@ import { embeddedDataDir } from './support/database.ts'
 import { eventInput } from './support/fixtures.ts'
 import { startRedisServer } from './support/redis-server.ts'
 import { exitOf, startServerProcess, type ServerProcess } from './support/server-process.ts'
+import { until } from './support/waiting.ts'
 
 const MODES = ['off', 'memory', 'redis', 'tiered'] as const
 type Mode = typeof MODES[number]
@@ -85,6 +86,12 @@ t.test('from an empty folder, the embedded PostgreSQL serves every cache mode, a
       const server = await startServerProcess(t, env)
       const initialised = server.logs.some((line) => line.includes('initialising embedded PostgreSQL'))
       t.equal(initialised, index === 0, index === 0 ? 'the first start initialises it' : 'a later one reuses it')
+      const bannerOf = () => server.logs.find((line) => line.includes('eventcache serving'))
+      await until('the start-up banner', async () => bannerOf() !== undefined)
+      t.match(JSON.parse(bannerOf()!).msg, new RegExp(`^eventcache serving ${server.url} · cache: ${mode} .* · ` +
+        'PostgreSQL: embedded, data in /\\S+ · docs: \\S+/docs · cache panel: \\S+/_cache$'), 'one line says what runs')
+      const amiss = server.logs.some((line) => line.includes('changes may have been missed'))
+      t.notOk(amiss, 'a first start says nothing amiss')
       await walk(t, server, mode)
 
       const postmaster = Number((await readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0])

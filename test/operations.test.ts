@@ -61,6 +61,8 @@ t.test('OpenAPI is generated from the route schemas, with Swagger UI at /docs', 
   t.match(ui.headers['content-type'], /text\/html/)
   const spec = (await app.inject('/docs/json')).json()
   t.equal(spec.openapi, '3.0.3')
+  t.match(spec.info.description, /^Events and guests on PostgreSQL; cache: memory \(in this process\)\./,
+    'it says where this instance caches')
   t.same(Object.keys(spec.paths).sort(), [
     '/events', '/events/{id}', '/events/{id}/guests', '/guests', '/guests/{id}', '/health', '/health/live'
   ])

@@ -1,4 +1,4 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { APP_SERVER, type Encoding } from '../product.ts'
@@ -45,10 +45,16 @@ export async function startServers (servers: Servers, setup: ServerSetup): Promi
   const baseline = servers.get(BASELINE_MODE)![0]!
   const identity = await identityBytes(`${baseline.url}/events?limit=100`)
   const directory = await mkdtemp(join(tmpdir(), 'eventcache-bench-'))
-  const written = await writeCeilingBodies(directory, [{ name: 'events', route: '/events', identity }], setup.encodings)
-  const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
-  servers.set(CEILING, [await startServer(CEILING_SERVER, env)])
-  return { identity, encoded: Object.fromEntries(written.map((body) => [body.accepted, body.bytes])) }
+  try {
+    const sources = [{ name: 'events', route: '/events', identity }]
+    const written = await writeCeilingBodies(directory, sources, setup.encodings)
+    const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
+    // The ceiling reads its bodies before it listens: the files can go once it does.
+    servers.set(CEILING, [await startServer(CEILING_SERVER, env)])
+    return { identity, encoded: Object.fromEntries(written.map((body) => [body.accepted, body.bytes])) }
+  } finally {
+    await rm(directory, { recursive: true, force: true })
+  }
 }
 
 export async function stopServers (servers: Servers): Promise<void> {

@@ -5,6 +5,8 @@ import { poolCloser } from './pool-closer.ts'
 
 export interface Database {
   url: string
+  /** What it is, for a person: the embedded server and its data folder, or the server `DATABASE_URL` names. */
+  description: string
   /** Releases what `openDatabase` started (the embedded server, if it started one). */
   release: () => Promise<void>
 }
@@ -13,9 +15,21 @@ type DatabaseConfig = Pick<Config, 'DATABASE_URL' | 'EMBEDDED_POSTGRES_DIR'>
 
 /** `DATABASE_URL` when set; otherwise the embedded PostgreSQL under `EMBEDDED_POSTGRES_DIR`. */
 export async function openDatabase (config: DatabaseConfig, log: (message: string) => void): Promise<Database> {
-  if (config.DATABASE_URL) return { url: config.DATABASE_URL, release: async () => {} }
+  if (config.DATABASE_URL) {
+    return { url: config.DATABASE_URL, description: serverOf(config.DATABASE_URL), release: async () => {} }
+  }
   const embedded = await startEmbeddedPostgres(config.EMBEDDED_POSTGRES_DIR, log)
-  return { url: embedded.url, release: embedded.stop }
+  return { url: embedded.url, description: `embedded, data in ${embedded.dataDir}`, release: embedded.stop }
+}
+
+/** `host:port/database` of a connection string: never its user or password. */
+function serverOf (url: string): string {
+  try {
+    const { hostname, port, pathname } = new URL(url)
+    return `${hostname}:${port || 5432}${pathname}`
+  } catch {
+    return 'DATABASE_URL'
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 import { spawn, execFile } from 'node:child_process'
 import { once } from 'node:events'
-import { access, open, readFile } from 'node:fs/promises'
+import { access, open, readFile, rm } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
@@ -19,6 +19,8 @@ const execFileAsync = promisify(execFile)
 export interface EmbeddedPostgres {
   /** Connection string for the `postgres` database, loopback only. */
   url: string
+  /** Where its data lives. */
+  dataDir: string
   /** Stops the server if this process started it; a server found running is left alone. */
   stop: () => Promise<void>
 }
@@ -51,15 +53,15 @@ export async function startEmbeddedPostgres (
   const relocated = dataDir !== configured
   const running = await findRunningServer(dataDir)
   if (running) {
-    if (relocated) log(whereItRuns([[`keeps its data in ${dataDir}`, configured]]))
-    return { url: running, stop: async () => {} }
+    if (relocated) log(whereItRuns([`keeps its data in ${dataDir}`]))
+    return { url: running, dataDir, stop: async () => {} }
   }
 
   const installed = await installedBinaries()
   const { binaries, copy } = owner ? await binariesFor(installed, owner) : { binaries: installed }
-  const moves: Move[] = []
-  if (copy) moves.push([`runs from ${copy}`, dirname(dirname(installed.postgres))])
-  if (relocated) moves.push([`keeps its data in ${dataDir}`, configured])
+  const moves: string[] = []
+  if (copy) moves.push(`runs from ${copy}`)
+  if (relocated) moves.push(`keeps its data in ${dataDir}`)
   if (moves.length > 0) log(whereItRuns(moves))
   await makeDataDir(dataDir, relocated, owner)
 
@@ -95,7 +97,7 @@ export async function startEmbeddedPostgres (
   if (!ready) {
     // Another process may have won the race for the data directory; use its server.
     const other = await findRunningServer(dataDir)
-    if (other) return { url: other, stop: async () => {} }
+    if (other) return { url: other, dataDir, stop: async () => {} }
     server.kill('SIGKILL')
     throw new EmbeddedPostgresError(`embedded PostgreSQL did not start (its log is ${dataDir}.log): ` +
       'set DATABASE_URL to use your own server')
@@ -104,6 +106,7 @@ export async function startEmbeddedPostgres (
 
   return {
     url,
+    dataDir,
     stop: async () => {
       if (server.exitCode !== null || server.signalCode !== null) return
       // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, checkpoint, exit.
@@ -111,6 +114,19 @@ export async function startEmbeddedPostgres (
       server.ref() // wait for the exit even when nothing else keeps the process alive
       await exited
     }
+  }
+}
+
+/**
+ * Stops the server on `dataDirectory` (stopEmbeddedPostgres) and deletes its data and log, and the
+ * folder in /var/tmp a relocated data directory lives in: nothing of it is left on the machine.
+ */
+export async function removeEmbeddedPostgres (dataDirectory: string): Promise<void> {
+  const configured = resolve(dataDirectory)
+  await stopEmbeddedPostgres(configured)
+  const relocated = relocatedDataDir(configured)
+  for (const path of [configured, `${configured}.log`, dirname(relocated)]) {
+    await rm(path, { recursive: true, force: true })
   }
 }
 
@@ -137,13 +153,12 @@ export async function stopEmbeddedPostgres (dataDirectory: string): Promise<void
   }
 }
 
-/** What the server does instead (`runs from …`), and the place its user could not reach. */
-type Move = [instead: string, unreachable: string]
-
-/** The one log line that says where the server runs from or keeps its data, and why there. */
-function whereItRuns (moves: Move[]): string {
-  return `embedded PostgreSQL ${moves.map(([instead]) => instead).join(' and ')}: ` +
-    `the postgres user it runs as cannot reach ${moves.map(([, unreachable]) => unreachable).join(' nor ')}`
+/**
+ * The one log line that says where the server runs from or keeps its data when the checkout is out
+ * of its user's reach, as a plain fact (docs/operations.md#embedded-postgresql says why).
+ */
+function whereItRuns (moves: string[]): string {
+  return `embedded PostgreSQL ${moves.join(' and ')}, where the postgres user it runs as can reach them`
 }
 
 function isAlive (pid: number): boolean {

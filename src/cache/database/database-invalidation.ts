@@ -53,6 +53,8 @@ export class DatabaseInvalidation<Context extends object> {
   readonly #options: DatabaseInvalidationOptions<Context>
   readonly #listener: ChangeListener
   readonly #announcement: OwedAnnouncement
+  /** Set once the first connect is done: a later one may have missed changes. */
+  #reconnected = false
 
   constructor (options: DatabaseInvalidationOptions<Context>) {
     this.#options = options
@@ -94,7 +96,13 @@ export class DatabaseInvalidation<Context extends object> {
     this.#changeEpoch(epoch, 'connected')
     cache.trust.readsBypassed = false
     cache.trust.sharedDistrusted = false
-    log.info({ epoch }, 'listening for database changes: every view has a new epoch (changes may have been missed)')
+    if (this.#reconnected) {
+      log.info({ epoch }, 'listening for database changes again: every view has a new epoch ' +
+        '(changes may have been missed)')
+    } else {
+      log.info({ epoch }, 'listening for database changes')
+    }
+    this.#reconnected = true
     if (!shared) return
     try {
       await this.#listener.notify(`epoch ${epoch}`)
