@@ -10,6 +10,7 @@ import { dropDataset, prepareDataset } from '../harness/provision.ts'
 import { CEILING_SERVER, serverEnv } from '../harness/servers.ts'
 import { BASELINE_MODE, CEILING, type Mode } from '../scenarios.ts'
 import { countMode, type CountedTarget } from './count-server.ts'
+import { atUpperLevel, cheaperPerRow } from './process-level.ts'
 import { summariseInstructions, type InstructionCount, type InstructionResult } from './results.ts'
 import {
   BURST, COUNTED_ENDPOINTS, COUNTED_ENV, COUNTED_MODES, DATASET, HITS, LOADED_HITS, MISSES, PROCESSES_AT_ONCE,
@@ -78,8 +79,12 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
     return withServer(CEILING_SERVER, env, (server) => countMode(server, targets, CEILING, false))
   }
   try {
-    const counted = await inParallel([...modes.map(countApp), countCeiling], PROCESSES_AT_ONCE)
-    return counted.flat()
+    const counted = (await inParallel([...modes.map(countApp), countCeiling], PROCESSES_AT_ONCE)).flat()
+    const upper = modes.filter((mode) => atUpperLevel(counted, mode.name))
+    if (upper.length === 0) return counted
+    console.log(`[instructions] ${upper.map((mode) => mode.name).join(', ')}: a loaded hit cost more than one ` +
+      'alone (the process\'s upper level): counted again on a new process, the cheaper count kept per row')
+    return cheaperPerRow(counted, (await inParallel(upper.map(countApp), PROCESSES_AT_ONCE)).flat())
   } finally {
     saved()
     await rm(bodies, { recursive: true, force: true })
