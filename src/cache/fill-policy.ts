@@ -1,5 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { GuardedStore } from './resilience/guarded-store.ts'
+import { encodedKey, type Encoding } from './encodings.ts'
+import type { Representations } from './representations.ts'
+import type { FillResult, GuardedStore } from './resilience/guarded-store.ts'
 import type { CachedResponse, EntryLife } from './stores/store.ts'
 import { LEASE_POLL_MS, REFRESH_AHEAD_SHARE, TTL_JITTER } from './tuning.ts'
 import { leaseKey, type View } from './views.ts'
@@ -59,4 +61,28 @@ export async function waitForLeaseHolder (
     }
   } catch {}
   return undefined
+}
+
+/**
+ * THE FENCE. A miss reads the generations (stamp) before loading, and stores its response only
+ * if they are still the same, atomically (a Lua script in Redis; one synchronous step in
+ * memory). Without it, this interleaving serves stale data until the TTL:
+ *   miss loads the old row → a write commits and bumps the generations → the miss stores
+ *   the old row as valid for the new generations.
+ * With it, the late store is refused (or lands stamped with generations that are already
+ * dead), because the response says which generations it was loaded under. Every coding in
+ * `stored` is one entry of the fill, all or none.
+ */
+export function fencedFill (
+  store: GuardedStore,
+  view: View,
+  stamp: string,
+  representations: Representations,
+  stored: readonly Encoding[],
+  settings: LifeSettings & { fence: boolean }
+): Promise<FillResult> {
+  const entries = stored.map((encoding) => {
+    return { key: encodedKey(view.key, encoding), response: representations[encoding] }
+  })
+  return store.fill(view, stamp, entries, lifeOf(representations.identity, settings), settings.fence)
 }

@@ -1,48 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { CacheMode } from '../config.ts'
 import { CacheEvents } from './events.ts'
-import { lifeOf, waitForLeaseHolder, type LifeSettings } from './fill-policy.ts'
+import { fencedFill, waitForLeaseHolder } from './fill-policy.ts'
 import type { FillResult, GuardedStore } from './resilience/guarded-store.ts'
 import { ENCODINGS, encodedKey, type Encoding } from './encodings.ts'
 import type { OwedLedger } from './resilience/owed-ledger.ts'
 import { FreshFlight, SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
 import { ReadTrust } from './read-trust.ts'
+import type { CacheFaults, ResponseCacheOptions } from './response-cache-options.ts'
 import type { CacheOutcome, Produce, Served } from './served.ts'
 import type { CachedResponse, Hit, InspectableStore, Lookup } from './stores/store.ts'
 import { keyspace, leaseKey, type Keyspace, type View } from './views.ts'
 
 /** What a miss's load makes: every representation when it was stored, only `identity` when another instance's was. */
 type Loaded = Partial<Record<Encoding, CachedResponse>> & { identity: CachedResponse }
-
-/** Test seams: faults a test injects into the read path (never set in production). */
-export interface CacheFaults {
-  /** Milliseconds every load waits after reading (widens the race window). */
-  loadDelayMs?: (() => number) | undefined
-  /** Runs after a miss has loaded and before it stores (to force the race). */
-  beforeFill?: ((view: View) => Promise<void>) | undefined
-}
-
-export interface ResponseCacheOptions<Context> extends LifeSettings {
-  mode: CacheMode
-  /** No store: the cache is off and every read goes to PostgreSQL. */
-  store: GuardedStore | undefined
-  /** Present when the store can fail (Redis): what it may have missed, replayed until it has it. */
-  ledger?: OwedLedger
-  prefix: string
-  invalidate: boolean
-  fence: boolean
-  /**
-   * Keep (and send) the compressed representations, made once per fill. `false`: identity only,
-   * looked up and stored whatever the request accepts; whoever sends it compresses it.
-   */
-  precompress: boolean
-  /** CACHE_LEASE_MS: instances missing one key load it once; the others wait up to this long. */
-  leaseMs?: number
-  /** Where what the cache does is told; a cache of its own when not given. */
-  events?: CacheEvents<Context>
-  faults?: CacheFaults
-}
 
 /**
  * Cache-aside for whole responses, knowing nothing of HTTP. A read looks its view up; a hit
@@ -307,15 +279,7 @@ export class ResponseCache<Context extends object = object> {
     return response
   }
 
-  /**
-   * THE FENCE. A miss reads the generations (stamp) before loading, and stores its response only
-   * if they are still the same, atomically (a Lua script in Redis; one synchronous step in
-   * memory). Without it, this interleaving serves stale data until the TTL:
-   *   miss loads the old row → a write commits and bumps the generations → the miss stores
-   *   the old row as valid for the new generations.
-   * With it, the late store is refused (or lands stamped with generations that are already
-   * dead), because the response says which generations it was loaded under.
-   */
+  /** Stores what a miss loaded, under the stamp it was loaded under: the fence (fill-policy.ts, fencedFill). */
   async #fill (
     context: Context,
     store: GuardedStore,
@@ -323,13 +287,8 @@ export class ResponseCache<Context extends object = object> {
     stamp: string,
     representations: Representations
   ): Promise<FillResult> {
-    const entries = this.#stored.map((encoding) => ({
-      key: encodedKey(view.key, encoding),
-      response: representations[encoding]
-    }))
     const started = performance.now()
-    const result = await store.fill(view, stamp, entries, lifeOf(representations.identity, this.#options),
-      this.#options.fence)
+    const result = await fencedFill(store, view, stamp, representations, this.#stored, this.#options)
     this.events.emit('filled', context, view, result, performance.now() - started)
     return result
   }
