@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { CountingQueryable } from '../src/db/counting-queryable.ts'
-import { kDb, reportDatabaseWork, requestDbDecorator } from '../src/request-db.ts'
+import { kDb, kReported, reportDatabaseWork, requestDbDecorator } from '../src/request-db.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -15,6 +15,7 @@ declare module 'fastify' {
  */
 export default fp(async function requestDb (app) {
   app.decorateRequest(kDb, null)
+  app.decorateRequest(kReported, false)
   app.decorateRequest('db', requestDbDecorator(app.pg.pool))
   app.addHook('onSend', reportDatabaseWork)
 }, { name: 'request-db', dependencies: ['postgres'] })

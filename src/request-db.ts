@@ -1,4 +1,4 @@
-import type { FastifyRequest, onSendHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onSendHookHandler } from 'fastify'
 import type { Pool } from 'pg'
 import { CountingQueryable } from './db/counting-queryable.ts'
 
@@ -25,15 +25,32 @@ export function databaseWork (request: FastifyRequest): { queries: number, ms: n
   return { queries: db?.count ?? 0, ms: db?.durationMs ?? 0 }
 }
 
+/** What a response says of a request that never touched the database (a cache hit), as constants. */
+const NO_QUERIES = '0'
+const NO_DATABASE_TIME = 'db;dur=0.00'
+
+/** Requests whose response already says what the database did (a cached read writes it with its own headers). */
+export const kReported = Symbol('database work reported')
+type Reported = { [kReported]: boolean }
+
 /**
- * Says on a response what the database did for it: `X-DB-Queries` and a `db` entry in
- * `Server-Timing` (after the cache's, when the cache wrote one).
+ * Says on a response what the database did for the request: `X-DB-Queries` and a `db` entry in
+ * `Server-Timing`, after `timing` (the cache's entry) when given. Call it once the request's
+ * queries are over; reportDatabaseWork then leaves the response alone.
  */
+export function writeDatabaseWork (request: FastifyRequest, reply: FastifyReply, timing?: string): void {
+  const db = (request as unknown as Holder)[kDb]
+  ;(request as unknown as Reported)[kReported] = true
+  const queries = db === null ? NO_QUERIES : String(db.count)
+  const time = db === null ? NO_DATABASE_TIME : `db;dur=${db.durationMs.toFixed(2)}`
+  reply.header('x-db-queries', queries).header('server-timing', timing === undefined ? time : `${timing}, ${time}`)
+}
+
+/** The same for every response that did not write it itself (writes, errors, tooling), as an onSend hook. */
 export const reportDatabaseWork: onSendHookHandler = (request, reply, _payload, done) => {
-  const { queries, ms } = databaseWork(request)
-  const timing = `db;dur=${ms.toFixed(2)}`
-  const cacheTiming = reply.getHeader('server-timing')
-  reply.header('x-db-queries', queries)
-  reply.header('server-timing', cacheTiming === undefined ? timing : `${String(cacheTiming)}, ${timing}`)
+  if (!(request as unknown as Reported)[kReported]) {
+    const cacheTiming = reply.getHeader('server-timing')
+    writeDatabaseWork(request, reply, cacheTiming === undefined ? undefined : String(cacheTiming))
+  }
   done()
 }

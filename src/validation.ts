@@ -36,13 +36,21 @@ function finiteNumbersOnly (validate: ValidateFunction): (data: unknown) => bool
       checked.errors = validate.errors
       return false
     }
-    const infinite = Object.entries(data as Record<string, unknown>)
-      .find(([, value]) => typeof value === 'number' && !Number.isFinite(value))
-    checked.errors = infinite === undefined ? null : [notFinite(infinite[0])]
+    const infinite = nonFiniteField(data as Record<string, unknown>)
+    checked.errors = infinite === undefined ? null : [notFinite(infinite)]
     return infinite === undefined
   }
   checked.errors = null as ErrorObject[] | null | undefined
   return checked
+}
+
+/** The first field holding a non-finite number; a loop, as every cached read's query passes here. */
+function nonFiniteField (data: Record<string, unknown>): string | undefined {
+  for (const field in data) {
+    const value = data[field]
+    if (typeof value === 'number' && !Number.isFinite(value)) return field
+  }
+  return undefined
 }
 
 function notFinite (field: string): ErrorObject {

@@ -55,9 +55,16 @@ type Listener<Context, Name extends keyof CacheObserver<Context>> = NonNullable<
  */
 export class CacheEvents<Context> {
   readonly #observers: Array<CacheObserver<Context>> = []
+  readonly #served: Array<Listener<Context, 'served'>> = []
 
   observe (observer: CacheObserver<Context>): void {
     this.#observers.push(observer)
+    if (observer.served !== undefined) this.#served.push(observer.served)
+  }
+
+  /** `served`, which every read emits: its listeners kept apart and called without spreading the facts. */
+  served (context: Context, view: View, outcome: CacheOutcome, cacheMs: number): void {
+    for (const listener of this.#served) listener(context, view, outcome, cacheMs)
   }
 
   emit<Name extends keyof CacheObserver<Context>> (name: Name, ...facts: Parameters<Listener<Context, Name>>): void {

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { encodedKey, type Encoding } from './encodings.ts'
+import type { Encoding } from './encodings.ts'
 import type { Representations } from './representations.ts'
 import type { FillResult, GuardedStore } from './resilience/guarded-store.ts'
 import type { CachedResponse, EntryLife } from './stores/store.ts'
@@ -82,7 +82,7 @@ export function fencedFill (
   settings: LifeSettings & { fence: boolean }
 ): Promise<FillResult> {
   const entries = stored.map((encoding) => {
-    return { key: encodedKey(view.key, encoding), response: representations[encoding] }
+    return { key: view.keys[encoding], response: representations[encoding] }
   })
   return store.fill(view, stamp, entries, lifeOf(representations.identity, settings), settings.fence)
 }

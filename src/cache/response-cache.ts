@@ -3,7 +3,7 @@ import type { CacheMode } from '../config.ts'
 import { CacheEvents } from './events.ts'
 import { fencedFill, waitForLeaseHolder } from './fill-policy.ts'
 import type { FillResult, GuardedStore } from './resilience/guarded-store.ts'
-import { ENCODINGS, encodedKey, type Encoding } from './encodings.ts'
+import { ENCODINGS, type Encoding } from './encodings.ts'
 import type { OwedLedger } from './resilience/owed-ledger.ts'
 import { FreshFlight, SingleFlight } from './single-flight.ts'
 import { representationsOf, type Representations } from './representations.ts'
@@ -89,7 +89,7 @@ export class ResponseCache<Context extends object = object> {
     if (store === undefined) return this.#readUncached(view, encoding, produce, context)
 
     const started = performance.now()
-    const key = encodedKey(view.key, encoding)
+    const key = view.keys[encoding]
     const trust = this.trust
     const pending = trust.readsBypassed || trust.sharedDistrusted || this.#ledger?.unsettled(view.dependsOn)
       ? undefined
@@ -149,7 +149,7 @@ export class ResponseCache<Context extends object = object> {
 
   async #readUncached (view: View, encoding: Encoding, produce: Produce, context: Context): Promise<Served> {
     const response = await this.#encoded(await this.#load(produce), encoding)
-    this.events.emit('served', context, view, 'OFF', 0)
+    this.events.served(context, view, 'OFF', 0)
     return { response, outcome: 'OFF' }
   }
 
@@ -247,7 +247,7 @@ export class ResponseCache<Context extends object = object> {
     lookupMs: number,
     context: Context
   ): Promise<Served> {
-    const again = await store.lookup(view, encodedKey(view.key, encoding))
+    const again = await store.lookup(view, view.keys[encoding])
     if (this.trust.readsBypassed || this.#ledger?.unsettled(view.dependsOn)) throw error
     if (again === undefined || again.state === 'miss') throw error
     if (again.state === 'hit' && !this.trust.sharedDistrusted) {
@@ -268,7 +268,7 @@ export class ResponseCache<Context extends object = object> {
     cacheMs: number,
     tier?: 'l1'
   ): Served {
-    this.events.emit('served', context, view, outcome, cacheMs)
+    this.events.served(context, view, outcome, cacheMs)
     return { response, outcome, cacheMs, tier }
   }
 

@@ -1,4 +1,5 @@
 import type { PageParams } from '../db/sql.ts'
+import { encodedKey, type Encoding } from './encodings.ts'
 
 /**
  * What the cache knows about one cacheable response: where its bytes live, and the generations
@@ -17,6 +18,39 @@ export interface View {
   dependsOn: string[]
   /** A route-level name for telemetry; never contains an id. */
   route: string
+  /** Where each representation is stored: `key` for identity, encodedKey's for the others. */
+  keys: Readonly<Record<Encoding, string>>
+}
+
+/** Views kept per kind: past this, a kind's memo starts over (the keys are cheap to make again). */
+const MEMO_SIZE = 4096
+
+/**
+ * Each view made once and kept while the epoch stands, by a number made of what it is the view of:
+ * a read then builds no key string, and its lookup hashes a string whose hash is already known.
+ */
+class ViewMemo {
+  readonly #views = new Map<number, View>()
+
+  get (id: number, make: () => View): View {
+    let view = this.#views.get(id)
+    if (view === undefined) {
+      if (this.#views.size >= MEMO_SIZE) this.#views.clear()
+      this.#views.set(id, view = make())
+    }
+    return view
+  }
+
+  clear (): void {
+    this.#views.clear()
+  }
+}
+
+/** A page as one number: limit is at most MAX_PAGE_SIZE, below 128. */
+const pageId = ({ limit, offset }: PageParams) => offset * 128 + limit
+
+function viewOf (key: string, dependsOn: string[], route: string): View {
+  return { key, dependsOn, route, keys: { identity: key, br: encodedKey(key, 'br'), gzip: encodedKey(key, 'gzip') } }
 }
 
 /**
@@ -86,33 +120,31 @@ export function keyspace (prefix: string): Keyspace {
   const eventGuestsGeneration = (id: number) => `${ns}:{e:${id}}:guests-gen`
   const guestGeneration = (id: number) => `${ns}:{g:${id}}:gen`
 
+  const memos = {
+    events: new ViewMemo(),
+    event: new ViewMemo(),
+    eventGuests: new ViewMemo(),
+    guests: new ViewMemo(),
+    guest: new ViewMemo()
+  }
+
   return {
     views: {
-      events: ({ limit, offset }) => ({
-        key: `${viewNs}:{events}:l${limit}:o${offset}`,
-        dependsOn: [eventsGeneration],
-        route: 'GET /events'
+      events: (page) => memos.events.get(pageId(page), () => {
+        return viewOf(`${viewNs}:{events}:l${page.limit}:o${page.offset}`, [eventsGeneration], 'GET /events')
       }),
-      event: (id) => ({
-        key: `${viewNs}:{e:${id}}`,
-        dependsOn: [eventGeneration(id)],
-        route: 'GET /events/:id'
+      event: (id) => memos.event.get(id, () => viewOf(`${viewNs}:{e:${id}}`, [eventGeneration(id)], 'GET /events/:id')),
+      eventGuests: (eventId, page) => {
+        const make = () => viewOf(`${viewNs}:{e:${eventId}}:guests:l${page.limit}:o${page.offset}`,
+          [eventGeneration(eventId), eventGuestsGeneration(eventId)], 'GET /events/:id/guests')
+        // The id and the page in one safe integer, for the pages an event's guests fill (offsets below 2^14).
+        const packed = pageId(page)
+        return packed < 2 ** 21 ? memos.eventGuests.get(eventId * 2 ** 21 + packed, make) : make()
+      },
+      guests: (page) => memos.guests.get(pageId(page), () => {
+        return viewOf(`${viewNs}:{guests}:l${page.limit}:o${page.offset}`, [guestsGeneration], 'GET /guests')
       }),
-      eventGuests: (eventId, { limit, offset }) => ({
-        key: `${viewNs}:{e:${eventId}}:guests:l${limit}:o${offset}`,
-        dependsOn: [eventGeneration(eventId), eventGuestsGeneration(eventId)],
-        route: 'GET /events/:id/guests'
-      }),
-      guests: ({ limit, offset }) => ({
-        key: `${viewNs}:{guests}:l${limit}:o${offset}`,
-        dependsOn: [guestsGeneration],
-        route: 'GET /guests'
-      }),
-      guest: (id) => ({
-        key: `${viewNs}:{g:${id}}`,
-        dependsOn: [guestGeneration(id)],
-        route: 'GET /guests/:id'
-      })
+      guest: (id) => memos.guest.get(id, () => viewOf(`${viewNs}:{g:${id}}`, [guestGeneration(id)], 'GET /guests/:id'))
     },
     get namespaces () {
       return [
@@ -129,6 +161,7 @@ export function keyspace (prefix: string): Keyspace {
     set epoch (value) {
       epoch = value
       viewNs = value === '' ? ns : `${ns}:${value}`
+      for (const memo of Object.values(memos)) memo.clear()
     },
     namespace: `${ns}:`,
     collectionGenerations: [eventsGeneration, guestsGeneration],

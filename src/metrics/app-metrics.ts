@@ -1,9 +1,9 @@
 import type { onResponseHookHandler, onRouteHookHandler } from 'fastify'
 import type promClient from 'prom-client'
-import type { ResponseCache } from '../cache/index.ts'
+import type { CacheOutcome, ResponseCache } from '../cache/index.ts'
 import { databaseWork } from '../request-db.ts'
 import { appendRouteHook } from '../route-hooks.ts'
-import { SeriesCounter, SeriesHistogram } from './series.ts'
+import { SeriesCounter, SeriesHistogram, type CounterSeries, type HistogramSeries } from './series.ts'
 
 /** Tooling routes: measured by nobody (their own traffic would only blur the API's figures). */
 const TOOLING = [/^\/metrics$/, /^\/_cache/, /^\/docs/]
@@ -61,10 +61,20 @@ export function appMetrics<Context extends object> (
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1]
   })
 
+  // Per route, then per outcome: both are constants, so no key is built per read.
+  const readsByRoute = new Map<string, Map<CacheOutcome, CounterSeries>>()
+  const readsOf = (route: string, outcome: CacheOutcome) => {
+    let byOutcome = readsByRoute.get(route)
+    if (byOutcome === undefined) readsByRoute.set(route, byOutcome = new Map())
+    let series = byOutcome.get(outcome)
+    if (series === undefined) {
+      series = reads.series(`${route} ${outcome}`, () => ({ route, outcome }))
+      byOutcome.set(outcome, series)
+    }
+    return series
+  }
   cache.events.observe({
-    served: (_request, view, outcome) => {
-      reads.series(`${view.route} ${outcome}`, () => ({ route: view.route, outcome })).inc()
-    },
+    served: (_request, view, outcome) => readsOf(view.route, outcome).inc(),
     remoteInvalidated: (_generations, lagMs) => invalidationLag.observe(lagMs / 1000),
     filled: (_request, view, result) => fills.inc({ route: view.route, result }),
     joinedFlight: (_request, view) => waits.inc({ route: view.route }),
@@ -82,12 +92,21 @@ export function appMetrics<Context extends object> (
   const measureRoute: onRouteHookHandler = (route) => {
     const pattern = route.url
     const measures = !TOOLING.some((tooling) => tooling.test(pattern))
+    // The route's series by status (and method, for a route of several), found without building a key.
+    const byStatus = new Map<number | string, HistogramSeries>()
+    const oneMethod = typeof route.method === 'string'
     const measure: onResponseHookHandler = (request, reply, done) => {
       const { method } = request
       const status = reply.statusCode
       if (measures) {
-        durations.series(`${method} ${status} ${pattern}`, () => ({ method, route: pattern, status_code: status }))
-          .observe(reply.elapsedTime / 1000)
+        const key = oneMethod ? status : `${method} ${status}`
+        let series = byStatus.get(key)
+        if (series === undefined) {
+          const labels = () => ({ method, route: pattern, status_code: status })
+          series = durations.series(`${method} ${status} ${pattern}`, labels)
+          byStatus.set(key, series)
+        }
+        series.observe(reply.elapsedTime / 1000)
       }
       const work = databaseWork(request)
       if (work.queries > 0) {

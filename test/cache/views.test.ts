@@ -44,3 +44,28 @@ t.test('keys: a flush pattern matches its own entries, never a lease or a genera
     }
   }
 })
+
+t.test('views are made once per page or id and kept while the epoch stands, each page its own', async (t) => {
+  const keys = keyspace('ec')
+  const { views } = keys
+  const page = { limit: 100, offset: 0 }
+  t.equal(views.events(page), views.events({ ...page }), 'the same view object: no key is built again')
+  t.same(views.events(page).keys, {
+    identity: 'ec:v2:{events}:l100:o0', br: 'ec:v2:br:{events}:l100:o0', gzip: 'ec:v2:gzip:{events}:l100:o0'
+  }, 'every representation\'s key, made with the view')
+  // Pages whose packed numbers a careless memo would confuse: large offsets, and guest pages of far events.
+  const offsets = [0, 1, 2 ** 14, 2 ** 21, 2 ** 30, 2_147_483_647]
+  const guestPages = offsets.flatMap((offset) => {
+    return [1, 2, 2 ** 20].map((id) => views.eventGuests(id, { limit: 7, offset }))
+  })
+  t.equal(new Set(guestPages.map((view) => view.key)).size, guestPages.length, 'distinct guest pages, distinct keys')
+  for (const view of guestPages) t.match(view.key, /^ec:v2:\{e:\d+\}:guests:l7:o\d+$/)
+  t.equal(views.eventGuests(2 ** 20, { limit: 7, offset: 2 ** 30 }).key, 'ec:v2:{e:1048576}:guests:l7:o1073741824')
+  t.equal(new Set(offsets.map((offset) => views.guests({ limit: 3, offset }).key)).size, offsets.length)
+
+  const before = views.event(7)
+  keys.epoch = 'x1'
+  t.not(views.event(7), before, 'a new epoch makes the views again')
+  t.equal(views.event(7).key, 'ec:v2:x1:{e:7}')
+  t.equal(views.event(7).keys.br, 'ec:v2:x1:br:{e:7}')
+})

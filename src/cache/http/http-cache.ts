@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Queryable } from '../../db/queryable.ts'
 import { errorBody, type HttpError } from '../../errors.ts'
+import { writeDatabaseWork } from '../../request-db.ts'
 import { preferredEncoding } from '../encodings.ts'
 import { etagOf, JSON_CONTENT_TYPE, matchesIfNoneMatch } from './etag.ts'
 import { representationsOf } from '../representations.ts'
@@ -107,9 +108,9 @@ function send (
     .header('etag', response.etag)
     .header('vary', 'accept-encoding')
     .header('cache-control', response.status === 404 ? cacheControl.notFound : cacheControl.ok)
-  if (cacheMs !== undefined) {
-    reply.header('server-timing', `cache;${tier === undefined ? '' : `desc=${tier};`}dur=${cacheMs.toFixed(2)}`)
-  }
+  writeDatabaseWork(request, reply, cacheMs === undefined
+    ? undefined
+    : `cache;${tier === undefined ? '' : `desc=${tier};`}dur=${cacheMs.toFixed(2)}`)
   // RFC 9110 §13.2.1: a precondition is evaluated only where the answer would be a 2xx; a 404 stays one.
   if (response.status < 300 && matchesIfNoneMatch(request.headers['if-none-match'], response.etag)) {
     // A 304 has no body. Fastify's HEAD route would say `Content-Length: 0` of no payload; given the

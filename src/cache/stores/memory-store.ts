@@ -10,6 +10,8 @@ interface MemoryEntry {
   expiresAt: number
   keptUntil: number
   size: number
+  /** The store's placement count when this entry was last put at the end of the recency order. */
+  placed: number
 }
 
 /** Rough per-entry overhead beyond the body (key, object, map slot), for the byte bound. */
@@ -25,6 +27,8 @@ export class MemoryStore implements CacheStore, InspectableStore {
   readonly #maxBytes: number
   readonly #maxEntries: number
   #bytes = 0
+  /** Entries put at the end of the recency order so far (filled, or moved there by a hit). */
+  #placements = 0
 
   constructor (limits: { maxBytes: number, maxEntries: number }) {
     this.#maxBytes = limits.maxBytes
@@ -54,9 +58,15 @@ export class MemoryStore implements CacheStore, InspectableStore {
     }
     const { response, storedAt, expiresAt, refreshAt } = entry
     if (expiresAt <= now) return { state: 'expired', response, stamp, storedAt, expiresAt }
-    // Refresh recency: Map iteration order is insertion order, so the first key is the LRU one.
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
+    // Recency: Map iteration order is insertion order, so the first key is the least recently used.
+    // An entry placed fewer than half the store's size of placements ago is still in the newer half
+    // of that order, and would be evicted only after that many more: it is moved on a later hit,
+    // which spares most hits of a busy entry a delete and an insert.
+    if (this.#placements - entry.placed >= this.#entries.size >> 1) {
+      this.#entries.delete(key)
+      this.#entries.set(key, entry)
+      entry.placed = ++this.#placements
+    }
     return { state: 'hit', response, stamp, storedAt, expiresAt, refreshAt, refreshDue: refreshAt <= now }
   }
 
@@ -78,7 +88,9 @@ export class MemoryStore implements CacheStore, InspectableStore {
     entries.forEach(({ key, response }, i) => {
       const previous = this.#entries.get(key)
       if (previous) this.#delete(key, previous)
-      this.#entries.set(key, { response, stamp: fenced ? stamp : current, ...times, size: sizes[i]! })
+      this.#entries.set(key, {
+        response, stamp: fenced ? stamp : current, ...times, size: sizes[i]!, placed: ++this.#placements
+      })
       this.#bytes += sizes[i]!
     })
     this.#evict()
