@@ -3,7 +3,7 @@ import { measureCompression } from './steps/compression-cost.ts'
 import { dropDataset, prepareDataset } from './harness/provision.ts'
 import { measureRounds, planRows } from './steps/rounds.ts'
 import { summarise, type DatasetResult } from './results.ts'
-import { BASELINE_MODE, type Endpoint, type Mode } from './scenarios.ts'
+import { BASELINE_MODE, referencesWith, type Endpoint, type Mode } from './scenarios.ts'
 import { startServer, type ServerProcess } from './harness/processes.ts'
 import { identityBytes, serverEnv, startServers, stopServers, type Servers } from './harness/servers.ts'
 import type { Step, StepResult } from './steps/index.ts'
@@ -44,7 +44,8 @@ export async function measureDataset (context: DatasetContext, events: number): 
       await measureCompression('events-list', eventsList.identity),
       await measureCompression('guests-list', guestsList)
     ]
-    const plan = planRows(modes, context.endpoints, encodings).filter((row) => {
+    const references = referencesWith(context.redisUrl !== undefined).map((reference) => reference.name)
+    const plan = planRows(modes, context.endpoints, encodings, references).filter((row) => {
       return context.measuresRow({ mode: row.mode, endpoint: row.endpoint.name, encoding: row.encoding })
     })
     const dataset = { events, guestsPerEvent }

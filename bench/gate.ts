@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import type { Encoding } from './product.ts'
 import type { InstructionMetric } from './instructions/results.ts'
 import { rowName, type RatioMetric } from './results.ts'
-import { BASELINE_MODE, CEILING, MODES, type ModeName } from './scenarios.ts'
+import { BASELINE_MODE, CEILING, HEADER_CEILING, MODES, REDIS_PEER, type ModeName } from './scenarios.ts'
 
 /** A row a threshold names; `encoding` absent: identity. */
 export interface RowKey {
@@ -38,7 +38,7 @@ export interface GatedRun {
 
 /**
  * The rows each ratio threshold reads (its own, and the row its ratio divides by: the baseline's,
- * the ceiling's, the one-instance mode's or the mode the peer is compared with), the mix's and
+ * a reference's, the one-instance mode's or the mode the peer is compared with), the mix's and
  * the scaling's steps where a threshold names them, and every mode any of them needs. The
  * instruction count counts the modes started.
  */
@@ -51,6 +51,8 @@ export function gatedRun (thresholds: Thresholds): GatedRun {
       speedup: BASELINE_MODE,
       ceilingShare: CEILING,
       ceilingCpuShare: CEILING,
+      headerCeilingCpuShare: HEADER_CEILING,
+      redisPeerCpuShare: REDIS_PEER,
       scaling: mode?.scales,
       cpuOverPrecompressed: mode?.peerOf
     }[metric]

@@ -5,6 +5,7 @@ export { COMPRESSED_ENCODINGS, etagOf, representationsOf, type Encoding } from '
 export { startEmbeddedPostgres } from '../src/db/embedded-postgres.ts'
 export { migrate } from '../src/db/migrate.ts'
 export { seed } from '../src/db/seed.ts'
+export { API_SECURITY_HEADERS } from '../src/security-headers.ts'
 export { freePort } from '../src/free-port.ts'
 
 /**

@@ -7,7 +7,9 @@ import type { LagResult } from './steps/lag.ts'
 import type { LoadResult } from './harness/load.ts'
 import type { MixResult } from './steps/mix.ts'
 import type { ProcessScalingResult } from './steps/process-scaling.ts'
-import { BASELINE_MODE, CEILING, CEILING_ENDPOINT, encodingOf, type Mode } from './scenarios.ts'
+import {
+  BASELINE_MODE, CEILING, CEILING_ENDPOINT, encodingOf, HEADER_CEILING, isReference, REDIS_PEER, type Mode
+} from './scenarios.ts'
 import { median, pairedRatio, spread, type Spread } from './stats.ts'
 
 /** One (mode, endpoint, coding) measured once per round. */
@@ -42,6 +44,13 @@ export interface RowSummary {
   /** Share of the constant-bytes ceiling (events list only): by throughput, and by server CPU per request. */
   ceilingShare: Spread | undefined
   ceilingCpuShare: Spread | undefined
+  /**
+   * The header ceiling's CPU per request over this row's (events list only): a hit against a server
+   * sending the same headers from constants (absent in older files).
+   */
+  headerCeilingCpuShare?: Spread | undefined
+  /** The Redis peer's (a bare ioredis getBuffer route's) CPU per request over this row's (absent in older files). */
+  redisPeerCpuShare?: Spread | undefined
   /** Multi-instance rows: throughput over the same mode on one instance, paired round by round. */
   scaling: Spread | undefined
   /** The compressing peer: its server CPU per request over the mode that sends stored representations. */
@@ -100,9 +109,13 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
     const cpu = cpuOf(row)
     const requests = row.rounds.reduce((sum, round) => sum + round.requests, 0)
     const baseline = find(BASELINE_MODE)
-    const ceiling = row.endpoint === CEILING_ENDPOINT ? find(CEILING) : undefined
-    const ceilingRps = ceiling ? requestsPerSecond(ceiling) : []
-    const ceilingCpu = ceiling ? cpuOf(ceiling) : []
+    const reference = (name: string) => row.endpoint === CEILING_ENDPOINT ? find(name) : undefined
+    // Less CPU per request than a reference would be a share above 1: its CPU / this row's CPU.
+    const cpuShareOf = (name: string) => {
+      const other = reference(name)
+      return other ? pairedRatio(cpuOf(other), cpu) : undefined
+    }
+    const ceiling = reference(CEILING)
     const mode = modes.find((candidate) => candidate.name === row.mode)
     const single = find(mode?.scales)
     const precompressed = find(mode?.peerOf)
@@ -123,10 +136,11 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
       queriesPerRequest: requests > 0 ? row.rounds.reduce((sum, round) => sum + round.dbQueries, 0) / requests : 0,
       bytesPerResponse: median(row.rounds.map((round) => round.bytesPerResponse)),
       cpuMicrosPerRequest: spread(cpu),
-      speedup: baseline && row.mode !== CEILING ? pairedRatio(rps, requestsPerSecond(baseline)) : undefined,
-      ceilingShare: ceiling ? pairedRatio(rps, ceilingRps) : undefined,
-      // Less CPU per request than the ceiling would be a share above 1: ceiling CPU / this row's CPU.
-      ceilingCpuShare: ceiling ? pairedRatio(ceilingCpu, cpu) : undefined,
+      speedup: baseline && !isReference(row.mode) ? pairedRatio(rps, requestsPerSecond(baseline)) : undefined,
+      ceilingShare: ceiling ? pairedRatio(rps, requestsPerSecond(ceiling)) : undefined,
+      ceilingCpuShare: cpuShareOf(CEILING),
+      headerCeilingCpuShare: cpuShareOf(HEADER_CEILING),
+      redisPeerCpuShare: cpuShareOf(REDIS_PEER),
       scaling: single ? pairedRatio(rps, requestsPerSecond(single)) : undefined,
       cpuOverPrecompressed: precompressed ? pairedRatio(cpu, cpuOf(precompressed)) : undefined
     }
@@ -134,7 +148,9 @@ export function summarise (rows: readonly Row[], modes: readonly Mode[] = []): R
 }
 
 /** A ratio by name, as thresholds and comparisons refer to it: `memory/events-list/ceilingCpuShare`. */
-export type RatioMetric = 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'scaling' | 'cpuOverPrecompressed'
+export type RatioMetric =
+  | 'speedup' | 'ceilingShare' | 'ceilingCpuShare' | 'headerCeilingCpuShare' | 'redisPeerCpuShare' | 'scaling'
+  | 'cpuOverPrecompressed'
 
 export function ratioOf (
   summary: readonly RowSummary[],

@@ -57,7 +57,35 @@ export const MODE_NAMES: readonly ModeName[] = MODES.map((mode) => mode.name)
 export const BASELINE_MODE = MODE.offJoin
 /** Serves the events list's bytes from a constant: the most any mode could do. */
 export const CEILING = 'ceiling'
+/** The ceiling sending every header a hit sends, from constants: the most a hit with its headers could do. */
+export const HEADER_CEILING = 'ceiling+headers'
+/** A bare route that reads the bytes from Redis with ioredis's getBuffer: what a user would write. */
+export const REDIS_PEER = 'getBuffer'
 export const CEILING_ENDPOINT = 'events-list'
+
+/** How the ceiling server answers (its CEILING_KIND): bare bytes, bytes with a hit's headers, bytes read from Redis. */
+export type CeilingKind = 'bare' | 'headers' | 'getBuffer'
+
+/** A server rows are compared with: the ceiling server started as one kind. */
+export interface Reference {
+  name: typeof CEILING | typeof HEADER_CEILING | typeof REDIS_PEER
+  kind: CeilingKind
+  needsRedis?: boolean
+}
+
+export const REFERENCES: readonly Reference[] = [
+  { name: CEILING, kind: 'bare' },
+  { name: HEADER_CEILING, kind: 'headers' },
+  { name: REDIS_PEER, kind: 'getBuffer', needsRedis: true }
+]
+
+/** Whether a row is a reference's (no cache, no X-Cache, no speed-up) rather than a mode's. */
+export const isReference = (mode: string): boolean => REFERENCES.some((reference) => reference.name === mode)
+
+/** The references a run can start: those that need Redis only with one. */
+export const referencesWith = (redis: boolean): Reference[] => {
+  return REFERENCES.filter((reference) => redis || !reference.needsRedis)
+}
 
 /** Result files written before the names were ASCII: their mode names, and today's. */
 const FORMER_MODE_NAMES: Readonly<Record<string, ModeName>> = { 'tiered\u00d72': MODE.tieredPair }

@@ -22,7 +22,8 @@ export interface WrittenBody {
 /**
  * Writes each source's representations in `encodings` to `directory`, made by the function the
  * cache fills with, so the ceiling sends the bytes a hit sends (identity where a coding would not
- * gain, as the cache keeps it), and returns the ceiling's routes for them with each one's size.
+ * gain, as the cache keeps it), and returns the ceiling's routes for them (with the ETag a hit gives
+ * each) and each one's size.
  */
 export async function writeCeilingBodies (
   directory: string,
@@ -34,10 +35,10 @@ export async function writeCeilingBodies (
     const response = { status: 200, encoding: 'identity' as const, etag: etagOf(identity), body: identity }
     const stored = await representationsOf(response)
     for (const encoding of encodings) {
-      const { body, encoding: sent } = stored[encoding]
+      const { body, encoding: sent, etag } = stored[encoding]
       const file = join(directory, `${name}.${encoding}`)
       await writeFile(file, body)
-      const ceiling = { route: ceilingPath(encoding, route), file, encoding: sent }
+      const ceiling = { route: ceilingPath(encoding, route), file, encoding: sent, etag }
       bodies.push({ name, accepted: encoding, bytes: body.length, body: ceiling })
     }
   }

@@ -2,13 +2,26 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { APP_SERVER, type Encoding } from '../product.ts'
-import { writeCeilingBodies } from '../ceiling/bodies.ts'
+import { writeCeilingBodies, type WrittenBody } from '../ceiling/bodies.ts'
 import { startServer, type ServerProcess } from './processes.ts'
-import { BASELINE_MODE, CEILING, MODES, type Mode } from '../scenarios.ts'
+import { BASELINE_MODE, MODES, referencesWith, type Mode, type Reference } from '../scenarios.ts'
 
 export const CEILING_SERVER = new URL('../ceiling/server.js', import.meta.url).pathname
 
-/** Each mode's processes (one, or several sharing a Redis and the database), and the ceiling's. */
+/** The ceiling server's environment to run as `reference` on `bodies`. */
+export function referenceEnv (
+  reference: Reference,
+  bodies: readonly WrittenBody[],
+  redisUrl: string | undefined
+): Record<string, string> {
+  return {
+    CEILING_KIND: reference.kind,
+    CEILING_BODIES: JSON.stringify(bodies.map((body) => body.body)),
+    ...(reference.needsRedis && { REDIS_URL: redisUrl! })
+  }
+}
+
+/** Each mode's processes (one, or several sharing a Redis and the database), and each reference's. */
 export type Servers = Map<string, ServerProcess[]>
 
 export interface ServerSetup {
@@ -31,9 +44,10 @@ export async function identityBytes (url: string): Promise<Buffer> {
 }
 
 /**
- * Starts every mode's processes, then the ceiling with the exact bytes the baseline serves for
- * the events list, in every coding, each representation made as the cache makes it. Whatever
- * started is in `servers` even when a later start fails, for the caller to stop.
+ * Starts every mode's processes, then the references (the ceiling, the header ceiling, and with a
+ * Redis the Redis peer) with the exact bytes the baseline serves for the events list, in every
+ * coding, each representation made as the cache makes it. Whatever started is in `servers` even
+ * when a later start fails, for the caller to stop.
  */
 export async function startServers (servers: Servers, setup: ServerSetup): Promise<EventsListBytes> {
   for (const mode of setup.modes) {
@@ -48,9 +62,11 @@ export async function startServers (servers: Servers, setup: ServerSetup): Promi
   try {
     const sources = [{ name: 'events', route: '/events', identity }]
     const written = await writeCeilingBodies(directory, sources, setup.encodings)
-    const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
-    // The ceiling reads its bodies before it listens: the files can go once it does.
-    servers.set(CEILING, [await startServer(CEILING_SERVER, env)])
+    // The ceiling server reads its bodies before it listens: the files can go once it does.
+    for (const reference of referencesWith(setup.redisUrl !== undefined)) {
+      const env = referenceEnv(reference, written, setup.redisUrl)
+      servers.set(reference.name, [await startServer(CEILING_SERVER, env)])
+    }
     return { identity, encoded: Object.fromEntries(written.map((body) => [body.accepted, body.bytes])) }
   } finally {
     await rm(directory, { recursive: true, force: true })

@@ -1,7 +1,7 @@
 // One server's instruction count: warmed uninstrumented, then each kind of request counted over a
 // fixed number of requests, every one of which must be what it is counted as (a hit is `X-Cache: HIT`).
 import type { Encoding } from '../product.ts'
-import { CEILING, ceilingPath, encodingHeaders } from '../scenarios.ts'
+import { ceilingPath, encodingHeaders, HEADER_CEILING, isReference } from '../scenarios.ts'
 import type { CountedServer } from './callgrind.ts'
 import { burstClient, describeTally, sendInTurn, type BurstClient } from './requests.ts'
 import type { CountKind, InstructionCount } from './results.ts'
@@ -16,7 +16,7 @@ export interface CountedTarget {
 interface Batch {
   kind: CountKind
   paths: string[]
-  /** The `X-Cache` every response must carry (`none`: no header, the ceiling). */
+  /** The `X-Cache` every response must carry (`none`: no header, as the bare ceiling and the Redis peer send). */
   cache: string
   /** Sent in bursts (`loaded`), or one at a time. */
   inBursts: boolean
@@ -39,11 +39,13 @@ function plan ({ endpoint, encoding }: CountedTarget, mode: string, cached: bool
   fill: Batch[]
   kinds: KindPlan[]
 } {
-  const hitPath = mode === CEILING ? ceilingPath(encoding, endpoint.hitPath) : endpoint.hitPath
+  const reference = isReference(mode)
+  const hitPath = reference ? ceilingPath(encoding, endpoint.hitPath) : endpoint.hitPath
   const repeat = (times: number) => Array.from({ length: times }, () => hitPath)
   let misses = 0
   const newPaths = (times: number) => Array.from({ length: times }, () => endpoint.missPath(++misses))
-  const answer = cached ? 'HIT' : mode === CEILING ? 'none' : 'OFF'
+  // The header ceiling sends a hit's X-Cache with the rest of a hit's headers.
+  const answer = cached || mode === HEADER_CEILING ? 'HIT' : reference ? 'none' : 'OFF'
   const kind = (name: CountKind, sizes: Sizes, cache: string, paths: (n: number) => string[]): KindPlan => {
     const batch = (size: number) => ({ kind: name, cache, paths: paths(size), inBursts: name === 'loaded' })
     return {
@@ -120,11 +122,12 @@ async function countPlans (server: CountedServer, sender: Sender, plans: Endpoin
       for (const batch of windows) instructions.push(await server.count(() => send(server, sender, target, batch)))
       const requests = rewarm.paths.length
       const perRequest = Math.min(...instructions) / requests
-      counts.push({
-        mode, endpoint: endpoint.name, encoding, kind: rewarm.kind, requests, windows: instructions, perRequest
-      })
-      console.log(`[instructions] ${mode.padEnd(8)} ${endpoint.name.padEnd(13)} ${encoding.padEnd(8)} ` +
-        `${rewarm.kind.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
+      const meanPerRequest = instructions.reduce((sum, window) => sum + window, 0) / instructions.length / requests
+      const { kind } = rewarm
+      const windowsCounted = { requests, windows: instructions, perRequest, meanPerRequest }
+      counts.push({ mode, endpoint: endpoint.name, encoding, kind, ...windowsCounted })
+      console.log(`[instructions] ${mode.padEnd(15)} ${endpoint.name.padEnd(13)} ${encoding.padEnd(8)} ` +
+        `${kind.padEnd(10)} ${Math.round(perRequest).toLocaleString('en-US').padStart(11)} per request`)
     }
   }
   return counts

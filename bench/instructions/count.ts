@@ -1,14 +1,15 @@
-// The instruction count: each counted mode's app, and the ceiling, in a process of its own under
-// callgrind, a few at a time; what each process is sent and counted is count-server.ts's.
+// The instruction count: each counted mode's app, and each reference (the ceiling, the header ceiling,
+// the Redis peer), in a process of its own under callgrind, a few at a time; what each process is
+// sent and counted is count-server.ts's.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { APP_SERVER, type Encoding } from '../product.ts'
 import { NODE_FLAGS, startCountedServer, type CountedServer } from './callgrind.ts'
-import { writeCeilingBodies } from '../ceiling/bodies.ts'
+import { writeCeilingBodies, type WrittenBody } from '../ceiling/bodies.ts'
 import { dropDataset, prepareDataset } from '../harness/provision.ts'
-import { CEILING_SERVER, serverEnv } from '../harness/servers.ts'
-import { BASELINE_MODE, CEILING, type Mode } from '../scenarios.ts'
+import { CEILING_SERVER, referenceEnv, serverEnv } from '../harness/servers.ts'
+import { BASELINE_MODE, referencesWith, type Mode, type Reference } from '../scenarios.ts'
 import { countMode, type CountedTarget } from './count-server.ts'
 import { atUpperLevel, cheaperPerRow } from './process-level.ts'
 import { summariseInstructions, type InstructionCount, type InstructionResult } from './results.ts'
@@ -48,9 +49,9 @@ export async function measureInstructions (
 }
 
 /**
- * Counts every mode of `setup` and the ceiling, PROCESSES_AT_ONCE processes at a time: a count
- * does not depend on what else runs, only the wall time does. The ceiling starts once the
- * baseline has given it its bytes.
+ * Counts every mode of `setup` and the references (the Redis peer with a Redis only),
+ * PROCESSES_AT_ONCE processes at a time: a count does not depend on what else runs, only the wall
+ * time does. The references start once the baseline has given them their bytes.
  */
 export async function countInstructions (setup: CountSetup): Promise<InstructionCount[]> {
   const modes = COUNTED_MODES.filter((mode) => mode.name === BASELINE_MODE || setup.modes.includes(mode))
@@ -69,17 +70,23 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
       return countMode(server, targets, mode.name, mode.env.CACHE_MODE !== 'off')
     })
   }
-  const countCeiling = async () => {
+  // Written once, for every reference, when the first needs them.
+  let written: Promise<WrittenBody[]> | undefined
+  const writeBodies = async () => {
     await bodiesSaved
     const sources = await Promise.all(COUNTED_ENDPOINTS.map(async (endpoint) => {
       return { name: endpoint.name, route: endpoint.ceilingRoute, identity: await readFile(bodyFile(bodies, endpoint)) }
     }))
-    const written = await writeCeilingBodies(bodies, sources, encodings)
-    const env = { CEILING_BODIES: JSON.stringify(written.map((body) => body.body)) }
-    return withServer(CEILING_SERVER, env, (server) => countMode(server, targets, CEILING, false))
+    return writeCeilingBodies(bodies, sources, encodings)
   }
+  const countReference = (reference: Reference) => async () => {
+    const env = referenceEnv(reference, await (written ??= writeBodies()), setup.redisUrl)
+    return withServer(CEILING_SERVER, env, (server) => countMode(server, targets, reference.name, false))
+  }
+  const references = referencesWith(setup.redisUrl !== undefined)
   try {
-    const counted = (await inParallel([...modes.map(countApp), countCeiling], PROCESSES_AT_ONCE)).flat()
+    const tasks = [...modes.map(countApp), ...references.map(countReference)]
+    const counted = (await inParallel(tasks, PROCESSES_AT_ONCE)).flat()
     const upper = modes.filter((mode) => atUpperLevel(counted, mode.name))
     if (upper.length === 0) return counted
     console.log(`[instructions] ${upper.map((mode) => mode.name).join(', ')}: a loaded hit cost more than one ` +

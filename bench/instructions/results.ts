@@ -1,11 +1,11 @@
 // The instruction count's figures: each counted window, and per mode, endpoint and coding the
 // instructions per request and their ratios.
 import type { Encoding } from '../product.ts'
-import { BASELINE_MODE, CEILING, encodingOf } from '../scenarios.ts'
+import { BASELINE_MODE, CEILING, encodingOf, HEADER_CEILING, isReference, REDIS_PEER } from '../scenarios.ts'
 import type { Sizes } from './workload.ts'
 
 /**
- * Hits and misses of a cache mode; `uncached`: the cache off; the ceiling's requests count as hits.
+ * Hits and misses of a cache mode; `uncached`: the cache off; a reference's requests count as hits.
  * `loaded`: hits that arrive in bursts of BURST at once, as under load, where `hit` arrives one at a time.
  */
 export type CountKind = 'hit' | 'loaded' | 'miss' | 'uncached'
@@ -22,11 +22,14 @@ export interface InstructionCount {
   windows: number[]
   /** The cheapest window's instructions per request. */
   perRequest: number
+  /** The mean window's instructions per request (absent in older files). */
+  meanPerRequest?: number
 }
 
 /**
  * Instructions per request on one endpoint in one mode, its requests accepting one coding, with
- * the ceiling's (sending the same representation) and the baseline's beside them.
+ * the references' (each sending the same representation) and the baseline's beside them. The
+ * header ceiling and the Redis peer are absent in older files.
  */
 export interface InstructionRow {
   mode: string
@@ -47,9 +50,28 @@ export interface InstructionRow {
   loadedPerCeiling?: number
   /** What a miss costs over the same request with the cache off: the lookup and the fill. */
   missPerUncached?: number
+  /** The ceiling sending the headers a hit sends, from constants. */
+  headerCeiling?: number
+  loadedHeaderCeiling?: number
+  /** What a hit costs over the least a server sending the same bytes and headers could do. */
+  hitPerHeaderCeiling?: number
+  loadedPerHeaderCeiling?: number
+  /** A bare route reading the same bytes from Redis with ioredis's getBuffer (only with a Redis). */
+  redisPeer?: number
+  loadedRedisPeer?: number
+  hitPerRedisPeer?: number
+  loadedPerRedisPeer?: number
+  /**
+   * The mean window over the cheapest, of hits and of loaded hits: about 1 unless something lands in
+   * some windows only, such as the collection of garbage a hit leaves behind.
+   */
+  hitMeanPerCheapest?: number
+  loadedMeanPerCheapest?: number
 }
 
-export type InstructionMetric = 'hitPerCeiling' | 'loadedPerCeiling' | 'missPerUncached'
+export type InstructionMetric =
+  | 'hitPerCeiling' | 'loadedPerCeiling' | 'missPerUncached' | 'hitPerHeaderCeiling' | 'loadedPerHeaderCeiling'
+  | 'hitPerRedisPeer' | 'loadedPerRedisPeer' | 'hitMeanPerCheapest' | 'loadedMeanPerCheapest'
 
 export interface InstructionResult {
   /** The dataset, workload sizes and V8 flags the counts were taken with: compare runs of the same only. */
@@ -72,20 +94,29 @@ export interface InstructionResult {
 const divide = (a: number | undefined, b: number | undefined) => a === undefined || !b ? undefined : a / b
 
 export function summariseInstructions (counts: readonly InstructionCount[]): InstructionRow[] {
-  const served = counts.filter((count) => count.mode !== CEILING)
+  const served = counts.filter((count) => !isReference(count.mode))
   const rows = [...new Set(served.map((count) => `${count.mode}\n${count.endpoint}\n${encodingOf(count)}`))]
   return rows.map((key) => {
     const [mode, endpoint, encoding] = key.split('\n') as [string, string, Encoding]
-    const find = (of: string, kind: CountKind) => counts.find((count) => {
+    const counted = (of: string, kind: CountKind) => counts.find((count) => {
       return count.mode === of && count.endpoint === endpoint && encodingOf(count) === encoding && count.kind === kind
-    })?.perRequest
+    })
+    const find = (of: string, kind: CountKind) => counted(of, kind)?.perRequest
+    const meanPerCheapest = (kind: CountKind) => {
+      const count = counted(mode, kind)
+      return divide(count?.meanPerRequest, count?.perRequest)
+    }
     const row = {
       hit: find(mode, 'hit'),
       loaded: find(mode, 'loaded'),
       miss: find(mode, 'miss'),
       uncached: find(BASELINE_MODE, 'uncached'),
       ceiling: find(CEILING, 'hit'),
-      loadedCeiling: find(CEILING, 'loaded')
+      loadedCeiling: find(CEILING, 'loaded'),
+      headerCeiling: find(HEADER_CEILING, 'hit'),
+      loadedHeaderCeiling: find(HEADER_CEILING, 'loaded'),
+      redisPeer: find(REDIS_PEER, 'hit'),
+      loadedRedisPeer: find(REDIS_PEER, 'loaded')
     }
     return {
       mode,
@@ -94,7 +125,13 @@ export function summariseInstructions (counts: readonly InstructionCount[]): Ins
       ...row,
       hitPerCeiling: divide(row.hit, row.ceiling),
       loadedPerCeiling: divide(row.loaded, row.loadedCeiling),
-      missPerUncached: divide(row.miss, row.uncached)
+      missPerUncached: divide(row.miss, row.uncached),
+      hitPerHeaderCeiling: divide(row.hit, row.headerCeiling),
+      loadedPerHeaderCeiling: divide(row.loaded, row.loadedHeaderCeiling),
+      hitPerRedisPeer: divide(row.hit, row.redisPeer),
+      loadedPerRedisPeer: divide(row.loaded, row.loadedRedisPeer),
+      hitMeanPerCheapest: meanPerCheapest('hit'),
+      loadedMeanPerCheapest: meanPerCheapest('loaded')
     }
   })
 }

@@ -1,7 +1,7 @@
 // SVG charts for the HTML report: drawn here as text, so the page needs no scripts or assets.
 import { formatNumber } from '../format.ts'
 import type { BenchResults, DatasetResult, RowSummary } from '../results.ts'
-import { CEILING, encodingOf, ENDPOINTS, MODE } from '../scenarios.ts'
+import { CEILING, encodingOf, ENDPOINTS, HEADER_CEILING, MODE, REDIS_PEER } from '../scenarios.ts'
 import { growthSeries } from './sections.ts'
 
 const PALETTE: Record<string, string> = {
@@ -12,7 +12,9 @@ const PALETTE: Record<string, string> = {
   [MODE.tiered]: '#7b5ea7',
   [MODE.tieredPair]: '#a58bd1',
   [MODE.compressingPeer]: '#9ab7e6',
-  [CEILING]: '#6c757d'
+  [CEILING]: '#6c757d',
+  [HEADER_CEILING]: '#9aa1a8',
+  [REDIS_PEER]: '#8fc9c1'
 }
 const colour = (mode: string) => PALETTE[mode] ?? '#888'
 

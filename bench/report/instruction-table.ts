@@ -9,11 +9,14 @@ function instructions (value: number | undefined): string {
   return `${(value / 1e3).toFixed(1)}k`
 }
 
-const times = (value: number | undefined) => value === undefined ? '–' : `${value.toFixed(2)}×`
+/** A ratio to two decimals; three where it sits within a percent of 1 (the mean window over the cheapest). */
+const times = (value: number | undefined, decimals = 2) => value === undefined ? '–' : `${value.toFixed(decimals)}×`
 
 export const INSTRUCTION_COLUMNS = [
   'mode', 'endpoint', 'encoding', 'hit', 'miss', 'uncached', 'ceiling', 'hit ÷ ceiling',
-  'loaded hit', 'loaded ceiling', 'loaded ÷ ceiling', 'miss ÷ uncached'
+  'loaded hit', 'loaded ceiling', 'loaded ÷ ceiling', 'miss ÷ uncached',
+  'header ceiling', 'hit ÷ header ceiling', 'loaded ÷ header ceiling',
+  'getBuffer', 'hit ÷ getBuffer', 'loaded ÷ getBuffer', 'hit mean ÷ cheapest', 'loaded mean ÷ cheapest'
 ]
 
 /** The Markdown table (also what the terminal shows). */
@@ -30,7 +33,15 @@ export function instructionTable (summary: readonly InstructionRow[]): string[] 
     instructions(row.loaded),
     instructions(row.loadedCeiling),
     times(row.loadedPerCeiling),
-    times(row.missPerUncached)
+    times(row.missPerUncached),
+    instructions(row.headerCeiling),
+    times(row.hitPerHeaderCeiling),
+    times(row.loadedPerHeaderCeiling),
+    instructions(row.redisPeer),
+    times(row.hitPerRedisPeer),
+    times(row.loadedPerRedisPeer),
+    times(row.hitMeanPerCheapest, 3),
+    times(row.loadedMeanPerCheapest, 3)
   ])
   return [
     `| ${INSTRUCTION_COLUMNS.join(' | ')} |`,

@@ -135,4 +135,6 @@ export function datasetTitle (dataset: DatasetResult): string {
 /** What one request costs in instructions, and how they were counted. */
 export const INSTRUCTIONS_INTRO = 'Instructions the server process executes per request, counted by callgrind ' +
   '(bench/README.md says how): a hit, a miss, the same request with the cache off (uncached), and the ' +
-  'constant-bytes ceiling sending the same bytes; loaded: hits and ceiling requests arriving 50 at once.'
+  'constant-bytes ceiling sending the same bytes; the header ceiling sends them with the headers a hit sends, ' +
+  'and getBuffer reads them from Redis on a bare route; loaded: hits and ceiling requests arriving 50 at once; ' +
+  'mean ÷ cheapest: the mean window over the cheapest, which a garbage collection every few hundred hits raises.'

@@ -1,11 +1,12 @@
 // The table of rows, one line per mode, endpoint and coding: the terminal's, and the reports'.
 import { formatNumber, ratio } from '../format.ts'
 import type { RowSummary } from '../results.ts'
-import { BASELINE_MODE, CEILING, encodingOf, MODE } from '../scenarios.ts'
+import { BASELINE_MODE, encodingOf, isReference, MODE, REDIS_PEER } from '../scenarios.ts'
 
 export const COLUMNS = [
   'mode', 'endpoint', 'encoding', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'non-2xx', 'hit %',
-  'queries/req', 'KB/resp', `×${BASELINE_MODE}`, 'ceiling (req/s)', 'ceiling (CPU)', '×1 instance',
+  'queries/req', 'KB/resp', `×${BASELINE_MODE}`, 'ceiling (req/s)', 'ceiling (CPU)', 'header ceiling (CPU)',
+  `${REDIS_PEER} (CPU)`, '×1 instance',
   `CPU ×${MODE.memory}`, 'µs CPU/req'
 ]
 
@@ -21,12 +22,14 @@ export function cells (row: RowSummary): string[] {
     formatNumber(row.latencyMs.max),
     String(row.errors),
     String(row.non2xx),
-    row.mode === CEILING ? '–' : (row.hitRatio * 100).toFixed(1),
-    row.mode === CEILING ? '–' : row.queriesPerRequest.toFixed(2),
+    isReference(row.mode) ? '–' : (row.hitRatio * 100).toFixed(1),
+    isReference(row.mode) ? '–' : row.queriesPerRequest.toFixed(2),
     (row.bytesPerResponse / 1024).toFixed(1),
     ratio(row.speedup, '×'),
     ratio(row.ceilingShare, ''),
     ratio(row.ceilingCpuShare, ''),
+    ratio(row.headerCeilingCpuShare, ''),
+    ratio(row.redisPeerCpuShare, ''),
     ratio(row.scaling, '×'),
     ratio(row.cpuOverPrecompressed, '×'),
     formatNumber(row.cpuMicrosPerRequest.median)

@@ -3,9 +3,11 @@ import { runLoad, type LoadResult } from '../harness/load.ts'
 import type { ServerProcess } from '../harness/processes.ts'
 import type { Encoding } from '../product.ts'
 import type { Row } from '../results.ts'
-import { CEILING, CEILING_ENDPOINT, ceilingPath, encodingHeaders, type Endpoint, type Mode } from '../scenarios.ts'
+import {
+  CEILING_ENDPOINT, ceilingPath, encodingHeaders, isReference, type Endpoint, type Mode
+} from '../scenarios.ts'
 
-/** One row of the matrix: a mode (or the ceiling) on an endpoint, its requests accepting one coding. */
+/** One row of the matrix: a mode (or a reference) on an endpoint, its requests accepting one coding. */
 export interface PlannedRow {
   mode: string
   endpoint: Endpoint
@@ -14,28 +16,30 @@ export interface PlannedRow {
 
 /**
  * Every mode on every endpoint in every coding, endpoint by endpoint and coding by coding, with
- * the ceiling after the modes on its endpoint.
+ * the references (the ceiling, the header ceiling, the Redis peer: those started) after the modes
+ * on the ceiling's endpoint.
  */
 export function planRows (
   modes: readonly Mode[],
   endpoints: readonly Endpoint[],
-  encodings: readonly Encoding[]
+  encodings: readonly Encoding[],
+  references: readonly string[]
 ): PlannedRow[] {
   const plan: PlannedRow[] = []
   for (const endpoint of endpoints) {
     for (const encoding of encodings) {
       for (const mode of modes) plan.push({ mode: mode.name, endpoint, encoding })
-      if (endpoint.name === CEILING_ENDPOINT) plan.push({ mode: CEILING, endpoint, encoding })
+      if (endpoint.name === CEILING_ENDPOINT) for (const mode of references) plan.push({ mode, endpoint, encoding })
     }
   }
   return plan
 }
 
-/** What one row's load sends: its path (the ceiling's route for the coding) and its `Accept-Encoding`. */
+/** What one row's load sends: its path (a reference's route for the coding) and its `Accept-Encoding`. */
 function rowLoad ({ mode, endpoint, encoding }: PlannedRow, dataset: RoundsSetup['dataset']) {
   const path = endpoint.path(dataset)
   return {
-    path: mode === CEILING ? () => ceilingPath(encoding, path()) : path,
+    path: isReference(mode) ? () => ceilingPath(encoding, path()) : path,
     headers: encodingHeaders(encoding)
   }
 }

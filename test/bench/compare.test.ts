@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { compareRuns, loadResults } from '../../bench/report/compare.ts'
 import { summarise, type BenchResults, type Row } from '../../bench/results.ts'
-import { MODE, MODES } from '../../bench/scenarios.ts'
+import { HEADER_CEILING, MODE, MODES, REDIS_PEER } from '../../bench/scenarios.ts'
 import { dataset, load, processScaling, results, rows } from './fixtures.ts'
 
 const halveMemory = (row: Row): Row => row.mode !== MODE.memory
@@ -43,6 +43,25 @@ t.test('--compare: the instruction ratios to a tenth of a percent, and a protoco
   t.match(other, /different protocols/)
   t.match(other, /memory\/events-list\s+2\.60→2\.60 \(\+0\.0%\)\s+–/, 'a ratio one run lacks is a dash')
   t.notMatch(compareRuns(results(), results()), /instructions/, 'no table when neither run counted')
+})
+
+t.test('--compare: the shares of the header ceiling and the Redis peer, and the ratios over them', async (t) => {
+  const withReferences = (cpu: number) => {
+    const measured: Row[] = [
+      ...rows(),
+      { mode: HEADER_CEILING, endpoint: 'events-list', rounds: [load(9000, cpu), load(4500, cpu * 2)] },
+      { mode: REDIS_PEER, endpoint: 'events-list', rounds: [load(6000, cpu * 2), load(3000, cpu * 4)] }
+    ]
+    const row = { mode: MODE.memory, endpoint: 'events-list', hitPerHeaderCeiling: cpu / 20, hitMeanPerCheapest: 1.01 }
+    const protocol = { settleMs: 1 } as NonNullable<BenchResults['instructions']>['protocol']
+    const instructions = { protocol, counts: [], summary: [row] }
+    return { ...results([{ ...dataset(), summary: summarise(measured, MODES) }]), instructions }
+  }
+  const text = compareRuns(withReferences(40), withReferences(45))
+  t.match(text, /header ceiling CPU\s+getBuffer CPU/)
+  t.match(text, /memory\/events-list .* 0\.80→0\.80 \(\+0%\)\s+0\.80→0\.90 \(\+12%\)\s+1\.60→1\.80 \(\+12%\)/)
+  t.match(text, /hit ÷ header ceiling/)
+  t.match(text, /memory\/events-list(\s+–){2}\s+2\.00→2\.25 \(\+12\.5%\)(\s+–){3}\s+1\.01→1\.01 \(\+0\.0%\)/)
 })
 
 t.test('--compare reads a result file written before mode names were ASCII', async (t) => {

@@ -6,13 +6,13 @@ import { parseBenchArgs, USAGE } from '../../bench/args.ts'
 import { threadTotals } from '../../bench/instructions/callgrind.ts'
 import type { Thresholds } from '../../bench/gate.ts'
 import { checkThresholds, formatCheck } from '../../bench/report/check.ts'
-import { summariseInstructions, type InstructionCount } from '../../bench/instructions/results.ts'
+import { instructionMetric, summariseInstructions, type InstructionCount } from '../../bench/instructions/results.ts'
 import {
   BURST, COUNTED_ENDPOINTS, DATASET, HITS, LOADED_HITS, MISSES, SETTLE_MS, UNCACHED
 } from '../../bench/instructions/workload.ts'
 import { burstClient, describeTally } from '../../bench/instructions/requests.ts'
 import { instructionTable } from '../../bench/report/instruction-table.ts'
-import { CEILING, MODE } from '../../bench/scenarios.ts'
+import { CEILING, HEADER_CEILING, MODE, REDIS_PEER } from '../../bench/scenarios.ts'
 import { results } from './fixtures.ts'
 
 const count = (mode: string, endpoint: string, kind: InstructionCount['kind'], perRequest: number) => {
@@ -50,7 +50,7 @@ t.test('the summary: per mode and endpoint, hit ÷ ceiling, loaded ÷ ceiling an
   const redis = summary.find((row) => row.mode === MODE.redis)!
   t.same([redis.missPerUncached, redis.loadedPerCeiling], [undefined, undefined], 'not counted: no ratio')
   const memoryLine = '| memory | events-list | identity | 160.0k | 4.40M | 4.00M | 64.0k | 2.50× | ' +
-    '120.0k | 40.0k | 3.00× | 1.10× |'
+    '120.0k | 40.0k | 3.00× | 1.10× | – | – | – | – | – | – | – | – |'
   t.ok(instructionTable(summary).includes(memoryLine), 'the memory row, loaded columns next')
 })
 
@@ -65,6 +65,46 @@ t.test('a coding\'s hits are counted against the ceiling sending the same repres
   t.same([memoryBr.hit, memoryBr.ceiling, memoryBr.hitPerCeiling, memoryBr.miss], [90_000, 60_000, 1.5, undefined])
   t.equal(summary.find((row) => row.mode === MODE.memory && row.encoding === 'identity')!.hitPerCeiling, 2.5)
   t.ok(instructionTable(summary).some((line) => line.startsWith('| memory | events-list | br | 90.0k |')))
+})
+
+t.test('hits over the header ceiling and the Redis peer, and the mean window over the cheapest', async (t) => {
+  const windows = (entry: InstructionCount, ...perRequest: number[]): InstructionCount => {
+    const counted = perRequest.map((value) => value * entry.requests)
+    const meanPerRequest = perRequest.reduce((sum, value) => sum + value, 0) / perRequest.length
+    return { ...entry, windows: counted, perRequest: Math.min(...perRequest), meanPerRequest }
+  }
+  const summary = summariseInstructions([
+    ...COUNTS.filter((entry) => entry.mode !== MODE.memory || entry.kind === 'miss'),
+    windows(count(MODE.memory, 'events-list', 'hit', 0), 160_000, 160_000, 176_000, 160_000),
+    windows(count(MODE.memory, 'events-list', 'loaded', 0), 120_000, 120_000),
+    count(HEADER_CEILING, 'events-list', 'hit', 80_000),
+    count(HEADER_CEILING, 'events-list', 'loaded', 60_000),
+    count(REDIS_PEER, 'events-list', 'hit', 200_000),
+    count(REDIS_PEER, 'events-list', 'loaded', 100_000)
+  ])
+  t.same(summary.map((row) => row.mode), [MODE.offJoin, MODE.memory, MODE.redis], 'references are columns, not rows')
+  const memory = summary.find((row) => row.mode === MODE.memory)!
+  t.match(memory, {
+    headerCeiling: 80_000,
+    loadedHeaderCeiling: 60_000,
+    hitPerHeaderCeiling: 2,
+    loadedPerHeaderCeiling: 2,
+    redisPeer: 200_000,
+    loadedRedisPeer: 100_000,
+    hitPerRedisPeer: 0.8,
+    loadedPerRedisPeer: 1.2,
+    hitMeanPerCheapest: 1.025,
+    loadedMeanPerCheapest: 1
+  }, 'one window of four 10% dearer: the mean 2.5% over the cheapest')
+  t.match(memory, { hitPerCeiling: 2.5, loadedPerCeiling: 3 }, 'the bare ceiling beside them')
+  const row = { mode: MODE.memory, endpoint: 'events-list' }
+  t.equal(instructionMetric(summary, row, 'hitPerHeaderCeiling'), 2, 'a metric thresholds can gate')
+  t.equal(instructionMetric(summary, row, 'loadedPerRedisPeer'), 1.2)
+  t.equal(instructionMetric(summary, row, 'hitMeanPerCheapest'), 1.025)
+  const redis = summary.find((row) => row.mode === MODE.redis)!
+  t.same([redis.hitPerRedisPeer, redis.hitMeanPerCheapest], [1.5, undefined], 'no mean in the count: no ratio')
+  t.ok(instructionTable(summary).includes('| memory | events-list | identity | 160.0k | 4.40M | 4.00M | 64.0k | ' +
+    '2.50× | 120.0k | 40.0k | 3.00× | 1.10× | 80.0k | 2.00× | 2.00× | 200.0k | 0.80× | 1.20× | 1.025× | 1.000× |'))
 })
 
 t.test('the gate on instructions: ok, failed naming the row, skipped when not counted', async (t) => {

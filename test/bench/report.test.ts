@@ -4,7 +4,7 @@ import { renderHtml } from '../../bench/report/html.ts'
 import { renderMarkdown } from '../../bench/report/markdown.ts'
 import { renderTable } from '../../bench/report/table.ts'
 import { summarise, type Row } from '../../bench/results.ts'
-import { MODE, MODES } from '../../bench/scenarios.ts'
+import { HEADER_CEILING, MODE, MODES, REDIS_PEER } from '../../bench/scenarios.ts'
 import { dataset, load, processScaling, results, rows } from './fixtures.ts'
 
 t.test('reports: terminal table, Markdown, and a self-contained HTML page with SVG charts', async (t) => {
@@ -33,6 +33,23 @@ t.test('reports: terminal table, Markdown, and a self-contained HTML page with S
   t.match(scalingChart(scaled), /<polyline /)
   t.equal((renderHtml(scaled).match(/<svg /g) ?? []).length, 5, 'two charts per size and the scaling chart')
   t.equal(scalingChart(results()), '')
+})
+
+t.test('the throughput table shows the header ceiling\'s and the Redis peer\'s CPU shares', async (t) => {
+  const measured: Row[] = [
+    ...rows(),
+    { mode: HEADER_CEILING, endpoint: 'events-list', rounds: [load(9500, 45), load(4750, 90), load(9500, 45)] },
+    { mode: REDIS_PEER, endpoint: 'events-list', rounds: [load(6000, 75), load(3000, 150), load(6000, 75)] }
+  ]
+  const summary = summarise(measured, MODES)
+  t.match(renderTable(summary), /ceiling \(CPU\)\s+header ceiling \(CPU\)\s+getBuffer \(CPU\)/)
+  const markdown = renderMarkdown(results([{ ...dataset(), summary }]))
+  const shares = '0\\.80 \\[0\\.80–0\\.80\\] \\| 0\\.90 \\[0\\.90–0\\.90\\] \\| 1\\.50 \\[1\\.50–1\\.50\\]'
+  t.match(markdown, new RegExp(`\\| memory \\| events-list \\| identity \\|.*\\| ${shares} \\|`))
+  t.match(markdown, /\| getBuffer \| events-list \| identity \| 6000 \|( [^|]+ \|){6} – \| – \|/,
+    'a reference: no hit % or queries')
+  const html = renderHtml(results([{ ...dataset(), summary }]))
+  t.match(html, /<th>header ceiling \(CPU\)<\/th><th>getBuffer \(CPU\)<\/th>/)
 })
 
 t.test('the report says when, on what machine and at which commit it ran', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ratioOf, summarise, type Row } from '../../bench/results.ts'
 import { planRows, roundOrder } from '../../bench/steps/rounds.ts'
-import { CEILING, ENDPOINTS, MODE, MODES } from '../../bench/scenarios.ts'
+import { CEILING, ENDPOINTS, HEADER_CEILING, MODE, MODES, REDIS_PEER } from '../../bench/scenarios.ts'
 import { median, pairedRatio, spread } from '../../bench/stats.ts'
 import { load, rows } from './fixtures.ts'
 
@@ -41,14 +41,15 @@ t.test('a multi-instance row is compared with its one-instance mode, round by ro
 
 t.test('the matrix: every mode per endpoint and coding, the ceiling on its endpoint, rotated by round', async (t) => {
   const modes = MODES.filter((mode) => mode.name === MODE.offJoin || mode.name === MODE.memory)
-  const plan = planRows(modes, ENDPOINTS.slice(0, 2), ['identity'])
+  const plan = planRows(modes, ENDPOINTS.slice(0, 2), ['identity'], [CEILING])
   t.same(plan.map(({ mode, endpoint }) => `${mode}/${endpoint.name}`), [
     'off+join/events-list', 'memory/events-list', 'ceiling/events-list', 'off+join/event-detail', 'memory/event-detail'
   ])
-  const encoded = planRows(modes, ENDPOINTS.slice(0, 1), ['identity', 'br'])
+  const encoded = planRows(modes, ENDPOINTS.slice(0, 1), ['identity', 'br'], [CEILING, HEADER_CEILING])
   t.same(encoded.map(({ mode, endpoint, encoding }) => `${mode}/${endpoint.name}/${encoding}`), [
     'off+join/events-list/identity', 'memory/events-list/identity', 'ceiling/events-list/identity',
-    'off+join/events-list/br', 'memory/events-list/br', 'ceiling/events-list/br'
+    'ceiling+headers/events-list/identity',
+    'off+join/events-list/br', 'memory/events-list/br', 'ceiling/events-list/br', 'ceiling+headers/events-list/br'
   ])
   t.same(roundOrder(5, 0), [0, 1, 2, 3, 4])
   t.same(roundOrder(5, 1), [1, 2, 3, 4, 0], 'no row always runs first')
@@ -79,4 +80,24 @@ t.test('each coding is compared with its own baseline and ceiling; the peer with
   t.equal(find(MODE.memory, 'br').cpuOverPrecompressed, undefined)
   t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list', encoding: 'br' }, 'ceilingCpuShare'), 0.5)
   t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list' }, 'ceilingCpuShare'), 0.8)
+})
+
+t.test('the header ceiling\'s and the Redis peer\'s CPU per request over a row\'s, round by round', async (t) => {
+  const references: Row[] = [
+    ...rows(),
+    { mode: HEADER_CEILING, endpoint: 'events-list', rounds: [load(9500, 45), load(4750, 90), load(9500, 45)] },
+    { mode: REDIS_PEER, endpoint: 'events-list', rounds: [load(6000, 75), load(3000, 150), load(6000, 75)] }
+  ]
+  const summary = summarise(references, MODES)
+  const memory = summary.find((row) => row.mode === MODE.memory && row.endpoint === 'events-list')!
+  t.same(memory.headerCeilingCpuShare, { median: 0.9, min: 0.9, max: 0.9 }, '45 µs over 50 in every round')
+  t.same(memory.redisPeerCpuShare, { median: 1.5, min: 1.5, max: 1.5 }, 'a hit cheaper than the peer: above 1')
+  t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list' }, 'headerCeilingCpuShare'), 0.9)
+  t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'events-list' }, 'redisPeerCpuShare'), 1.5)
+  const detail = summary.find((row) => row.mode === MODE.memory && row.endpoint === 'event-detail')!
+  t.same([detail.headerCeilingCpuShare, detail.redisPeerCpuShare], [undefined, undefined], 'events list only')
+  for (const mode of [HEADER_CEILING, REDIS_PEER]) {
+    t.equal(summary.find((row) => row.mode === mode)!.speedup, undefined, `${mode}: a reference, no speed-up`)
+  }
+  t.equal(ratioOf(summary, { mode: MODE.memory, endpoint: 'event-detail' }, 'redisPeerCpuShare'), undefined)
 })
