@@ -1,7 +1,7 @@
 import type { onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { appendRouteHook } from '../src/route-hooks.ts'
-import { API_SECURITY_HEADERS, DOCUMENT_ROUTES, recordedHelmetHeaders } from '../src/security-headers.ts'
+import { DOCUMENT_ROUTES, recordedHelmetHeaders, writeApiSecurityHeaders } from '../src/security-headers.ts'
 
 /**
  * Security headers (src/security-headers.ts): the API set on every response, and helmet's full set
@@ -14,7 +14,7 @@ import { API_SECURITY_HEADERS, DOCUMENT_ROUTES, recordedHelmetHeaders } from '..
  */
 export default fp(async function securityHeaders (app) {
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(API_SECURITY_HEADERS)
+    writeApiSecurityHeaders(reply)
     done()
   })
   const documentHeaders = recordedHelmetHeaders()

@@ -20,10 +20,15 @@ export function requestDbDecorator (pool: Pool) {
 }
 
 /** What the database did for a request so far (nothing, on a cache hit), without creating a handle. */
-export function databaseWork (request: FastifyRequest): { queries: number, ms: number } {
+export function databaseWork (request: FastifyRequest): DatabaseWork {
   const db = (request as unknown as Holder)[kDb]
-  return { queries: db?.count ?? 0, ms: db?.durationMs ?? 0 }
+  return db === null ? NO_DATABASE_WORK : { queries: db.count, ms: db.durationMs }
 }
+
+export interface DatabaseWork { readonly queries: number, readonly ms: number }
+
+/** A request that never made a handle (a cache hit): one object for all of them. */
+const NO_DATABASE_WORK: DatabaseWork = Object.freeze({ queries: 0, ms: 0 })
 
 /** What a response says of a request that never touched the database (a cache hit), as constants. */
 const NO_QUERIES = '0'
