@@ -51,7 +51,9 @@ export async function measureInstructions (
 /**
  * Counts every mode of `setup` and the references (the Redis peer with a Redis only),
  * PROCESSES_AT_ONCE processes at a time: a count does not depend on what else runs, only the wall
- * time does. The references start once the baseline has given them their bytes.
+ * time does, except a reference's: the references are counted after the modes, one at a time and
+ * alone. A reference does so little per request that whatever a slow wall clock adds weighs on it:
+ * counted beside another process its windows have cost up to several times what they cost alone.
  */
 export async function countInstructions (setup: CountSetup): Promise<InstructionCount[]> {
   const modes = COUNTED_MODES.filter((mode) => mode.name === BASELINE_MODE || setup.modes.includes(mode))
@@ -85,13 +87,14 @@ export async function countInstructions (setup: CountSetup): Promise<Instruction
   }
   const references = referencesWith(setup.redisUrl !== undefined)
   try {
-    const tasks = [...modes.map(countApp), ...references.map(countReference)]
-    const counted = (await inParallel(tasks, PROCESSES_AT_ONCE)).flat()
+    let counted = (await inParallel(modes.map(countApp), PROCESSES_AT_ONCE)).flat()
     const upper = modes.filter((mode) => atUpperLevel(counted, mode.name))
-    if (upper.length === 0) return counted
-    console.log(`[instructions] ${upper.map((mode) => mode.name).join(', ')}: a loaded hit cost more than one ` +
-      'alone (the process\'s upper level): counted again on a new process, the cheaper count kept per row')
-    return cheaperPerRow(counted, (await inParallel(upper.map(countApp), PROCESSES_AT_ONCE)).flat())
+    if (upper.length > 0) {
+      console.log(`[instructions] ${upper.map((mode) => mode.name).join(', ')}: a loaded hit cost more than one ` +
+        'alone (the process\'s upper level): counted again on a new process, the cheaper count kept per row')
+      counted = cheaperPerRow(counted, (await inParallel(upper.map(countApp), PROCESSES_AT_ONCE)).flat())
+    }
+    return [...counted, ...(await inParallel(references.map(countReference), 1)).flat()]
   } finally {
     saved()
     await rm(bodies, { recursive: true, force: true })
