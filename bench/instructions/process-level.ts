@@ -22,6 +22,19 @@ export function atUpperLevel (counts: readonly InstructionCount[], mode: string)
     loaded.perRequest > hit.perRequest * USUAL_LOADED_SHARE))
 }
 
+/** How far a steady row's mean window may sit over its cheapest: a collection in one window of five. */
+const STEADY_MEAN_SHARE = 1.1
+
+/**
+ * Whether some row of `mode` has windows far apart: its mean window clearly over its cheapest. A
+ * reference (a ceiling) counted while the machine is busy can cost several times its count alone in
+ * most windows (bench/README.md, "References alone"), and is worth counting again on a new process.
+ */
+export function unsteady (counts: readonly InstructionCount[], mode: string): boolean {
+  return counts.some((count) => count.mode === mode && count.meanPerRequest !== undefined &&
+    count.meanPerRequest > count.perRequest * STEADY_MEAN_SHARE)
+}
+
 /** Per row, the cheaper of two processes' counts (the lower level), with every window either counted. */
 export function cheaperPerRow (
   first: readonly InstructionCount[],
