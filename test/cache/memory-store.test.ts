@@ -50,3 +50,20 @@ t.test('memory store: bounded in entries and bytes, least recently used goes fir
   t.ok(hitOf(small.lookup('k9', ['g'])), 'the newest survives')
   t.notOk(hitOf(small.lookup('k0', ['g'])), 'the oldest went')
 })
+
+t.test('memory store: an entry read between fills is never evicted, however many entries pass through', async (t) => {
+  // A hit moves an entry to the end of the recency order only once it has left the newer half, so a
+  // busy entry must still never reach the front, and the others must still leave oldest first.
+  const store = new MemoryStore({ maxBytes: 10_000_000, maxEntries: 50 })
+  const life = { ttlMs: 60_000 }
+  store.fill(entry('hot', 'h'), ['g'], '0', life, true)
+  let missed = 0
+  for (let i = 0; i < 1_000; i++) {
+    if (hitOf(store.lookup('hot', ['g'])) === undefined) missed++
+    store.fill(entry(`k${i}`, 'k'), ['g'], '0', life, true)
+  }
+  t.equal(missed, 0, 'the entry read between fills was there every time')
+  t.equal(store.size.entries, 50)
+  const kept = Array.from({ length: 1_000 }, (_, i) => `k${i}`).filter((key) => hitOf(store.lookup(key, ['g'])))
+  t.same(kept, Array.from({ length: 49 }, (_, i) => `k${951 + i}`), 'the others went oldest first')
+})
