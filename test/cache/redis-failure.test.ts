@@ -113,7 +113,7 @@ for (const mode of ['redis', 'tiered'] as const) {
   t.test(`${mode}: a write that lands while what was owed is replayed is not lost: ` +
     'nothing stale once the cache is used again', async (t) => {
     const redis = await startRedisServer(t)
-    const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '50' })
+    const app = await buildTestApp(t, { CACHE_MODE: mode, REDIS_URL: redis.url, REDIS_COMMAND_TIMEOUT_MS: '1000' })
     const first = await postEvent(app, { name: 'first before' })
     const second = await postEvent(app, { name: 'second before' })
     for (const event of [first, second]) {
@@ -139,7 +139,7 @@ for (const mode of ['redis', 'tiered'] as const) {
     }
 
     // Writes stall past the command timeout: the first write's invalidation is owed, the breaker opens.
-    await redis.command('CLIENT', 'PAUSE', 200, 'WRITE')
+    await redis.command('CLIENT', 'PAUSE', 3_000, 'WRITE')
     const firstWrite = await app.inject({
       method: 'PATCH',
       url: `/events/${first.id}`,

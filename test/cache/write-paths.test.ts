@@ -152,7 +152,7 @@ for (const mode of ['redis', 'tiered'] as const) {
 t.test('redis: an owed invalidation replayed while the app runs leaves nothing in the journal', async (t) => {
   const redis = await startRedisServer(t)
   const proxy = await startTcpProxy(t, redis.port)
-  const env = { ...await cacheEnv(t, 'redis', proxy.url('redis')), REDIS_COMMAND_TIMEOUT_MS: '100' }
+  const env = { ...await cacheEnv(t, 'redis', proxy.url('redis')), REDIS_COMMAND_TIMEOUT_MS: '1000' }
   const app = await buildTestApp(t, env)
   const event = await postEvent(app, { name: 'before' })
   proxy.cut()

@@ -20,7 +20,7 @@ t.test('tiered, two instances: a read on one misses a write acknowledged by the 
 })
 
 for (const mode of ['redis', 'tiered'] as const) {
-  t.test(`consistency, ${mode} mode, Redis stalling writes past the command timeout every 0.7 s: ` +
+  t.test(`consistency, ${mode} mode, Redis stalling writes past the command timeout every 2 s: ` +
     'invalidations owed and replayed, no stale read', async (t) => {
     const figures = await check(t, { fence: true, mode, instances: 1, stallsWrites: true, durationSeconds: 15 })
     report(t, `${mode}, ${figures.stalls} write stalls`, figures)
